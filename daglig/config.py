@@ -1,0 +1,66 @@
+"""The one settings object, read from the environment at the edge and passed down.
+
+Environment variables carry the prefix ``DAGLIG_`` (``DAGLIG_SMTP_HOST``…), except
+``DATABASE_URL``, which is the conventional name. Secrets are ``SecretStr`` and never logged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    """Where the pipeline reads and writes, and how it reports."""
+
+    model_config = SettingsConfigDict(env_prefix="DAGLIG_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATA_DIR / 'daglig.db'}",
+        validation_alias=AliasChoices("DATABASE_URL", "DAGLIG_DATABASE_URL"),
+        description="Any SQLAlchemy URL; the default is a SQLite file under data/.",
+    )
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Runs, outbox and models.")
+    timezone: str = Field(default="Europe/Oslo", description="The zone of a challenge day.")
+
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset: write .eml files.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    email_from: str = "daglig@localhost"
+    admin_emails: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["admin@localhost"])
+    prefect_ui_url: str | None = Field(default=None, description="Base URL of the Prefect UI.")
+
+    @field_validator("admin_emails", mode="before")
+    @classmethod
+    def _split_emails(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [part.strip() for part in v.split(",") if part.strip()]
+        return v
+
+    @property
+    def runs_dir(self) -> Path:
+        """A run folder per run date holds the Parquet files tasks hand each other."""
+        return self.data_dir / "runs"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def safe_database_url(self) -> str:
+        """The database URL with any password masked, for logs and messages."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).render_as_string(hide_password=True)

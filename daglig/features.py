@@ -1,0 +1,218 @@
+"""User features from the answer log: pure functions, frames in, frames out.
+
+Three frames come out of one pass over the answer log:
+
+* ``user_features`` — one row per user known before the cutoff: activity flags, answer
+  counts, accuracy, recency, the practice streak ending the day before the run, and the
+  typical daily volume (answers per active day over the last 30 days).
+* ``user_category_features`` — one row per (user, category) the user has practised.
+* ``quarantine`` — answer rows that cannot be used, each with its reason.
+
+Attempts are cleaned first: rows whose question is missing or whose category is unknown
+are quarantined, exact duplicates (same user, question and instant) are kept once, and an
+impossible ``time_spent_seconds`` (negative or above an hour) is quarantined as a value —
+the row is kept with the time set to NULL, since the answer itself is good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import duckdb
+import polars as pl
+
+from daglig import sql as sqlfiles
+from daglig.catalogue import CATEGORY_KEYS
+
+MAX_SECONDS_PER_ANSWER = 3600.0
+
+USERS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "user_id": pl.Int64,
+    "is_active": pl.Boolean,
+    "created_at": pl.Datetime("us"),
+    "last_login_at": pl.Datetime("us"),
+    "level": pl.Int32,
+    "app_current_streak": pl.Int32,
+    "app_longest_streak": pl.Int32,
+    "total_xp": pl.Int64,
+}
+QUESTIONS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "question_id": pl.Int64,
+    "category": pl.String,
+    "difficulty": pl.Float64,
+    "is_active": pl.Boolean,
+}
+ATTEMPTS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "attempt_id": pl.Int64,
+    "user_id": pl.Int64,
+    "question_id": pl.Int64,
+    "quiz_session_id": pl.Int64,
+    "is_correct": pl.Boolean,
+    "time_spent_seconds": pl.Float64,
+    "answered_at": pl.Datetime("us"),
+}
+QUARANTINE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "attempt_id": pl.Int64,
+    "user_id": pl.Int64,
+    "question_id": pl.Int64,
+    "answered_at": pl.Datetime("us"),
+    "reason": pl.String,
+}
+
+
+def day_cutoff(run_date: date, tz: str = "Europe/Oslo") -> datetime:
+    """The start of ``run_date`` in ``tz`` as a naive UTC timestamp (the contract's form)."""
+    local = datetime.combine(run_date, time(0, 0), tzinfo=ZoneInfo(tz))
+    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSet:
+    """The frames one feature pass produces."""
+
+    user_features: pl.DataFrame
+    user_category_features: pl.DataFrame
+    quarantine: pl.DataFrame
+
+
+def clean_attempts(
+    attempts: pl.LazyFrame, questions: pl.LazyFrame, tz: str = "Europe/Oslo"
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Split the answer log into usable rows (with category, difficulty and Oslo date) and
+    quarantined rows with a reason. ``attempts`` and ``questions`` are not modified."""
+    known = pl.Series(CATEGORY_KEYS, dtype=pl.String)
+    joined = attempts.join(
+        questions.select("question_id", "category", "difficulty"),
+        on="question_id",
+        how="left",
+        maintain_order="left",
+    ).with_columns(
+        _reason=pl.when(pl.col("category").is_null())
+        .then(pl.lit("missing_question"))
+        .when(~pl.col("category").is_in(known.implode()))
+        .then(pl.lit("unknown_category"))
+    )
+    dup = pl.struct("user_id", "question_id", "answered_at").is_first_distinct().not_()
+    joined = joined.with_columns(
+        _reason=pl.when(pl.col("_reason").is_null() & dup)
+        .then(pl.lit("duplicate"))
+        .otherwise(pl.col("_reason"))
+    )
+    bad_time = pl.col("time_spent_seconds").is_not_null() & (
+        (pl.col("time_spent_seconds") < 0)
+        | (pl.col("time_spent_seconds") > MAX_SECONDS_PER_ANSWER)
+        | pl.col("time_spent_seconds").is_nan()
+    )
+    quarantine = pl.concat(
+        [
+            joined.filter(pl.col("_reason").is_not_null()).select(
+                "attempt_id", "user_id", "question_id", "answered_at", reason=pl.col("_reason")
+            ),
+            joined.filter(pl.col("_reason").is_null() & bad_time).select(
+                "attempt_id", "user_id", "question_id", "answered_at",
+                reason=pl.lit("bad_time_spent_seconds"),
+            ),
+        ]
+    )
+    clean = joined.filter(pl.col("_reason").is_null()).with_columns(
+        time_spent_seconds=pl.when(bad_time).then(None).otherwise(pl.col("time_spent_seconds")),
+        local_date=pl.col("answered_at")
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(tz)
+        .dt.date(),
+    ).drop("_reason")
+    return clean, quarantine
+
+
+def user_features(users: pl.LazyFrame, clean: pl.LazyFrame, run_date: date) -> pl.LazyFrame:
+    """One row per user: activity, volume, accuracy, recency, streak (Polars, lazy)."""
+    yesterday = run_date - timedelta(days=1)
+    since_30 = run_date - timedelta(days=30)
+    since_7 = run_date - timedelta(days=7)
+    days = clean.group_by("user_id", "local_date").agg(n=pl.len())
+    per_user = clean.group_by("user_id").agg(
+        total_answers=pl.len().cast(pl.Int64),
+        correct_answers=pl.col("is_correct").sum().cast(pl.Int64),
+        first_answer_at=pl.col("answered_at").min(),
+        last_answer_at=pl.col("answered_at").max(),
+        answers_7d=(pl.col("local_date") >= since_7).sum().cast(pl.Int64),
+        answers_30d=(pl.col("local_date") >= since_30).sum().cast(pl.Int64),
+        mean_seconds=pl.col("time_spent_seconds").mean(),
+    )
+    # A run of consecutive days: date minus its rank within the user is constant along it.
+    runs = (
+        days.sort("user_id", "local_date")
+        .with_columns(
+            run_key=pl.col("local_date")
+            - pl.duration(days=pl.col("local_date").rank("ordinal").over("user_id"))
+        )
+        .group_by("user_id", "run_key")
+        .agg(run_len=pl.len(), run_end=pl.col("local_date").max())
+    )
+    streaks = runs.group_by("user_id").agg(
+        current_streak=pl.col("run_len").filter(pl.col("run_end") == yesterday).first().fill_null(0),
+        longest_streak=pl.col("run_len").max(),
+    )
+    per_day = days.group_by("user_id").agg(
+        active_days=pl.len().cast(pl.Int64),
+        active_days_30d=(pl.col("local_date") >= since_30).sum().cast(pl.Int64),
+        last_active_date=pl.col("local_date").max(),
+        median_daily_answers=pl.col("n").median(),
+    )
+    return (
+        users.join(per_user, on="user_id", how="left", maintain_order="left")
+        .join(per_day, on="user_id", how="left", maintain_order="left")
+        .join(streaks, on="user_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.col("total_answers", "correct_answers", "answers_7d", "answers_30d").fill_null(0),
+            pl.col("active_days", "active_days_30d").fill_null(0),
+            pl.col("current_streak", "longest_streak").fill_null(0).cast(pl.Int32),
+        )
+        .with_columns(
+            accuracy=pl.when(pl.col("total_answers") > 0).then(
+                pl.col("correct_answers") / pl.col("total_answers")
+            ),
+            days_since_last_answer=(pl.lit(run_date) - pl.col("last_active_date")).dt.total_days(),
+            # Answers per active day, recent if the user was active lately, lifetime otherwise.
+            typical_daily_volume=pl.when(pl.col("active_days_30d") > 0)
+            .then(pl.col("answers_30d") / pl.col("active_days_30d"))
+            .when(pl.col("active_days") > 0)
+            .then(pl.col("median_daily_answers"))
+            .otherwise(0.0),
+        )
+        .sort("user_id")
+    )
+
+
+def user_category_features(clean: pl.DataFrame, run_date: date) -> pl.DataFrame:
+    """One row per practised (user, category), aggregated in DuckDB."""
+    con = duckdb.connect()
+    try:
+        con.register("attempts", clean.select(
+            "user_id", "category", "is_correct", "answered_at", "local_date", "time_spent_seconds"
+        ).to_arrow())
+        # DuckDB takes positional $n markers; the file's $1 is the run date.
+        out = pl.from_arrow(
+            con.sql(sqlfiles.load("features/user_category"), params=[run_date]).to_arrow_table()
+        )
+    finally:
+        con.close()
+    assert isinstance(out, pl.DataFrame)
+    return out.sort("user_id", "category")
+
+
+def extract_features(
+    users: pl.DataFrame,
+    questions: pl.DataFrame,
+    attempts: pl.DataFrame,
+    run_date: date,
+    tz: str = "Europe/Oslo",
+) -> FeatureSet:
+    """The whole feature pass: clean, then per-user (Polars) and per-(user, category) (DuckDB)."""
+    clean_lf, quarantine_lf = clean_attempts(attempts.lazy(), questions.lazy(), tz)
+    clean, quarantine = pl.collect_all([clean_lf, quarantine_lf])
+    uf = user_features(users.lazy(), clean.lazy(), run_date).collect()
+    ucf = user_category_features(clean, run_date)
+    return FeatureSet(uf, ucf, quarantine)

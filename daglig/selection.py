@@ -1,0 +1,321 @@
+"""Challenge selection: who gets which challenges today, and why.
+
+A selector turns the day's features into *assignments*: one row per (user, slot) with the
+challenge's parameters and a ``reason`` JSON. Every selector has the same interface
+(:class:`Selector`), so the flow picks one without special cases; the learner model's
+selector (next to this one) delegates the users it cannot serve to the fallback.
+
+The fallback policy (the seed's "smart fallback"), all in Polars expressions:
+
+* users with no answers get **onboarding** challenges (easy, small targets);
+* everyone else is levelled by experience (answers) and accuracy, and challenge types are
+  ranked by the level's preferences plus a deterministic jitter seeded from (user, date,
+  type) — a broken streak lifts ``streak``;
+* the ``challenges_per_user`` best distinct types are kept, among the enabled ones;
+* categories rotate: least recently practised first (never practised before anything);
+  the k-th category-bound slot takes the k-th category of the rotation;
+* difficulty ramps with experience × smoothed accuracy, inside the admin's bounds;
+* no (type, category) pair given to the user on the previous day is given again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+import polars as pl
+
+from daglig.catalogue import CATEGORY_KEYS, DIFFICULTY_STEP, TYPE_KEYS
+from daglig.challenge_settings import ChallengeSettings
+from daglig.hashing import salt_of, uniform
+
+ASSIGNMENT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "user_id": pl.Int64,
+    "slot": pl.Int16,
+    "challenge_type": pl.String,
+    "category": pl.String,
+    "target_value": pl.Int32,
+    "question_count": pl.Int32,
+    "seconds_limit": pl.Int32,
+    "difficulty": pl.Float64,
+    "source": pl.String,
+    "reason": pl.String,
+}
+PREVIOUS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "user_id": pl.Int64,
+    "challenge_type": pl.String,
+    "category": pl.String,
+}
+
+# Level thresholds (answers, accuracy) and each level's liking for each type.
+LEVELS: tuple[str, ...] = ("new", "beginner", "intermediate", "advanced")
+TYPE_PREFERENCE: dict[str, dict[str, float]] = {
+    #               quiz  perfect cat_focus streak accuracy speed
+    "new":          dict(zip(TYPE_KEYS, (1.0, 0.3, 0.9, 0.8, 0.4, 0.1), strict=True)),
+    "beginner":     dict(zip(TYPE_KEYS, (1.0, 0.4, 0.9, 0.8, 0.5, 0.2), strict=True)),
+    "intermediate": dict(zip(TYPE_KEYS, (0.8, 0.6, 1.0, 0.7, 0.85, 0.4), strict=True)),
+    "advanced":     dict(zip(TYPE_KEYS, (0.6, 0.85, 1.0, 0.6, 0.9, 0.8), strict=True)),
+}
+JITTER = 0.35  # how far luck can reorder neighbouring preferences
+BROKEN_STREAK_BOOST = 0.3
+CATEGORYLESS_TYPES: tuple[str, ...] = ("streak",)
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionInputs:
+    """Everything a selector may look at for one run date."""
+
+    run_date: date
+    users: pl.DataFrame  # user features of the users to serve (active ones)
+    user_categories: pl.DataFrame  # per (user, category) features
+    previous: pl.DataFrame  # (user_id, challenge_type, category) given on run_date − 1
+    settings: ChallengeSettings
+
+
+class Selector(Protocol):
+    """Chooses today's challenges; ``select`` returns frames of ``ASSIGNMENT_SCHEMA``."""
+
+    name: str
+
+    def select(self, inputs: SelectionInputs) -> pl.DataFrame: ...
+
+
+def level_expr() -> pl.Expr:
+    """The experience level of a user from answers and accuracy."""
+    n, acc = pl.col("total_answers"), pl.col("accuracy").fill_null(0.0)
+    return (
+        pl.when(n == 0)
+        .then(pl.lit("new"))
+        .when(n < 50)
+        .then(pl.lit("beginner"))
+        .when((n < 300) | (acc < 0.75))
+        .then(pl.lit("intermediate"))
+        .otherwise(pl.lit("advanced"))
+    )
+
+
+def snap_difficulty(d: pl.Expr, lo: float, hi: float) -> pl.Expr:
+    """Clamp to [lo, hi] and snap to the difficulty grid inside the bounds."""
+    step = DIFFICULTY_STEP
+    lo_g = -(-round(lo * 10_000) // round(step * 10_000)) * step  # ceil to grid
+    hi_g = (round(hi * 10_000) // round(step * 10_000)) * step  # floor to grid
+    if lo_g > hi_g + 1e-9:  # no grid point inside the bounds: take the middle
+        return pl.lit(round((lo + hi) / 2, 4), pl.Float64)
+    return ((d.clip(lo_g, hi_g) / step).round(0) * step).round(2).clip(round(lo_g, 2), round(hi_g, 2))
+
+
+def difficulty_expr(settings: ChallengeSettings) -> pl.Expr:
+    """Difficulty ramp: grows with experience × Laplace-smoothed accuracy."""
+    n = pl.col("total_answers").cast(pl.Float64)
+    experience = 1.0 - (-n / 150.0).exp()
+    smoothed = (pl.col("correct_answers") + 2.0) / (n + 4.0)
+    raw = 0.2 + 0.7 * experience * smoothed
+    return snap_difficulty(raw, settings.min_difficulty, settings.max_difficulty)
+
+
+def _round_to(x: pl.Expr, step: int, lo: int, hi: int) -> pl.Expr:
+    return ((x / step).round(0) * step).clip(lo, hi).cast(pl.Int32)
+
+
+def targets_expr() -> list[pl.Expr]:
+    """target_value, question_count, seconds_limit from type, difficulty and daily volume.
+
+    Targets stay within reach of the user's usual day: a category_focus asks for about as
+    many questions as the user answers on a typical active day.
+    """
+    t, d = pl.col("challenge_type"), pl.col("difficulty")
+    new = pl.col("level") == "new"
+    volume = pl.when(new).then(10.0).otherwise(pl.col("typical_daily_volume").clip(5.0, 60.0))
+    target = (
+        pl.when(t == "quiz")
+        .then(pl.when(new).then(1).otherwise(_round_to(volume / 10 * (0.5 + d), 1, 1, 5)))
+        .when(t == "perfect_score")
+        .then(pl.when(new | (d < 0.4)).then(5).when(d < 0.7).then(10).otherwise(15))
+        .when(t == "category_focus")
+        .then(pl.when(new).then(5).otherwise(_round_to(volume * 0.6 * (0.5 + d), 5, 5, 30)))
+        .when(t == "streak")
+        .then((pl.col("current_streak") + 1).clip(2, 365))
+        .when(t == "accuracy_challenge")
+        .then(_round_to(70 + 20 * d, 5, 70, 90))
+        .when(t == "speed_challenge")
+        .then(10)
+        .cast(pl.Int32)
+    )
+    question_count = (
+        pl.when(t == "accuracy_challenge")
+        .then(pl.when(volume < 20).then(10).otherwise(20))
+        .cast(pl.Int32)
+    )
+    seconds = (
+        pl.when(t == "speed_challenge")
+        .then(pl.when(d < 0.4).then(30).when(d < 0.7).then(20).otherwise(15))
+        .cast(pl.Int32)
+    )
+    return [
+        target.alias("target_value"),
+        question_count.alias("question_count"),
+        seconds.alias("seconds_limit"),
+    ]
+
+
+def category_rotation(inputs: SelectionInputs) -> pl.LazyFrame:
+    """Per user, the enabled categories in rotation order (``cat_rank`` 0 = next to practise):
+    never practised first, then least recently practised; ties broken by (user, date) luck."""
+    cats = pl.DataFrame(
+        {"category": list(inputs.settings.enabled_categories)}, schema={"category": pl.String}
+    ).with_columns(cat_salt=pl.col("category").map_elements(salt_of, return_dtype=pl.Int64))
+    last = inputs.user_categories.lazy().select("user_id", "category", "last_practised_at")
+    return (
+        inputs.users.lazy()
+        .select("user_id")
+        .join(cats.lazy(), how="cross")
+        .join(last, on=["user_id", "category"], how="left")
+        .with_columns(luck=uniform("user_id", inputs.run_date, "cat_salt"))
+        .with_columns(
+            cat_rank=pl.struct(
+                never=pl.col("last_practised_at").is_not_null(),
+                last=pl.col("last_practised_at"),
+                luck=pl.col("luck"),
+            )
+            .rank("ordinal")
+            .over("user_id")
+            .cast(pl.Int32)
+            - 1,
+            n_cats=pl.len().over("user_id").cast(pl.Int32),
+        )
+        .drop("cat_salt", "luck")
+    )
+
+
+class FallbackSelector:
+    """The rule-based selector: onboarding, experience levels, rotation, ramping."""
+
+    name = "fallback"
+
+    def select(self, inputs: SelectionInputs) -> pl.DataFrame:
+        s = inputs.settings
+        if inputs.users.is_empty() or not s.enabled_types:
+            return pl.DataFrame(schema=ASSIGNMENT_SCHEMA)
+        n_cats = len(s.enabled_categories)
+        types = [t for t in s.enabled_types if t in CATEGORYLESS_TYPES or n_cats > 0]
+        base = (
+            inputs.users.lazy()
+            .select(
+                "user_id", "total_answers", "correct_answers", "accuracy", "current_streak",
+                "longest_streak", "days_since_last_answer", "typical_daily_volume",
+            )
+            .with_columns(level=level_expr(), difficulty=difficulty_expr(s))
+        )
+        prefs = pl.DataFrame(
+            [
+                {"level": lv, "challenge_type": t, "pref": TYPE_PREFERENCE[lv][t], "type_salt": salt_of(t)}
+                for lv in LEVELS
+                for t in types
+            ],
+            schema={"level": pl.String, "challenge_type": pl.String, "pref": pl.Float64, "type_salt": pl.Int64},
+        )
+        prev = inputs.previous.lazy()
+        # A category-bound type is infeasible when yesterday used up every enabled category.
+        used_up = (
+            prev.filter(pl.col("category").is_in(list(s.enabled_categories)))
+            .group_by("user_id", "challenge_type")
+            .agg(n_used=pl.col("category").n_unique())
+            .filter(pl.col("n_used") >= n_cats)
+            .select("user_id", "challenge_type")
+        )
+        streak_given = prev.filter(pl.col("challenge_type").is_in(list(CATEGORYLESS_TYPES))).select(
+            "user_id", "challenge_type"
+        )
+        broken_streak = (pl.col("current_streak") == 0) & (
+            pl.col("days_since_last_answer").is_between(2, 7)
+        )
+        chosen = (
+            base.join(prefs.lazy(), on="level", how="inner")
+            .join(used_up, on=["user_id", "challenge_type"], how="anti")
+            .join(streak_given, on=["user_id", "challenge_type"], how="anti")
+            .with_columns(
+                score=pl.col("pref")
+                + JITTER * uniform("user_id", inputs.run_date, "type_salt")
+                + pl.when((pl.col("challenge_type") == "streak") & broken_streak)
+                .then(BROKEN_STREAK_BOOST)
+                .otherwise(0.0)
+            )
+            .with_columns(
+                slot=pl.col("score").rank("ordinal", descending=True).over("user_id").cast(pl.Int16)
+            )
+            .filter(pl.col("slot") <= s.challenges_per_user)
+        )
+        with_category = assign_categories(chosen, inputs)
+        out = with_category.with_columns(
+            source=pl.when(pl.col("level") == "new").then(pl.lit("onboarding")).otherwise(pl.lit("fallback")),
+            difficulty=pl.when(pl.col("level") == "new")
+            .then(snap_difficulty(pl.lit(0.3), s.min_difficulty, s.max_difficulty))
+            .otherwise(pl.col("difficulty")),
+        ).with_columns(targets_expr())
+        reason = pl.struct(
+            selector=pl.lit(self.name),
+            level=pl.col("level"),
+            rule=pl.when(pl.col("level") == "new")
+            .then(pl.lit("onboarding"))
+            .otherwise(pl.lit("experience_progression")),
+            answers=pl.col("total_answers"),
+            accuracy=pl.col("accuracy").round(3),
+            current_streak=pl.col("current_streak"),
+            category_rule=pl.when(pl.col("category").is_null())
+            .then(None)
+            .otherwise(pl.lit("least_recently_practised")),
+            category_days_since_practised=pl.col("category_days_since_practised"),
+        ).struct.json_encode()
+        return (
+            out.with_columns(reason=reason)
+            .select(list(ASSIGNMENT_SCHEMA))
+            .cast(ASSIGNMENT_SCHEMA)  # type: ignore[arg-type]
+            .sort("user_id", "slot")
+            .collect()
+        )
+
+
+def assign_categories(chosen: pl.LazyFrame, inputs: SelectionInputs) -> pl.LazyFrame:
+    """Give each category-bound chosen type a category from the user's rotation.
+
+    The k-th category-bound slot (k = 0, 1, …; m of them) takes rotation position k; when
+    that pair was given yesterday it takes position k + m, then the next free one. With at
+    least 2m enabled categories this keeps a user's categories distinct.
+    """
+    bound = chosen.filter(~pl.col("challenge_type").is_in(list(CATEGORYLESS_TYPES))).with_columns(
+        k=pl.col("slot").rank("ordinal").over("user_id").cast(pl.Int32) - 1,
+        m=pl.len().over("user_id").cast(pl.Int32),
+    )
+    rotation = category_rotation(inputs)
+    last = inputs.user_categories.lazy().select(
+        "user_id", "category", category_days_since_practised="days_since_practised"
+    )
+    picked = (
+        bound.join(rotation, on="user_id", how="inner")
+        .join(inputs.previous.lazy(), on=["user_id", "challenge_type", "category"], how="anti")
+        .with_columns(
+            order=pl.when(pl.col("cat_rank") == pl.col("k") % pl.col("n_cats"))
+            .then(0)
+            .when(pl.col("cat_rank") == (pl.col("k") + pl.col("m")) % pl.col("n_cats"))
+            .then(1)
+            .otherwise(2 + (pl.col("cat_rank") - pl.col("k")) % pl.col("n_cats"))
+        )
+        .filter(pl.col("order") == pl.col("order").min().over("user_id", "challenge_type"))
+        .drop("k", "m", "order", "cat_rank", "n_cats", "last_practised_at")
+        .join(last, on=["user_id", "category"], how="left")
+    )
+    free = chosen.filter(pl.col("challenge_type").is_in(list(CATEGORYLESS_TYPES))).with_columns(
+        category=pl.lit(None, pl.String), category_days_since_practised=pl.lit(None, pl.Int32)
+    )
+    return pl.concat([picked, free], how="diagonal_relaxed")
+
+
+__all__ = [
+    "ASSIGNMENT_SCHEMA",
+    "CATEGORY_KEYS",
+    "FallbackSelector",
+    "PREVIOUS_SCHEMA",
+    "SelectionInputs",
+    "Selector",
+]

@@ -1,0 +1,181 @@
+"""Table definitions, identical on SQLite and PostgreSQL.
+
+Types follow the contract's PostgreSQL types. ``daily_challenges.id`` is generated: an
+IDENTITY column on PostgreSQL and the rowid alias on SQLite (a SQLite ``BIGINT`` primary key
+is not a rowid alias and would not auto-increment, hence the variant).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+GeneratedBigInt = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every contract table."""
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    username: Mapped[str] = mapped_column(Text, nullable=False)
+    email: Mapped[str | None] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=text("TRUE")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class UserProgress(Base):
+    """Gamification state the app keeps per user."""
+
+    __tablename__ = "user_progress"
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id"), primary_key=True, autoincrement=False
+    )
+    total_xp: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    level: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    current_streak: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    longest_streak: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    last_activity_date: Mapped[date | None] = mapped_column(Date)
+
+
+class Question(Base):
+    __tablename__ = "questions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    category: Mapped[str] = mapped_column(Text, nullable=False)
+    difficulty: Mapped[float | None] = mapped_column(Float(precision=24).with_variant(Float(), "sqlite"))
+    is_active: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=text("TRUE")
+    )
+
+
+class QuizSession(Base):
+    __tablename__ = "quiz_sessions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), nullable=False)
+    quiz_type: Mapped[str] = mapped_column(Text, nullable=False)
+    category: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    total_questions: Mapped[int] = mapped_column(Integer, nullable=False)
+    correct_answers: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class QuestionAttempt(Base):
+    """The answer log: one row per answered question."""
+
+    __tablename__ = "question_attempts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), nullable=False)
+    question_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("questions.id"), nullable=False)
+    quiz_session_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("quiz_sessions.id"))
+    is_correct: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    time_spent_seconds: Mapped[float | None] = mapped_column(
+        Float(precision=24).with_variant(Float(), "sqlite")
+    )
+    answered_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+    __table_args__ = (
+        Index("ix_question_attempts_answered_at", "answered_at"),
+        Index("ix_question_attempts_user", "user_id", "answered_at"),
+    )
+
+
+class DailyChallenge(Base):
+    """One row per distinct challenge of a day; many users can share one."""
+
+    __tablename__ = "daily_challenges"
+    id: Mapped[int] = mapped_column(GeneratedBigInt, Identity(), primary_key=True)
+    challenge_date: Mapped[date] = mapped_column(Date, nullable=False)
+    content_key: Mapped[str] = mapped_column(Text, nullable=False)
+    challenge_type: Mapped[str] = mapped_column(Text, nullable=False)
+    category: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    target_value: Mapped[int] = mapped_column(Integer, nullable=False)
+    difficulty: Mapped[float] = mapped_column(
+        Float(precision=24).with_variant(Float(), "sqlite"), nullable=False
+    )
+    xp_reward: Mapped[int] = mapped_column(Integer, nullable=False)
+    bonus_xp: Mapped[int] = mapped_column(Integer, nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+    __table_args__ = (UniqueConstraint("challenge_date", "content_key"),)
+
+
+class UserDailyChallenge(Base):
+    """Which user gets which challenge on which day. ``progress``/``completed_at`` are the app's."""
+
+    __tablename__ = "user_daily_challenges"
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id"), primary_key=True, autoincrement=False
+    )
+    challenge_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    challenge_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("daily_challenges.id"), nullable=False
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class ChallengeSetting(Base):
+    """Admin controls: one row per key, the value JSON."""
+
+    __tablename__ = "challenge_settings"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    updated_by: Mapped[str | None] = mapped_column(Text)
+
+
+APP_TABLES: tuple[str, ...] = (
+    "users",
+    "user_progress",
+    "questions",
+    "quiz_sessions",
+    "question_attempts",
+)
+PIPELINE_TABLES: tuple[str, ...] = (
+    "daily_challenges",
+    "user_daily_challenges",
+    "challenge_settings",
+)
+
+
+def create_pipeline_tables(bind: Engine | Connection) -> None:
+    """Create the pipeline's own tables when missing; never touches the app's tables."""
+    Base.metadata.create_all(
+        bind, tables=[Base.metadata.tables[name] for name in PIPELINE_TABLES], checkfirst=True
+    )
+
+
+def create_app_tables(bind: Engine | Connection) -> None:
+    """Create the app's tables (used by the simulator and tests, never by the nightly run)."""
+    Base.metadata.create_all(
+        bind, tables=[Base.metadata.tables[name] for name in APP_TABLES], checkfirst=True
+    )

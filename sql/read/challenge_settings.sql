@@ -1,0 +1,2 @@
+-- The admin's settings rows (key, JSON value).
+SELECT key, value FROM challenge_settings

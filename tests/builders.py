@@ -1,0 +1,105 @@
+"""Builder factories for tiny app databases: literal users, questions and answers.
+
+``AppDataBuilder`` collects rows and writes them through the SQLAlchemy models, so tests
+read like the situation they set up::
+
+    b = AppDataBuilder()
+    uid = b.user()                          # active, no answers
+    b.answers(uid, "traffic_signs", n=40, correct=0.9, day=date(2026, 11, 23))
+    b.write(url)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import insert
+
+from daglig.catalogue import CATEGORY_KEYS
+from daglig.db import make_engine
+from models import (
+    Question,
+    QuestionAttempt,
+    User,
+    UserProgress,
+    create_app_tables,
+)
+
+QUESTIONS_PER_CATEGORY = 5
+
+
+def question_id(category: str, k: int = 0) -> int:
+    """Id of the k-th test question of a category (ids are laid out per category)."""
+    return CATEGORY_KEYS.index(category) * 100 + 1 + (k % QUESTIONS_PER_CATEGORY)
+
+
+@dataclass
+class AppDataBuilder:
+    users: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    extra_questions: list[dict[str, Any]] = field(default_factory=list)
+
+    def user(self, active: bool = True, created: date = date(2026, 1, 1)) -> int:
+        uid = len(self.users) + 1
+        self.users.append(
+            {
+                "id": uid,
+                "username": f"elev{uid:05d}",
+                "email": f"elev{uid}@example.no",
+                "is_active": active,
+                "created_at": datetime.combine(created, time(12)),
+                "last_login_at": None,
+            }
+        )
+        return uid
+
+    def answers(
+        self,
+        user_id: int,
+        category: str,
+        n: int,
+        correct: float = 0.8,
+        day: date = date(2026, 11, 23),
+        hour: int = 17,
+        seconds: float | None = 12.0,
+        question: int | None = None,
+    ) -> None:
+        """``n`` answers on ``day`` (Oslo evening, stored as UTC), the first ``correct``
+        share of them right."""
+        right = round(n * correct)
+        start = datetime.combine(day, time(hour))
+        for i in range(n):
+            self.attempts.append(
+                {
+                    "id": len(self.attempts) + 1,
+                    "user_id": user_id,
+                    "question_id": question if question is not None else question_id(category, i),
+                    "quiz_session_id": None,
+                    "is_correct": i < right,
+                    "time_spent_seconds": seconds,
+                    "answered_at": start + timedelta(seconds=20 * i),
+                }
+            )
+
+    def daily(self, user_id: int, category: str, last_day: date, days: int, per_day: int = 10) -> None:
+        """Practice every day for ``days`` days ending ``last_day`` (a streak)."""
+        for d in range(days):
+            self.answers(user_id, category, per_day, day=last_day - timedelta(days=d))
+
+    def write(self, url: str) -> None:
+        engine = make_engine(url)
+        create_app_tables(engine)
+        questions = [
+            {"id": question_id(c, k), "category": c, "difficulty": None if k == 4 else 0.2 * k, "is_active": True}
+            for c in CATEGORY_KEYS
+            for k in range(QUESTIONS_PER_CATEGORY)
+        ] + self.extra_questions
+        with engine.begin() as conn:
+            conn.execute(insert(User), self.users)
+            conn.execute(insert(UserProgress), [{"user_id": u["id"]} for u in self.users])
+            conn.execute(insert(Question), questions)
+            if self.attempts:
+                conn.execute(insert(QuestionAttempt), self.attempts)
+        engine.dispose()

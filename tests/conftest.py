@@ -1,0 +1,97 @@
+"""Shared fixtures: Prefect offline settings, one Prefect harness per run, PostgreSQL access.
+
+PostgreSQL tests use a fresh database created for this test run on the server at
+``DAGLIG_TEST_POSTGRES_URL`` (default: the local trust-auth server, database ``test``, used
+only to create and drop the per-run database). When no server answers they skip with the
+reason, except under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+# Offline Prefect, before anything imports prefect.
+for _k, _v in {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "500",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "100",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE": "500",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_READ_BATCH_SIZE": "100",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+}.items():
+    os.environ.setdefault(_k, _v)
+
+PG_ADMIN_URL = os.environ.get(
+    "DAGLIG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_unreachable_reason() -> str | None:
+    try:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        u = make_url(PG_ADMIN_URL)
+        with psycopg.connect(
+            host=u.host, port=u.port or 5432, user=u.username, dbname=u.database, connect_timeout=3
+        ):
+            return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        return f"PostgreSQL at {PG_ADMIN_URL} unreachable: {str(exc).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin URL of a reachable PostgreSQL server, or skip (fail under CI=true)."""
+    reason = _pg_unreachable_reason()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"CI=true requires PostgreSQL: {reason}")
+        pytest.skip(reason)
+    return PG_ADMIN_URL
+
+
+def _admin_exec(sql: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(PG_ADMIN_URL)
+    with psycopg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, dbname=u.database, autocommit=True
+    ) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    name = f"daglig_t_{uuid.uuid4().hex[:10]}"
+    _admin_exec(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        _admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect API for the whole test run (it costs ~15 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """A SQLite database file in the test's temporary folder."""
+    return f"sqlite:///{tmp_path / 'app.db'}"
