@@ -1,0 +1,180 @@
+"""The pipeline's database I/O: health, admin settings, and the day's transactional write.
+
+Writes go through temporary staging tables and ``INSERT … ON CONFLICT`` in one
+transaction per run date: a failure anywhere rolls the whole day back, so the previous
+state stays intact, and a rerun is idempotent. On PostgreSQL the staging tables are
+filled with COPY; on SQLite with ``executemany``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy.exc import SQLAlchemyError
+
+from daglig import sql as sqlfiles
+from daglig.challenge_settings import ChallengeSettings, parse_challenge_settings
+from daglig.challenges import CHALLENGE_COLUMNS
+from models import APP_TABLES, PIPELINE_TABLES, create_pipeline_tables
+
+
+class HealthCheckFailed(RuntimeError):
+    """The database cannot serve a run; the message is one line saying why."""
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    """What the health check found."""
+
+    database: str
+    backend: str
+    missing_pipeline_tables: tuple[str, ...]
+    created_pipeline_tables: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCounts:
+    """What one day's write did."""
+
+    challenges_inserted: int
+    assignments_inserted: int
+    assignments_replaced: int
+    assignments_kept: int
+    surplus_slots_deleted: int
+    orphan_challenges_deleted: int
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def check_health(engine: Engine, safe_url: str, create_missing: bool) -> HealthReport:
+    """Database reachable, app tables present, settings readable; create the pipeline's
+    tables when missing (unless ``create_missing`` is false, as in a dry run)."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlfiles.statement("health/ping"))
+            present = set(inspect(conn).get_table_names())
+    except SQLAlchemyError as exc:
+        raise HealthCheckFailed(f"database {safe_url} unreachable: {_one_line(exc)}") from None
+    missing_app = [t for t in APP_TABLES if t not in present]
+    if missing_app:
+        raise HealthCheckFailed(
+            f"database {safe_url} lacks the app tables {', '.join(missing_app)} "
+            "(run `daglig simulate` for a demo database)"
+        )
+    missing = tuple(t for t in PIPELINE_TABLES if t not in present)
+    created: tuple[str, ...] = ()
+    if missing and create_missing:
+        try:
+            with engine.begin() as conn:
+                create_pipeline_tables(conn)
+        except SQLAlchemyError as exc:
+            raise HealthCheckFailed(
+                f"cannot create the pipeline tables {', '.join(missing)}: {_one_line(exc)}"
+            ) from None
+        created = missing
+    if "challenge_settings" in present or created:
+        try:
+            read_settings_rows(engine)
+        except SQLAlchemyError as exc:
+            raise HealthCheckFailed(f"challenge_settings unreadable: {_one_line(exc)}") from None
+    return HealthReport(safe_url, engine.dialect.name, missing, created)
+
+
+def read_settings_rows(engine: Engine) -> dict[str, str]:
+    """The raw ``challenge_settings`` rows; empty when the table does not exist yet."""
+    if not inspect(engine).has_table("challenge_settings"):
+        return {}
+    with engine.connect() as conn:
+        return {k: v for k, v in conn.execute(sqlfiles.statement("read/challenge_settings"))}
+
+
+def read_challenge_settings(engine: Engine) -> ChallengeSettings:
+    """The admin's settings for this run, defaults filled in and problems listed."""
+    return parse_challenge_settings(read_settings_rows(engine))
+
+
+def _copy_frame(conn: Connection, table: str, frame: pl.DataFrame) -> None:
+    """COPY a frame into a PostgreSQL table (CSV; empty unquoted fields are NULL)."""
+    buf = io.BytesIO()
+    frame.write_csv(buf, include_header=False, null_value="")
+    cols = ", ".join(frame.columns)
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as cp:  # type: ignore[attr-defined]
+        cp.write(buf.getvalue())
+
+
+def _stage(conn: Connection, name: str, frame: pl.DataFrame) -> None:
+    conn.execute(sqlfiles.statement(f"write/drop_{name}"))
+    conn.execute(sqlfiles.statement(f"write/create_{name}"))
+    if frame.is_empty():
+        return
+    if conn.dialect.name == "postgresql":
+        _copy_frame(conn, name, frame)
+    else:
+        conn.execute(sqlfiles.statement(f"write/insert_{name}"), frame.to_dicts())
+
+
+def write_day(
+    engine: Engine,
+    challenge_date: date,
+    challenges: pl.DataFrame,
+    assignments: pl.DataFrame,
+    *,
+    force: bool,
+    challenges_per_user: int,
+    written_at: datetime,
+) -> WriteCounts:
+    """Write one day's challenges and assignments in one transaction.
+
+    ``challenges`` has :data:`CHALLENGE_COLUMNS`; ``assignments`` has user_id, slot,
+    content_key, reason. Without ``force`` existing slots are never touched; with it, a
+    slot is replaced only while its progress is 0 and it is not completed.
+    """
+    params: dict[str, Any] = {
+        "challenge_date": challenge_date,
+        "written_at": written_at,
+        "force": force,
+        "challenges_per_user": challenges_per_user,
+    }
+    with engine.begin() as conn:
+        _stage(conn, "stage_challenges", challenges.select(CHALLENGE_COLUMNS))
+        _stage(conn, "stage_assignments", assignments.select("user_id", "slot", "content_key", "reason"))
+        before = conn.execute(sqlfiles.statement("write/count_assignments"), params).scalar_one()
+        ins_c = conn.execute(sqlfiles.statement("write/insert_challenges"), params).rowcount
+        upserted = conn.execute(sqlfiles.statement("write/upsert_assignments"), params).rowcount
+        surplus = orphans = 0
+        if force:
+            surplus = conn.execute(sqlfiles.statement("write/delete_surplus_slots"), params).rowcount
+        after = conn.execute(sqlfiles.statement("write/count_assignments"), params).scalar_one()
+        if force:
+            orphans = conn.execute(sqlfiles.statement("write/delete_orphan_challenges"), params).rowcount
+        conn.execute(sqlfiles.statement("write/drop_stage_challenges"))
+        conn.execute(sqlfiles.statement("write/drop_stage_assignments"))
+    inserted = after - before + surplus
+    replaced = upserted - inserted
+    return WriteCounts(
+        challenges_inserted=ins_c,
+        assignments_inserted=inserted,
+        assignments_replaced=replaced,
+        assignments_kept=assignments.height - inserted - replaced,
+        surplus_slots_deleted=surplus,
+        orphan_challenges_deleted=orphans,
+    )
+
+
+def day_status(engine: Engine, challenge_date: date) -> dict[str, int]:
+    """How many assignments and users the database holds for a day."""
+    if not inspect(engine).has_table("user_daily_challenges"):
+        return {"assignments": 0, "users": 0}
+    with engine.connect() as conn:
+        row = conn.execute(sqlfiles.statement("read/day_status"), {"challenge_date": challenge_date}).one()
+    return {"assignments": int(row.assignments), "users": int(row.users)}

@@ -1,0 +1,184 @@
+"""The run summary: what a run did, as data, as markdown (Prefect artifact) and as email.
+
+The markdown is for data engineers (English, the Prefect UI); the email is for admins
+(Norwegian Bokmål, HTML and plain text, readable on a phone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+import polars as pl
+
+from daglig.catalogue import CATEGORIES
+
+STATUS_NO = {
+    "ok": "fullført",
+    "dry_run": "prøvekjøring (ingenting skrevet)",
+    "disabled": "generering er slått av (ingenting skrevet)",
+    "failed": "FEILET",
+}
+SOURCE_NO = {"ml": "ML", "fallback": "Regelbasert", "onboarding": "Oppstart", "manual": "Manuell"}
+TYPE_NO = {
+    "quiz": "Quiz",
+    "perfect_score": "Perfekt resultat",
+    "category_focus": "Kategorifokus",
+    "streak": "Rekke",
+    "accuracy_challenge": "Treffsikkerhet",
+    "speed_challenge": "Fart",
+}
+SKIP_NO = {
+    "inactive": "inaktive brukere",
+    "not_requested": "ikke med i utvalget (--user-id)",
+    "no_challenge_possible": "ingen utfordring mulig med gjeldende innstillinger",
+}
+QUARANTINE_NO = {
+    "missing_question": "svar på spørsmål som mangler",
+    "unknown_category": "ukjent kategori",
+    "duplicate": "duplikater",
+    "bad_time_spent_seconds": "ugyldig svartid (svaret beholdt)",
+}
+
+
+@dataclass
+class RunSummary:
+    """Everything a run reports. Counts are plain ints and dicts, ready for JSON."""
+
+    run_date: date
+    status: str
+    database: str
+    dry_run: bool = False
+    force: bool = False
+    selector: str = "fallback"
+    users_total: int = 0
+    users_active: int = 0
+    users_served: int = 0
+    users_skipped: dict[str, int] = field(default_factory=dict)
+    assignments: int = 0
+    distinct_challenges: int = 0
+    by_source: dict[str, int] = field(default_factory=dict)
+    by_type: dict[str, int] = field(default_factory=dict)
+    by_category: dict[str, int] = field(default_factory=dict)
+    answers_used: int = 0
+    answers_after_cutoff: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    settings_problems: list[str] = field(default_factory=list)
+    written: dict[str, int] = field(default_factory=dict)
+    task_seconds: dict[str, float] = field(default_factory=dict)
+    total_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    failed_task: str | None = None
+    flow_run_url: str | None = None
+    email: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["run_date"] = self.run_date.isoformat()
+        return d
+
+
+def counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    """Row counts per value of ``column`` (nulls as 'none'), largest first."""
+    if frame.is_empty():
+        return {}
+    c = frame.group_by(pl.col(column).fill_null("none")).len().sort(["len", column], descending=[True, False])
+    return {str(k): int(v) for k, v in c.iter_rows()}
+
+
+def assignment_counts(assignments: pl.DataFrame) -> dict[str, Any]:
+    """Counts of a day's assignments by source, type and category."""
+    return {
+        "assignments": assignments.height,
+        "users_served": assignments["user_id"].n_unique() if assignments.height else 0,
+        "by_source": counts(assignments, "source"),
+        "by_type": counts(assignments, "challenge_type"),
+        "by_category": counts(assignments, "category"),
+    }
+
+
+def _table(rows: list[tuple[str, Any]], head: tuple[str, str]) -> str:
+    out = [f"| {head[0]} | {head[1]} |", "| --- | ---: |"]
+    out += [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(out)
+
+
+def to_markdown(s: RunSummary) -> str:
+    """The summary as a Prefect markdown artifact (English, for data engineers)."""
+    lines = [
+        f"# Daily challenges {s.run_date.isoformat()}: {s.status}",
+        "",
+        f"Database `{s.database}` · selector `{s.selector}` · force={s.force} · dry_run={s.dry_run}"
+        f" · {s.total_seconds:.1f} s",
+        "",
+    ]
+    if s.error:
+        lines += [f"**Failed in `{s.failed_task}`:** {s.error}", ""]
+    lines += [f"- {n}" for n in s.notes]
+    lines += [
+        "",
+        f"Users: {s.users_total} known, {s.users_active} active, {s.users_served} served; "
+        f"{s.assignments} assignments of {s.distinct_challenges} distinct challenges.",
+        "",
+    ]
+    for title, d in (("Source", s.by_source), ("Type", s.by_type), ("Category", s.by_category)):
+        if d:
+            lines += [f"## By {title.lower()}", "", _table(list(d.items()), (title, "assignments")), ""]
+    if s.users_skipped:
+        lines += ["## Users skipped", "", _table(list(s.users_skipped.items()), ("why", "users")), ""]
+    lines += [
+        "## Input quality",
+        "",
+        f"{s.answers_used} answers used; {s.answers_after_cutoff} at or after the cutoff ignored.",
+        "",
+    ]
+    if s.quarantined:
+        lines += [_table(list(s.quarantined.items()), ("quarantined", "rows")), ""]
+    if s.settings_problems:
+        lines += ["## Settings problems (defaults used)", ""] + [f"- {p}" for p in s.settings_problems] + [""]
+    if s.written:
+        lines += ["## Written", "", _table(list(s.written.items()), ("what", "rows")), ""]
+    if s.task_seconds:
+        rows = [(k, f"{v:.2f}") for k, v in s.task_seconds.items()]
+        lines += ["## Time per task", "", _table(rows, ("task", "seconds")), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _labelled(d: dict[str, int], names: dict[str, str]) -> list[tuple[str, int]]:
+    return [(names.get(k, k), v) for k, v in d.items()]
+
+
+def email_context(s: RunSummary) -> dict[str, Any]:
+    """What the email templates show, already in Norwegian."""
+    cat_names = {k: c.name_no for k, c in CATEGORIES.items()} | {"none": "Uten kategori"}
+    return {
+        "s": s,
+        "status_no": STATUS_NO.get(s.status, s.status),
+        "by_source": _labelled(s.by_source, SOURCE_NO),
+        "by_type": _labelled(s.by_type, TYPE_NO),
+        "by_category": _labelled(s.by_category, cat_names),
+        "skipped": _labelled(s.users_skipped, SKIP_NO),
+        "quarantined": _labelled(s.quarantined, QUARANTINE_NO),
+        "quarantined_total": sum(s.quarantined.values()),
+        "task_seconds": [(k, f"{v:.1f}".replace(".", ",")) for k, v in s.task_seconds.items()],
+        "total_seconds": f"{s.total_seconds:.1f}".replace(".", ","),
+        "date_no": s.run_date.strftime("%d.%m.%Y"),
+    }
+
+
+def compose_email(s: RunSummary, sender: str, recipients: list[str], env: Any) -> EmailMessage:
+    """A multipart email (plain text + HTML) rendered from ``templates_no/email``."""
+    ctx = email_context(s)
+    msg = EmailMessage()
+    subject_status = "FEILET" if s.status == "failed" else STATUS_NO.get(s.status, s.status)
+    msg["Subject"] = f"Daglige utfordringer {ctx['date_no']}: {subject_status}"
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Message-ID"] = make_msgid(domain="daglig.local")
+    msg.set_content(env.get_template("email/summary.txt.j2").render(**ctx))
+    msg.add_alternative(env.get_template("email/summary.html.j2").render(**ctx), subtype="html")
+    return msg

@@ -1,0 +1,28 @@
+"""What every task shares: the run folder and a row-count log line."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from prefect.logging import get_run_logger
+
+from daglig.config import Settings
+
+
+def run_folder(settings: Settings, run_date: date) -> Path:
+    """``data/runs/<run_date>/``: the Parquet files one run's tasks hand each other."""
+    folder = settings.runs_dir / run_date.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save(frame: pl.DataFrame, folder: Path, name: str) -> Path:
+    path = folder / f"{name}.parquet"
+    frame.write_parquet(path)
+    return path
+
+
+def log_rows(task: str, rows_in: int, rows_out: int, seconds: float) -> None:
+    get_run_logger().info("%s: %d rows in, %d rows out, %.2f s", task, rows_in, rows_out, seconds)

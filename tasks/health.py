@@ -1,0 +1,25 @@
+"""Health check: fail the run at once, with one line, when the database cannot serve it."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NONE
+from prefect.logging import get_run_logger
+
+from daglig.config import Settings
+from daglig.db import make_engine
+from daglig.store import HealthReport, check_health
+
+
+@task(name="check-health", cache_policy=NONE)
+def check_database(settings: Settings, dry_run: bool) -> HealthReport:
+    """Database reachable, contract tables present, settings readable. No retries: a
+    failing health check should stop the run now, not in a minute."""
+    engine = make_engine(settings.database_url)
+    try:
+        report = check_health(engine, settings.safe_database_url(), create_missing=not dry_run)
+    finally:
+        engine.dispose()
+    if report.created_pipeline_tables:
+        get_run_logger().info("created pipeline tables: %s", ", ".join(report.created_pipeline_tables))
+    return report

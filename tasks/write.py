@@ -1,0 +1,41 @@
+"""Write the day into the app's database: staging + upsert in one transaction."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NONE
+
+from daglig.config import Settings
+from daglig.db import make_engine
+from daglig.store import WriteCounts, write_day
+from tasks.common import log_rows
+from tasks.render import RenderedRefs
+
+
+@task(name="upsert-challenges", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+def upsert_challenges(
+    settings: Settings, run_date: date, refs: RenderedRefs, force: bool, challenges_per_user: int
+) -> WriteCounts:
+    t0 = time.perf_counter()
+    challenges = pl.read_parquet(refs.challenges)
+    assignments = pl.read_parquet(refs.assignments)
+    engine = make_engine(settings.database_url)
+    try:
+        counts = write_day(
+            engine,
+            run_date,
+            challenges,
+            assignments,
+            force=force,
+            challenges_per_user=challenges_per_user,
+            # when the row was written: I/O metadata, not an input of any decision
+            written_at=datetime.now(UTC).replace(tzinfo=None),
+        )
+    finally:
+        engine.dispose()
+    log_rows("upsert-challenges", assignments.height, counts.assignments_inserted, time.perf_counter() - t0)
+    return counts
