@@ -81,7 +81,9 @@ def _hundredths(x: float) -> int:
     return int(Decimal(str(x)).scaleb(2).to_integral_value(rounding=ROUND_HALF_UP))
 
 
-def xp_for(base_xp: int, difficulty: float, category_weight: float, scaling: bool = True) -> tuple[int, int]:
+def xp_for(
+    base_xp: int, difficulty: float, category_weight: float, scaling: bool = True
+) -> tuple[int, int]:
     """(xp_reward, bonus_xp) for one challenge, rounded half-up.
 
     final = base × difficulty × weight; bonus = base × (difficulty − 0.5) × 0.6, never below 0.
@@ -134,7 +136,9 @@ def with_xp(challenges: pl.LazyFrame) -> pl.LazyFrame:
     w = pl.col("category_weight_pct").fill_null(100)
     base = pl.col("base_xp")
     return (
-        challenges.join(catalogue_frame().lazy(), on="challenge_type", how="left", maintain_order="left")
+        challenges.join(
+            catalogue_frame().lazy(), on="challenge_type", how="left", maintain_order="left"
+        )
         .join(cats, on="category", how="left", nulls_equal=False, maintain_order="left")
         .with_columns(
             xp_reward=((base * d_eff * w * 2 + 10_000) // 20_000).cast(pl.Int32),

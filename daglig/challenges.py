@@ -44,7 +44,10 @@ def content_key_expr() -> pl.Expr:
         part("n", "question_count"),
         part("s", "seconds_limit"),
         pl.concat_str(
-            pl.lit("d"), hundredths // 100, pl.lit("."), (hundredths % 100).cast(pl.String).str.zfill(2)
+            pl.lit("d"),
+            hundredths // 100,
+            pl.lit("."),
+            (hundredths % 100).cast(pl.String).str.zfill(2),
         ),
         pl.col("source"),
         separator="|",
@@ -61,12 +64,22 @@ def distinct_challenges(keyed: pl.DataFrame) -> pl.DataFrame:
     the rows to render (each once)."""
     return (
         keyed.select(
-            "content_key", "challenge_type", "category", "target_value", "question_count",
-            "seconds_limit", "difficulty", "source",
+            "content_key",
+            "challenge_type",
+            "category",
+            "target_value",
+            "question_count",
+            "seconds_limit",
+            "difficulty",
+            "source",
         )
         .unique("content_key", keep="first", maintain_order=True)
-        .join(category_frame().select("category", "category_name"), on="category", how="left",
-              maintain_order="left")
+        .join(
+            category_frame().select("category", "category_name"),
+            on="category",
+            how="left",
+            maintain_order="left",
+        )
         .sort("content_key")
     )
 

@@ -56,7 +56,8 @@ def simulate(
     users: Annotated[int, typer.Option(help="How many learners.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 1,
     end_date: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last simulated day (default: yesterday, Oslo).")
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Last simulated day (default: yesterday, Oslo)."),
     ] = None,
     history_days: Annotated[int, typer.Option(help="Days of history before end-date.")] = 180,
     answers_per_user: Annotated[float, typer.Option(help="Mean answers per user.")] = 100.0,
@@ -69,8 +70,12 @@ def simulate(
     end = end_date.date() if end_date else _today(settings.timezone) - timedelta(days=1)
     t0 = time.perf_counter()
     s = run_simulation(
-        settings.database_url, users=users, seed=seed, end_date=end,
-        history_days=history_days, answers_per_user=answers_per_user,
+        settings.database_url,
+        users=users,
+        seed=seed,
+        end_date=end,
+        history_days=history_days,
+        answers_per_user=answers_per_user,
     )
     typer.echo(
         f"simulated {s.users} users ({s.active_users} active), {s.answers} answers, "
@@ -82,7 +87,8 @@ def simulate(
 @app.command()
 def run(
     run_date: Annotated[
-        datetime | None, typer.Option("--date", formats=["%Y-%m-%d"], help="Challenge day (default: today, Oslo).")
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Challenge day (default: today, Oslo)."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace assignments nobody has started.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Compute and report, write nothing.")] = False,
@@ -99,7 +105,10 @@ def run(
             user_ids=list(user_id) if user_id else None,
         )
     except Exception as exc:
-        typer.echo(f"run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", err=True)
+        typer.echo(
+            f"run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            err=True,
+        )
         raise typer.Exit(1) from None
     _echo_summary(result)
 
@@ -120,8 +129,11 @@ def health_check() -> None:
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    missing = f"; pipeline tables to create on first run: {', '.join(report.missing_pipeline_tables)}" if (
-        report.missing_pipeline_tables) else ""
+    missing = (
+        f"; pipeline tables to create on first run: {', '.join(report.missing_pipeline_tables)}"
+        if (report.missing_pipeline_tables)
+        else ""
+    )
     typer.echo(f"healthy: {report.database} ({report.backend}){missing}")
 
 
@@ -141,16 +153,27 @@ def demo(
     settings = Settings()
     today = _today(settings.timezone)
     t0 = time.perf_counter()
-    s = run_simulation(settings.database_url, users=users, seed=seed, end_date=today - timedelta(days=1))
-    typer.echo(f"simulated {s.users} learners ({s.active_users} active), {s.answers} answers "
-               f"into {settings.safe_database_url()} in {time.perf_counter() - t0:.1f} s")
+    s = run_simulation(
+        settings.database_url, users=users, seed=seed, end_date=today - timedelta(days=1)
+    )
+    typer.echo(
+        f"simulated {s.users} learners ({s.active_users} active), {s.answers} answers "
+        f"into {settings.safe_database_url()} in {time.perf_counter() - t0:.1f} s"
+    )
     result = generate_daily_challenges(run_date=today)
     _echo_summary(result)
-    per_user = read_frame(settings.database_url, "read/assignments_per_user", {"challenge_date": today},
-                          {"user_id": pl.Int64, "is_active": pl.Boolean, "assignments": pl.Int64})
+    per_user = read_frame(
+        settings.database_url,
+        "read/assignments_per_user",
+        {"challenge_date": today},
+        {"user_id": pl.Int64, "is_active": pl.Boolean, "assignments": pl.Int64},
+    )
     active_counts = per_user.filter(pl.col("is_active"))["assignments"].unique().sort().to_list()
     inactive_with = per_user.filter(~pl.col("is_active") & (pl.col("assignments") > 0)).height
-    typer.echo(f"check: assignments per active user {active_counts}; inactive users with assignments: {inactive_with}")
+    typer.echo(
+        f"check: assignments per active user {active_counts}; "
+        f"inactive users with assignments: {inactive_with}"
+    )
     typer.echo(f"The summary email went to {result.get('email')}")
     if result["status"] != "ok":
         sys.exit(1)

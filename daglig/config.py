@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     email_from: str = "daglig@localhost"
-    admin_emails: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["admin@localhost"])
+    admin_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["admin@localhost"]
+    )
     prefect_ui_url: str | None = Field(default=None, description="Base URL of the Prefect UI.")
 
     @field_validator("admin_emails", mode="before")

@@ -95,7 +95,9 @@ def read_frame(
     else:
         engine = make_engine(url)
         with engine.connect() as c:
-            frame = pl.read_database(sqlfiles.statement(name), c, execute_options={"parameters": params})
+            frame = pl.read_database(
+                sqlfiles.statement(name), c, execute_options={"parameters": params}
+            )
     return cast_frame(frame, schema) if schema else frame
 
 

@@ -111,18 +111,25 @@ def clean_attempts(
                 "attempt_id", "user_id", "question_id", "answered_at", reason=pl.col("_reason")
             ),
             joined.filter(pl.col("_reason").is_null() & bad_time).select(
-                "attempt_id", "user_id", "question_id", "answered_at",
+                "attempt_id",
+                "user_id",
+                "question_id",
+                "answered_at",
                 reason=pl.lit("bad_time_spent_seconds"),
             ),
         ]
     )
-    clean = joined.filter(pl.col("_reason").is_null()).with_columns(
-        time_spent_seconds=pl.when(bad_time).then(None).otherwise(pl.col("time_spent_seconds")),
-        local_date=pl.col("answered_at")
-        .dt.replace_time_zone("UTC")
-        .dt.convert_time_zone(tz)
-        .dt.date(),
-    ).drop("_reason")
+    clean = (
+        joined.filter(pl.col("_reason").is_null())
+        .with_columns(
+            time_spent_seconds=pl.when(bad_time).then(None).otherwise(pl.col("time_spent_seconds")),
+            local_date=pl.col("answered_at")
+            .dt.replace_time_zone("UTC")
+            .dt.convert_time_zone(tz)
+            .dt.date(),
+        )
+        .drop("_reason")
+    )
     return clean, quarantine
 
 
@@ -152,7 +159,10 @@ def user_features(users: pl.LazyFrame, clean: pl.LazyFrame, run_date: date) -> p
         .agg(run_len=pl.len(), run_end=pl.col("local_date").max())
     )
     streaks = runs.group_by("user_id").agg(
-        current_streak=pl.col("run_len").filter(pl.col("run_end") == yesterday).first().fill_null(0),
+        current_streak=pl.col("run_len")
+        .filter(pl.col("run_end") == yesterday)
+        .first()
+        .fill_null(0),
         longest_streak=pl.col("run_len").max(),
     )
     per_day = days.group_by("user_id").agg(
@@ -190,9 +200,17 @@ def user_category_features(clean: pl.DataFrame, run_date: date) -> pl.DataFrame:
     """One row per practised (user, category), aggregated in DuckDB."""
     con = duckdb.connect()
     try:
-        con.register("attempts", clean.select(
-            "user_id", "category", "is_correct", "answered_at", "local_date", "time_spent_seconds"
-        ).to_arrow())
+        con.register(
+            "attempts",
+            clean.select(
+                "user_id",
+                "category",
+                "is_correct",
+                "answered_at",
+                "local_date",
+                "time_spent_seconds",
+            ).to_arrow(),
+        )
         # DuckDB takes positional $n markers; the file's $1 is the run date.
         out = pl.from_arrow(
             con.sql(sqlfiles.load("features/user_category"), params=[run_date]).to_arrow_table()

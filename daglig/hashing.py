@@ -47,7 +47,8 @@ def uniform(user_id: str, run_date: date, salt: str | int) -> pl.Expr:
 
     def fn(s: pl.Series) -> pl.Series:
         if isinstance(salt, str):
-            u, v = s.struct.field(user_id).to_numpy(), s.struct.field(salt).to_numpy()
+            u = s.struct.field(user_id).to_numpy()
+            v: np.ndarray | int = s.struct.field(salt).to_numpy()
         else:
             u, v = s.to_numpy(), salt
         return pl.Series(uniform_array(u, day, v), dtype=pl.Float64)

@@ -22,7 +22,9 @@ class Delivery:
 def deliver(msg: EmailMessage, settings: Settings, stem: str, now: datetime) -> Delivery:
     """Send ``msg``; raise on SMTP failure (the task retries). ``stem`` names the outbox file."""
     if settings.smtp_host:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds) as smtp:
+        with smtplib.SMTP(
+            settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
+        ) as smtp:
             if settings.smtp_starttls:
                 smtp.starttls()
             if settings.smtp_user and settings.smtp_password:

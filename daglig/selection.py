@@ -52,10 +52,10 @@ PREVIOUS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 LEVELS: tuple[str, ...] = ("new", "beginner", "intermediate", "advanced")
 TYPE_PREFERENCE: dict[str, dict[str, float]] = {
     #               quiz  perfect cat_focus streak accuracy speed
-    "new":          dict(zip(TYPE_KEYS, (1.0, 0.3, 0.9, 0.8, 0.4, 0.1), strict=True)),
-    "beginner":     dict(zip(TYPE_KEYS, (1.0, 0.4, 0.9, 0.8, 0.5, 0.2), strict=True)),
+    "new": dict(zip(TYPE_KEYS, (1.0, 0.3, 0.9, 0.8, 0.4, 0.1), strict=True)),
+    "beginner": dict(zip(TYPE_KEYS, (1.0, 0.4, 0.9, 0.8, 0.5, 0.2), strict=True)),
     "intermediate": dict(zip(TYPE_KEYS, (0.8, 0.6, 1.0, 0.7, 0.85, 0.4), strict=True)),
-    "advanced":     dict(zip(TYPE_KEYS, (0.6, 0.85, 1.0, 0.6, 0.9, 0.8), strict=True)),
+    "advanced": dict(zip(TYPE_KEYS, (0.6, 0.85, 1.0, 0.6, 0.9, 0.8), strict=True)),
 }
 JITTER = 0.35  # how far luck can reorder neighbouring preferences
 BROKEN_STREAK_BOOST = 0.3
@@ -102,7 +102,9 @@ def snap_difficulty(d: pl.Expr, lo: float, hi: float) -> pl.Expr:
     hi_g = (round(hi * 10_000) // round(step * 10_000)) * step  # floor to grid
     if lo_g > hi_g + 1e-9:  # no grid point inside the bounds: take the middle
         return pl.lit(round((lo + hi) / 2, 4), pl.Float64)
-    return ((d.clip(lo_g, hi_g) / step).round(0) * step).round(2).clip(round(lo_g, 2), round(hi_g, 2))
+    return (
+        ((d.clip(lo_g, hi_g) / step).round(0) * step).round(2).clip(round(lo_g, 2), round(hi_g, 2))
+    )
 
 
 def difficulty_expr(settings: ChallengeSettings) -> pl.Expr:
@@ -202,18 +204,34 @@ class FallbackSelector:
         base = (
             inputs.users.lazy()
             .select(
-                "user_id", "total_answers", "correct_answers", "accuracy", "current_streak",
-                "longest_streak", "days_since_last_answer", "typical_daily_volume",
+                "user_id",
+                "total_answers",
+                "correct_answers",
+                "accuracy",
+                "current_streak",
+                "longest_streak",
+                "days_since_last_answer",
+                "typical_daily_volume",
             )
             .with_columns(level=level_expr(), difficulty=difficulty_expr(s))
         )
         prefs = pl.DataFrame(
             [
-                {"level": lv, "challenge_type": t, "pref": TYPE_PREFERENCE[lv][t], "type_salt": salt_of(t)}
+                {
+                    "level": lv,
+                    "challenge_type": t,
+                    "pref": TYPE_PREFERENCE[lv][t],
+                    "type_salt": salt_of(t),
+                }
                 for lv in LEVELS
                 for t in types
             ],
-            schema={"level": pl.String, "challenge_type": pl.String, "pref": pl.Float64, "type_salt": pl.Int64},
+            schema={
+                "level": pl.String,
+                "challenge_type": pl.String,
+                "pref": pl.Float64,
+                "type_salt": pl.Int64,
+            },
         )
         prev = inputs.previous.lazy()
         # A category-bound type is infeasible when yesterday used up every enabled category.
@@ -248,7 +266,9 @@ class FallbackSelector:
         )
         with_category = assign_categories(chosen, inputs)
         out = with_category.with_columns(
-            source=pl.when(pl.col("level") == "new").then(pl.lit("onboarding")).otherwise(pl.lit("fallback")),
+            source=pl.when(pl.col("level") == "new")
+            .then(pl.lit("onboarding"))
+            .otherwise(pl.lit("fallback")),
             difficulty=pl.when(pl.col("level") == "new")
             .then(snap_difficulty(pl.lit(0.3), s.min_difficulty, s.max_difficulty))
             .otherwise(pl.col("difficulty")),

@@ -147,16 +147,24 @@ def write_day(
     }
     with engine.begin() as conn:
         _stage(conn, "stage_challenges", challenges.select(CHALLENGE_COLUMNS))
-        _stage(conn, "stage_assignments", assignments.select("user_id", "slot", "content_key", "reason"))
+        _stage(
+            conn,
+            "stage_assignments",
+            assignments.select("user_id", "slot", "content_key", "reason"),
+        )
         before = conn.execute(sqlfiles.statement("write/count_assignments"), params).scalar_one()
         ins_c = conn.execute(sqlfiles.statement("write/insert_challenges"), params).rowcount
         upserted = conn.execute(sqlfiles.statement("write/upsert_assignments"), params).rowcount
         surplus = orphans = 0
         if force:
-            surplus = conn.execute(sqlfiles.statement("write/delete_surplus_slots"), params).rowcount
+            surplus = conn.execute(
+                sqlfiles.statement("write/delete_surplus_slots"), params
+            ).rowcount
         after = conn.execute(sqlfiles.statement("write/count_assignments"), params).scalar_one()
         if force:
-            orphans = conn.execute(sqlfiles.statement("write/delete_orphan_challenges"), params).rowcount
+            orphans = conn.execute(
+                sqlfiles.statement("write/delete_orphan_challenges"), params
+            ).rowcount
         conn.execute(sqlfiles.statement("write/drop_stage_challenges"))
         conn.execute(sqlfiles.statement("write/drop_stage_assignments"))
     inserted = after - before + surplus
@@ -176,5 +184,7 @@ def day_status(engine: Engine, challenge_date: date) -> dict[str, int]:
     if not inspect(engine).has_table("user_daily_challenges"):
         return {"assignments": 0, "users": 0}
     with engine.connect() as conn:
-        row = conn.execute(sqlfiles.statement("read/day_status"), {"challenge_date": challenge_date}).one()
+        row = conn.execute(
+            sqlfiles.statement("read/day_status"), {"challenge_date": challenge_date}
+        ).one()
     return {"assignments": int(row.assignments), "users": int(row.users)}

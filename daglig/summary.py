@@ -86,7 +86,11 @@ def counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     """Row counts per value of ``column`` (nulls as 'none'), largest first."""
     if frame.is_empty():
         return {}
-    c = frame.group_by(pl.col(column).fill_null("none")).len().sort(["len", column], descending=[True, False])
+    c = (
+        frame.group_by(pl.col(column).fill_null("none"))
+        .len()
+        .sort(["len", column], descending=[True, False])
+    )
     return {str(k): int(v) for k, v in c.iter_rows()}
 
 
@@ -127,9 +131,19 @@ def to_markdown(s: RunSummary) -> str:
     ]
     for title, d in (("Source", s.by_source), ("Type", s.by_type), ("Category", s.by_category)):
         if d:
-            lines += [f"## By {title.lower()}", "", _table(list(d.items()), (title, "assignments")), ""]
+            lines += [
+                f"## By {title.lower()}",
+                "",
+                _table(list(d.items()), (title, "assignments")),
+                "",
+            ]
     if s.users_skipped:
-        lines += ["## Users skipped", "", _table(list(s.users_skipped.items()), ("why", "users")), ""]
+        lines += [
+            "## Users skipped",
+            "",
+            _table(list(s.users_skipped.items()), ("why", "users")),
+            "",
+        ]
     lines += [
         "## Input quality",
         "",
@@ -139,7 +153,11 @@ def to_markdown(s: RunSummary) -> str:
     if s.quarantined:
         lines += [_table(list(s.quarantined.items()), ("quarantined", "rows")), ""]
     if s.settings_problems:
-        lines += ["## Settings problems (defaults used)", ""] + [f"- {p}" for p in s.settings_problems] + [""]
+        lines += (
+            ["## Settings problems (defaults used)", ""]
+            + [f"- {p}" for p in s.settings_problems]
+            + [""]
+        )
     if s.written:
         lines += ["## Written", "", _table(list(s.written.items()), ("what", "rows")), ""]
     if s.task_seconds:

@@ -93,10 +93,17 @@ def generate_daily_challenges(
     settings = Settings()
     day = resolve_run_date(run_date, settings.timezone)
     log = get_run_logger()
-    summary = RunSummary(run_date=day, status="ok", database=settings.safe_database_url(),
-                         dry_run=dry_run, force=force)
+    summary = RunSummary(
+        run_date=day,
+        status="ok",
+        database=settings.safe_database_url(),
+        dry_run=dry_run,
+        force=force,
+    )
     if settings.prefect_ui_url and runtime.flow_run.id:
-        summary.flow_run_url = f"{settings.prefect_ui_url.rstrip('/')}/runs/flow-run/{runtime.flow_run.id}"
+        summary.flow_run_url = (
+            f"{settings.prefect_ui_url.rstrip('/')}/runs/flow-run/{runtime.flow_run.id}"
+        )
     step = _Timer()
     try:
         step("check-health", check_database, settings, dry_run)
@@ -110,7 +117,9 @@ def generate_daily_challenges(
     except Exception as exc:
         summary.status = "failed"
         summary.failed_task = step.current or "flow"
-        summary.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        summary.error = (
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        )
         log.error("run for %s failed in %s: %s", day, summary.failed_task, summary.error)
         _report(step, summary, settings, started)
         raise
@@ -141,8 +150,14 @@ def _generate(
     summary.users_active = int(users["is_active"].sum())
     summary.users_served = c["users_served"]
     summary.assignments = c["assignments"]
-    summary.by_source, summary.by_type, summary.by_category = c["by_source"], c["by_type"], c["by_category"]
-    summary.distinct_challenges = pl.read_parquet(rendered.challenges, columns=["content_key"]).height
+    summary.by_source, summary.by_type, summary.by_category = (
+        c["by_source"],
+        c["by_type"],
+        c["by_category"],
+    )
+    summary.distinct_challenges = pl.read_parquet(
+        rendered.challenges, columns=["content_key"]
+    ).height
     summary.answers_used = refs.answers_used
     summary.answers_after_cutoff = refs.answers_after_cutoff
     summary.quarantined = refs.quarantined
@@ -153,7 +168,9 @@ def _generate(
     if user_ids is not None:
         summary.notes.append(f"restricted to {len(user_ids)} requested user ids")
     summary.users_skipped = {k: v for k, v in skipped.items() if v}
-    short = assignments.group_by("user_id").len().filter(pl.col("len") < cs.challenges_per_user).height
+    short = (
+        assignments.group_by("user_id").len().filter(pl.col("len") < cs.challenges_per_user).height
+    )
     if short:
         summary.notes.append(
             f"{short} users got fewer than {cs.challenges_per_user} challenges "
@@ -163,7 +180,15 @@ def _generate(
         summary.status = "dry_run"
         summary.notes.append("dry run: nothing was written")
         return
-    counts = step("upsert-challenges", upsert_challenges, settings, day, rendered, force, cs.challenges_per_user)
+    counts = step(
+        "upsert-challenges",
+        upsert_challenges,
+        settings,
+        day,
+        rendered,
+        force,
+        cs.challenges_per_user,
+    )
     summary.written = asdict(counts)
     if counts.assignments_inserted == 0 and counts.assignments_replaced == 0:
         summary.notes.append("the day was already complete: no new rows written")

@@ -64,7 +64,9 @@ class Question(Base):
     __tablename__ = "questions"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     category: Mapped[str] = mapped_column(Text, nullable=False)
-    difficulty: Mapped[float | None] = mapped_column(Float(precision=24).with_variant(Float(), "sqlite"))
+    difficulty: Mapped[float | None] = mapped_column(
+        Float(precision=24).with_variant(Float(), "sqlite")
+    )
     is_active: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=True, server_default=text("TRUE")
     )

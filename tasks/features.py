@@ -62,8 +62,12 @@ def extract_user_features(
     finally:
         engine.dispose()
     previous = (
-        read_frame(url, "read/previous_assignments", {"previous_date": run_date - timedelta(days=1)},
-                   PREVIOUS_SCHEMA)
+        read_frame(
+            url,
+            "read/previous_assignments",
+            {"previous_date": run_date - timedelta(days=1)},
+            PREVIOUS_SCHEMA,
+        )
         if has_pipeline
         else pl.DataFrame(schema=PREVIOUS_SCHEMA)
     )
@@ -75,9 +79,13 @@ def extract_user_features(
         previous=save(previous, folder, "previous"),
         quarantine=save(fs.quarantine, folder, "quarantine"),
         answers_read=attempts.height,
-        answers_used=attempts.height - int((fs.quarantine["reason"] != "bad_time_spent_seconds").sum()),
+        answers_used=attempts.height
+        - int((fs.quarantine["reason"] != "bad_time_spent_seconds").sum()),
         answers_after_cutoff=int(after["n"][0]) if after.height else 0,
-        quarantined={str(k): int(v) for k, v in fs.quarantine.group_by("reason").len().sort("reason").iter_rows()},
+        quarantined={
+            str(k): int(v)
+            for k, v in fs.quarantine.group_by("reason").len().sort("reason").iter_rows()
+        },
     )
     log_rows("extract-features", attempts.height, fs.user_features.height, time.perf_counter() - t0)
     return refs

@@ -21,5 +21,7 @@ def check_database(settings: Settings, dry_run: bool) -> HealthReport:
     finally:
         engine.dispose()
     if report.created_pipeline_tables:
-        get_run_logger().info("created pipeline tables: %s", ", ".join(report.created_pipeline_tables))
+        get_run_logger().info(
+            "created pipeline tables: %s", ", ".join(report.created_pipeline_tables)
+        )
     return report

@@ -29,6 +29,8 @@ def render_day(assignments_path: Path) -> RenderedRefs:
     keyed = with_content_key(pl.read_parquet(assignments_path))
     challenges = finish_challenges(render_challenges(distinct_challenges(keyed)))
     folder = assignments_path.parent
-    refs = RenderedRefs(save(challenges, folder, "challenges"), save(keyed, folder, "assignments_keyed"))
+    refs = RenderedRefs(
+        save(challenges, folder, "challenges"), save(keyed, folder, "assignments_keyed")
+    )
     log_rows("render-challenges", keyed.height, challenges.height, time.perf_counter() - t0)
     return refs

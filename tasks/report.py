@@ -31,7 +31,11 @@ def publish_summary(summary: RunSummary) -> str:
 @task(name="send-summary-email", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
 def send_summary_email(summary: RunSummary, settings: Settings) -> Delivery:
     msg = compose_email(summary, settings.email_from, settings.admin_emails, make_environment())
-    d = deliver(msg, settings, f"daily-challenges-{summary.run_date.isoformat()}-{summary.status}",
-                datetime.now(UTC))
+    d = deliver(
+        msg,
+        settings,
+        f"daily-challenges-{summary.run_date.isoformat()}-{summary.status}",
+        datetime.now(UTC),
+    )
     get_run_logger().info("summary email delivered via %s to %s", d.channel, d.target)
     return d

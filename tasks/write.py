@@ -37,5 +37,10 @@ def upsert_challenges(
         )
     finally:
         engine.dispose()
-    log_rows("upsert-challenges", assignments.height, counts.assignments_inserted, time.perf_counter() - t0)
+    log_rows(
+        "upsert-challenges",
+        assignments.height,
+        counts.assignments_inserted,
+        time.perf_counter() - t0,
+    )
     return counts

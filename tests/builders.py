@@ -83,7 +83,9 @@ class AppDataBuilder:
                 }
             )
 
-    def daily(self, user_id: int, category: str, last_day: date, days: int, per_day: int = 10) -> None:
+    def daily(
+        self, user_id: int, category: str, last_day: date, days: int, per_day: int = 10
+    ) -> None:
         """Practice every day for ``days`` days ending ``last_day`` (a streak)."""
         for d in range(days):
             self.answers(user_id, category, per_day, day=last_day - timedelta(days=d))
@@ -92,7 +94,12 @@ class AppDataBuilder:
         engine = make_engine(url)
         create_app_tables(engine)
         questions = [
-            {"id": question_id(c, k), "category": c, "difficulty": None if k == 4 else 0.2 * k, "is_active": True}
+            {
+                "id": question_id(c, k),
+                "category": c,
+                "difficulty": None if k == 4 else 0.2 * k,
+                "is_active": True,
+            }
             for c in CATEGORY_KEYS
             for k in range(QUESTIONS_PER_CATEGORY)
         ] + self.extra_questions

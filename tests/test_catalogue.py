@@ -30,7 +30,9 @@ def test_seed_example_gives_68_and_9() -> None:
         (60, 0.9, 1.0, False, (60, 18)),
     ],
 )
-def test_xp_table(base: int, difficulty: float, weight: float, scaling: bool, expected: tuple[int, int]) -> None:
+def test_xp_table(
+    base: int, difficulty: float, weight: float, scaling: bool, expected: tuple[int, int]
+) -> None:
     assert xp_for(base, difficulty, weight, scaling) == expected
 
 
@@ -54,12 +56,21 @@ def test_vectorised_xp_matches_scalar_for_every_type_category_and_grid_difficult
 
 def test_catalogue_matches_contract() -> None:
     assert list(CHALLENGE_TYPES) == [
-        "quiz", "perfect_score", "category_focus", "streak", "accuracy_challenge", "speed_challenge",
+        "quiz",
+        "perfect_score",
+        "category_focus",
+        "streak",
+        "accuracy_challenge",
+        "speed_challenge",
     ]
     weights = {k: t.ml_weight for k, t in CHALLENGE_TYPES.items()}
     assert weights == {
-        "quiz": 1.0, "perfect_score": 0.7, "category_focus": 1.2, "streak": 0.8,
-        "accuracy_challenge": 0.9, "speed_challenge": 0.6,
+        "quiz": 1.0,
+        "perfect_score": 0.7,
+        "category_focus": 1.2,
+        "streak": 0.8,
+        "accuracy_challenge": 0.9,
+        "speed_challenge": 0.6,
     }
     assert [k for k, t in CHALLENGE_TYPES.items() if not t.difficulty_scaling] == ["streak"]
     assert len(CATEGORIES) == 12

@@ -61,7 +61,9 @@ def test_inverted_difficulty_bounds_fall_back_to_defaults() -> None:
 
 
 def test_unknown_key_is_reported() -> None:
-    assert parse_challenge_settings({"colour": '"blue"'}).problems == ("colour: unknown setting, ignored",)
+    assert parse_challenge_settings({"colour": '"blue"'}).problems == (
+        "colour: unknown setting, ignored",
+    )
 
 
 def test_encode_validates() -> None:

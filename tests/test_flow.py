@@ -32,8 +32,13 @@ def build_app(url: str) -> dict[str, list[int]]:
         uid = b.user()
         active.append(uid)
         if i >= 4:
-            b.answers(uid, ["traffic_signs", "right_of_way", "winter_driving"][i % 3], 15 * i, correct=0.75,
-                      day=date(2026, 11, 23 - i % 5))
+            b.answers(
+                uid,
+                ["traffic_signs", "right_of_way", "winter_driving"][i % 3],
+                15 * i,
+                correct=0.75,
+                day=date(2026, 11, 23 - i % 5),
+            )
     for i in range(3):
         uid = b.user(active=False)
         inactive.append(uid)
@@ -51,8 +56,12 @@ def set_settings(url: str, **values: Any) -> None:
             conn.execute(ChallengeSetting.__table__.delete().where(ChallengeSetting.key == k))
             conn.execute(
                 ChallengeSetting.__table__.insert(),
-                {"key": k, "value": v if isinstance(v, str) else json.dumps(v),
-                 "updated_at": datetime(2026, 11, 1), "updated_by": "test"},
+                {
+                    "key": k,
+                    "value": v if isinstance(v, str) else json.dumps(v),
+                    "updated_at": datetime(2026, 11, 1),
+                    "updated_by": "test",
+                },
             )
     engine.dispose()
 
@@ -66,7 +75,9 @@ def query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Callable[..., dict[str, Any]]]:
+def runner(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[..., Callable[..., dict[str, Any]]]:
     """``runner(url)`` → a function running the flow against ``url`` with data in tmp_path."""
 
     def make(url: str) -> Callable[..., dict[str, Any]]:
@@ -85,14 +96,18 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Cal
 
 
 def per_user(url: str, day: date = RUN) -> dict[int, int]:
-    rows = query(url, "SELECT user_id, COUNT(*) FROM user_daily_challenges WHERE challenge_date = :d "
-                      "GROUP BY user_id", d=day)
+    rows = query(
+        url,
+        "SELECT user_id, COUNT(*) FROM user_daily_challenges WHERE challenge_date = :d "
+        "GROUP BY user_id",
+        d=day,
+    )
     return {int(u): int(n) for u, n in rows}
 
 
 def table_counts(url: str) -> tuple[int, int]:
-    (c,), = query(url, "SELECT COUNT(*) FROM daily_challenges")
-    (a,), = query(url, "SELECT COUNT(*) FROM user_daily_challenges")
+    ((c,),) = query(url, "SELECT COUNT(*) FROM daily_challenges")
+    ((a,),) = query(url, "SELECT COUNT(*) FROM user_daily_challenges")
     return int(c), int(a)
 
 
@@ -103,27 +118,45 @@ def _end_to_end(url: str, run: Callable[..., dict[str, Any]], tmp_path: Path) ->
     assert per_user(url) == {u: 3 for u in people["active"]}  # exactly 3 each, no inactive
     assert result["users_served"] == 12 and result["users_skipped"] == {"inactive": 3}
     assert result["by_source"]["onboarding"] == 12  # 4 new users × 3
-    rows = query(url, "SELECT a.reason, d.title, d.description, d.xp_reward, d.source, d.content_key "
-                      "FROM user_daily_challenges a JOIN daily_challenges d ON d.id = a.challenge_id")
+    rows = query(
+        url,
+        "SELECT a.reason, d.title, d.description, d.xp_reward, d.source, d.content_key "
+        "FROM user_daily_challenges a JOIN daily_challenges d ON d.id = a.challenge_id",
+    )
     for reason, title, description, xp, source, key in rows:
         assert json.loads(reason)["selector"] == "fallback"
         assert title and description.endswith(".") and xp > 0 and key.endswith(source)
     # distinct challenges are stored once and shared
-    (n_distinct,), = query(url, "SELECT COUNT(DISTINCT challenge_id) FROM user_daily_challenges")
+    ((n_distinct,),) = query(url, "SELECT COUNT(DISTINCT challenge_id) FROM user_daily_challenges")
     assert table_counts(url)[0] == n_distinct == result["distinct_challenges"]
     # the email landed in the outbox, in Norwegian, with both parts
     eml = Path(result["email"])
     assert eml.parent == tmp_path / "data" / "outbox"
     msg = email.message_from_bytes(eml.read_bytes())
-    assert "Daglige utfordringer 24.11.2026" in str(email.header.make_header(email.header.decode_header(msg["Subject"])))
+    assert "Daglige utfordringer 24.11.2026" in str(
+        email.header.make_header(email.header.decode_header(msg["Subject"]))
+    )
     types = sorted(p.get_content_type() for p in msg.walk() if not p.is_multipart())
     assert types == ["text/html", "text/plain"]
 
     # an idempotent rerun: no new rows, nothing changed
-    before = query(url, "SELECT user_id, slot, challenge_id, assigned_at FROM user_daily_challenges ORDER BY 1, 2")
+    before = query(
+        url,
+        "SELECT user_id, slot, challenge_id, assigned_at FROM user_daily_challenges ORDER BY 1, 2",
+    )
     again = run()
-    assert again["written"]["assignments_inserted"] == 0 and again["written"]["challenges_inserted"] == 0
-    assert query(url, "SELECT user_id, slot, challenge_id, assigned_at FROM user_daily_challenges ORDER BY 1, 2") == before
+    assert (
+        again["written"]["assignments_inserted"] == 0
+        and again["written"]["challenges_inserted"] == 0
+    )
+    assert (
+        query(
+            url,
+            "SELECT user_id, slot, challenge_id, assigned_at FROM user_daily_challenges "
+            "ORDER BY 1, 2",
+        )
+        == before
+    )
 
 
 def test_end_to_end_sqlite(sqlite_url: str, runner: Any, tmp_path: Path) -> None:
@@ -141,30 +174,49 @@ def _force_keeps_started_progress(url: str, run: Callable[..., dict[str, Any]]) 
     started_user, done_user = people["active"][5], people["active"][6]
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE user_daily_challenges SET progress = 4 WHERE user_id = :u AND slot = 1"),
-                     {"u": started_user})
-        conn.execute(text("UPDATE user_daily_challenges SET completed_at = :t, progress = 10 WHERE user_id = :u"),
-                     {"u": done_user, "t": datetime(2026, 11, 24, 9)})
+        conn.execute(
+            text("UPDATE user_daily_challenges SET progress = 4 WHERE user_id = :u AND slot = 1"),
+            {"u": started_user},
+        )
+        conn.execute(
+            text(
+                "UPDATE user_daily_challenges SET completed_at = :t, progress = 10 "
+                "WHERE user_id = :u"
+            ),
+            {"u": done_user, "t": datetime(2026, 11, 24, 9)},
+        )
     engine.dispose()
-    kept = query(url, "SELECT user_id, slot, challenge_id, progress, completed_at FROM user_daily_challenges "
-                      "WHERE progress > 0 OR completed_at IS NOT NULL ORDER BY 1, 2")
+    kept = query(
+        url,
+        "SELECT user_id, slot, challenge_id, progress, completed_at FROM user_daily_challenges "
+        "WHERE progress > 0 OR completed_at IS NOT NULL ORDER BY 1, 2",
+    )
     # change what the selector would pick, so force has something to replace
-    set_settings(url, enabled_types=["accuracy_challenge", "speed_challenge", "perfect_score", "quiz"],
-                 challenges_per_user=2)
+    set_settings(
+        url,
+        enabled_types=["accuracy_challenge", "speed_challenge", "perfect_score", "quiz"],
+        challenges_per_user=2,
+    )
     without = run()
     assert without["written"]["assignments_replaced"] == 0  # no force: nothing touched
     result = run(force=True)
     assert result["written"]["assignments_replaced"] > 0
-    after = query(url, "SELECT user_id, slot, challenge_id, progress, completed_at FROM user_daily_challenges "
-                       "WHERE progress > 0 OR completed_at IS NOT NULL ORDER BY 1, 2")
+    after = query(
+        url,
+        "SELECT user_id, slot, challenge_id, progress, completed_at FROM user_daily_challenges "
+        "WHERE progress > 0 OR completed_at IS NOT NULL ORDER BY 1, 2",
+    )
     assert after == kept  # started and completed assignments are untouched
     counts = per_user(url)
     assert counts[started_user] == 2  # slot 1 kept (started), slot 2 replaced, slot 3 dropped
     assert counts[done_user] == 3  # all completed: nothing replaced or deleted
     assert all(counts[u] == 2 for u in people["active"] if u not in (started_user, done_user))
     # no orphaned challenge rows remain after replacement
-    (orphans,), = query(url, "SELECT COUNT(*) FROM daily_challenges d WHERE NOT EXISTS "
-                             "(SELECT 1 FROM user_daily_challenges a WHERE a.challenge_id = d.id)")
+    ((orphans,),) = query(
+        url,
+        "SELECT COUNT(*) FROM daily_challenges d WHERE NOT EXISTS "
+        "(SELECT 1 FROM user_daily_challenges a WHERE a.challenge_id = d.id)",
+    )
     assert orphans == 0
 
 
@@ -188,16 +240,26 @@ def test_generation_disabled_writes_nothing(sqlite_url: str, runner: Any) -> Non
 
 def test_settings_are_honoured_and_bad_ones_reported(sqlite_url: str, runner: Any) -> None:
     people = build_app(sqlite_url)
-    set_settings(sqlite_url, challenges_per_user=2, enabled_types=["quiz", "category_focus", "streak"],
-                 enabled_categories=["winter_driving", "right_of_way"], min_difficulty=0.4,
-                 max_difficulty=0.6, ml_min_answers="lots")
+    set_settings(
+        sqlite_url,
+        challenges_per_user=2,
+        enabled_types=["quiz", "category_focus", "streak"],
+        enabled_categories=["winter_driving", "right_of_way"],
+        min_difficulty=0.4,
+        max_difficulty=0.6,
+        ml_min_answers="lots",
+    )
     result = runner(sqlite_url)()
     assert per_user(sqlite_url) == {u: 2 for u in people["active"]}
-    rows = query(sqlite_url, "SELECT DISTINCT challenge_type, category, difficulty FROM daily_challenges")
+    rows = query(
+        sqlite_url, "SELECT DISTINCT challenge_type, category, difficulty FROM daily_challenges"
+    )
     assert {t for t, _, _ in rows} <= {"quiz", "category_focus", "streak"}
     assert {c for _, c, _ in rows} - {None} <= {"winter_driving", "right_of_way"}
     assert all(0.4 - 1e-6 <= d <= 0.6 + 1e-6 for _, _, d in rows)
-    assert result["settings_problems"] == ["ml_min_answers: not valid JSON (Expecting value); using default 30"]
+    assert result["settings_problems"] == [
+        "ml_min_answers: not valid JSON (Expecting value); using default 30"
+    ]
 
 
 def test_dry_run_writes_nothing_and_creates_nothing(sqlite_url: str, runner: Any) -> None:
@@ -220,12 +282,16 @@ def test_next_day_avoids_yesterdays_pairs(sqlite_url: str, runner: Any) -> None:
     run = runner(sqlite_url)
     run(run_date=RUN)
     run(run_date=date(2026, 11, 25))
-    clashes = query(sqlite_url, """
-        SELECT a.user_id FROM user_daily_challenges a JOIN daily_challenges d ON d.id = a.challenge_id
+    clashes = query(
+        sqlite_url,
+        """
+        SELECT a.user_id FROM user_daily_challenges a
+        JOIN daily_challenges d ON d.id = a.challenge_id
         JOIN user_daily_challenges b ON b.user_id = a.user_id AND b.challenge_date = '2026-11-25'
         JOIN daily_challenges e ON e.id = b.challenge_id
         WHERE a.challenge_date = '2026-11-24' AND d.challenge_type = e.challenge_type
-          AND COALESCE(d.category, '-') = COALESCE(e.category, '-')""")
+          AND COALESCE(d.category, '-') = COALESCE(e.category, '-')""",
+    )
     assert clashes == []
 
 

@@ -20,11 +20,18 @@ YESTERDAY = RUN - timedelta(days=1)
 
 def frames(b: AppDataBuilder) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     users = pl.DataFrame(
-        [{"user_id": u["id"], "is_active": u["is_active"], "created_at": u["created_at"]} for u in b.users]
+        [
+            {"user_id": u["id"], "is_active": u["is_active"], "created_at": u["created_at"]}
+            for u in b.users
+        ]
     )
-    users = users.with_columns(
-        [pl.lit(None, USERS_SCHEMA[c]).alias(c) for c in USERS_SCHEMA if c not in users.columns]
-    ).select(list(USERS_SCHEMA)).cast(USERS_SCHEMA)  # type: ignore[arg-type]
+    users = (
+        users.with_columns(
+            [pl.lit(None, USERS_SCHEMA[c]).alias(c) for c in USERS_SCHEMA if c not in users.columns]
+        )
+        .select(list(USERS_SCHEMA))
+        .cast(USERS_SCHEMA)
+    )  # type: ignore[arg-type]
     questions = pl.DataFrame(
         [
             {"question_id": question_id(c, k), "category": c, "difficulty": 0.5, "is_active": True}
@@ -96,8 +103,9 @@ def test_new_users_get_onboarding_with_small_targets() -> None:
 @pytest.mark.parametrize("per_user", [1, 2, 3, 4, 5, 6])
 def test_challenges_per_user_distinct_types(per_user: int) -> None:
     out = select(population(), ChallengeSettings(challenges_per_user=per_user))
-    per = out.group_by("user_id").agg(n=pl.len(), types=pl.col("challenge_type").n_unique(),
-                                      slots=pl.col("slot").sort())
+    per = out.group_by("user_id").agg(
+        n=pl.len(), types=pl.col("challenge_type").n_unique(), slots=pl.col("slot").sort()
+    )
     assert per.height == 60
     assert per["n"].to_list() == [per_user] * 60
     assert per["types"].to_list() == [per_user] * 60
@@ -106,8 +114,13 @@ def test_challenges_per_user_distinct_types(per_user: int) -> None:
 
 @pytest.mark.parametrize(
     ("answers", "correct", "level"),
-    [(0, 0.0, "new"), (20, 0.8, "beginner"), (120, 0.9, "intermediate"), (400, 0.6, "intermediate"),
-     (400, 0.9, "advanced")],
+    [
+        (0, 0.0, "new"),
+        (20, 0.8, "beginner"),
+        (120, 0.9, "intermediate"),
+        (400, 0.6, "intermediate"),
+        (400, 0.9, "advanced"),
+    ],
 )
 def test_experience_levels(answers: int, correct: float, level: str) -> None:
     b = AppDataBuilder()
@@ -123,18 +136,32 @@ def test_difficulty_ramps_with_experience_and_accuracy() -> None:
     b.answers(novice, "traffic_signs", 10, correct=0.5, day=YESTERDAY)
     b.answers(mid, "traffic_signs", 100, correct=0.7, day=YESTERDAY)
     b.answers(expert, "traffic_signs", 600, correct=0.95, day=YESTERDAY)
-    d = select(b).group_by("user_id").agg(pl.col("difficulty").first()).sort("user_id")["difficulty"].to_list()
+    d = (
+        select(b)
+        .group_by("user_id")
+        .agg(pl.col("difficulty").first())
+        .sort("user_id")["difficulty"]
+        .to_list()
+    )
     assert d[0] < d[1] < d[2]
 
 
-@pytest.mark.parametrize(("lo", "hi"), [(0.1, 0.95), (0.5, 0.6), (0.42, 0.44), (0.0, 0.2), (0.7, 1.0)])
+@pytest.mark.parametrize(
+    ("lo", "hi"), [(0.1, 0.95), (0.5, 0.6), (0.42, 0.44), (0.0, 0.2), (0.7, 1.0)]
+)
 def test_difficulty_bounds_are_honoured(lo: float, hi: float) -> None:
     out = select(population(), ChallengeSettings(min_difficulty=lo, max_difficulty=hi))
     assert out["difficulty"].min() >= lo - 1e-9 and out["difficulty"].max() <= hi + 1e-9
 
 
 @pytest.mark.parametrize(
-    "types", [("quiz",), ("streak", "quiz"), ("category_focus", "speed_challenge", "perfect_score"), TYPE_KEYS]
+    "types",
+    [
+        ("quiz",),
+        ("streak", "quiz"),
+        ("category_focus", "speed_challenge", "perfect_score"),
+        TYPE_KEYS,
+    ],
 )
 def test_only_enabled_types(types: tuple[str, ...]) -> None:
     out = select(population(), ChallengeSettings(enabled_types=types, challenges_per_user=6))
@@ -142,7 +169,9 @@ def test_only_enabled_types(types: tuple[str, ...]) -> None:
     assert out.group_by("user_id").len()["len"].max() == len(types)
 
 
-@pytest.mark.parametrize("cats", [("winter_driving",), ("traffic_signs", "right_of_way"), CATEGORY_KEYS])
+@pytest.mark.parametrize(
+    "cats", [("winter_driving",), ("traffic_signs", "right_of_way"), CATEGORY_KEYS]
+)
 def test_only_enabled_categories(cats: tuple[str, ...]) -> None:
     out = select(population(), ChallengeSettings(enabled_categories=cats))
     assert set(out["category"].drop_nulls()) <= set(cats)
@@ -153,7 +182,9 @@ def test_rotation_prefers_never_then_least_recently_practised() -> None:
     uid = b.user()
     # every category practised, each on a different day; winter_driving longest ago
     for i, c in enumerate(CATEGORY_KEYS):
-        b.answers(uid, c, 10, day=YESTERDAY - timedelta(days=1 if c != "winter_driving" else 40 + i))
+        b.answers(
+            uid, c, 10, day=YESTERDAY - timedelta(days=1 if c != "winter_driving" else 40 + i)
+        )
     fresh = b.user()
     for c in CATEGORY_KEYS:
         if c != "environment":
@@ -169,22 +200,33 @@ def test_no_type_category_pair_repeats_from_previous_day() -> None:
     first = select(b)
     previous = first.select("user_id", "challenge_type", "category")
     second = select(b, previous=previous)
-    clash = second.join(previous, on=["user_id", "challenge_type", "category"], how="inner", nulls_equal=True)
+    clash = second.join(
+        previous, on=["user_id", "challenge_type", "category"], how="inner", nulls_equal=True
+    )
     assert clash.height == 0
     assert second.group_by("user_id").len()["len"].to_list() == [3] * 60  # still full
 
 
 def test_single_category_and_previous_day_drops_the_infeasible_types() -> None:
     b = population(8)
-    cs = ChallengeSettings(enabled_categories=("winter_driving",), enabled_types=("category_focus", "quiz", "streak"))
+    cs = ChallengeSettings(
+        enabled_categories=("winter_driving",), enabled_types=("category_focus", "quiz", "streak")
+    )
     first = select(b, cs)
     second = select(b, cs, previous=first.select("user_id", "challenge_type", "category"))
-    assert second.join(first, on=["user_id", "challenge_type", "category"], nulls_equal=True).height == 0
+    assert (
+        second.join(first, on=["user_id", "challenge_type", "category"], nulls_equal=True).height
+        == 0
+    )
 
 
 def test_categories_distinct_within_a_user_when_enough_are_enabled() -> None:
     out = select(population(), ChallengeSettings(challenges_per_user=5))
-    per = out.drop_nulls("category").group_by("user_id").agg(n=pl.len(), u=pl.col("category").n_unique())
+    per = (
+        out.drop_nulls("category")
+        .group_by("user_id")
+        .agg(n=pl.len(), u=pl.col("category").n_unique())
+    )
     assert (per["n"] == per["u"]).all()
 
 
@@ -192,8 +234,10 @@ def test_deterministic_for_user_and_date() -> None:
     b = population()
     assert select(b).equals(select(b))
     other_day = select(b, run_date=RUN + timedelta(days=1))
-    assert not select(b).select("user_id", "challenge_type", "category").equals(
-        other_day.select("user_id", "challenge_type", "category")
+    assert (
+        not select(b)
+        .select("user_id", "challenge_type", "category")
+        .equals(other_day.select("user_id", "challenge_type", "category"))
     )
 
 
@@ -211,4 +255,6 @@ def test_targets_stay_within_reach() -> None:
     focus = out.filter(pl.col("challenge_type") == "category_focus")["target_value"]
     assert focus.min() >= 5 and focus.max() <= 30 and (focus % 5 == 0).all()
     acc = out.filter(pl.col("challenge_type") == "accuracy_challenge")
-    assert acc["target_value"].is_between(70, 90).all() and acc["question_count"].is_in([10, 20]).all()
+    assert (
+        acc["target_value"].is_between(70, 90).all() and acc["question_count"].is_in([10, 20]).all()
+    )
