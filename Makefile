@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(UV) pip sync --quiet --python $(PY) requirements.lock
-	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	$(UV) pip install --quiet --python $(PY) --no-deps --config-settings editable_mode=compat -e .
 	touch $@
 
 venv: $(VENV)/.installed ## create .venv from the registry (uv, pinned lock)

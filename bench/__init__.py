@@ -1,0 +1,1 @@
+"""Benchmarks: measured figures live here, not in timed tests."""

@@ -1,0 +1,76 @@
+"""``python -m bench nightly --users N``: simulate N learners, run the nightly flow, record
+per-task seconds, peak RSS and rows/s into ``bench/results/nightly-<N>.json``.
+
+The database is ``DATABASE_URL`` when set (it is replaced!), else a SQLite file in a
+temporary folder. Prefect's temporary API start-up (6–11 s) is outside the flow's own
+seconds and reported apart as ``process_seconds - flow_seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def nightly(users: int, seed: int, run_date: date) -> dict[str, object]:
+    from simulator import simulate
+
+    tmp = Path(tempfile.mkdtemp(prefix="daglig-bench-"))
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'bench.db'}"
+    os.environ["DATABASE_URL"] = url
+    os.environ["DAGLIG_DATA_DIR"] = str(tmp / "data")
+    t0 = time.perf_counter()
+    sim = simulate(url, users=users, seed=seed, end_date=run_date - timedelta(days=1))
+    sim_seconds = time.perf_counter() - t0
+
+    from flows.daily_challenges import generate_daily_challenges
+
+    t1 = time.perf_counter()
+    result = generate_daily_challenges(run_date=run_date)
+    process_seconds = time.perf_counter() - t1
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "scale": f"nightly-{users}",
+        "backend": url.split(":", 1)[0],
+        "users": users,
+        "answers": sim.answers,
+        "simulate_seconds": round(sim_seconds, 2),
+        "flow_seconds": result["total_seconds"],
+        "process_seconds": round(process_seconds, 2),
+        "task_seconds": result["task_seconds"],
+        "assignments": result["assignments"],
+        "distinct_challenges": result["distinct_challenges"],
+        "answers_per_second_features": round(
+            sim.answers / max(result["task_seconds"].get("extract-features", 1e-9), 1e-9)
+        ),
+        "peak_rss_mib": round(peak_mib),
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench")
+    p.add_argument("what", choices=["nightly"])
+    p.add_argument("--users", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--date", type=date.fromisoformat, default=date(2026, 11, 24))
+    a = p.parse_args()
+    out = nightly(a.users, a.seed, a.date)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{out['scale']}-{out['backend']}.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+    print(f"written {path}")
+
+
+if __name__ == "__main__":
+    main()
