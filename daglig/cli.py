@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from datetime import date, datetime, timedelta
@@ -11,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from daglig.prefect_env import apply_offline_settings
+
 app = typer.Typer(
     name="daglig",
     help="Personalised daily challenges for every active learner, every night.",
@@ -18,18 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Prefect offline, and a task-run recorder that keeps up (see README, Development).
-_PREFECT_OFFLINE = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "500",
-    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "100",
-    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE": "500",
-    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_READ_BATCH_SIZE": "100",
-}
-for _k, _v in _PREFECT_OFFLINE.items():
-    os.environ.setdefault(_k, _v)
+apply_offline_settings()  # before anything imports prefect
 
 
 def _today(tz: str = "Europe/Oslo") -> date:

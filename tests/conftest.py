@@ -14,18 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
-# Offline Prefect, before anything imports prefect.
-for _k, _v in {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "500",
-    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "100",
-    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE": "500",
-    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_READ_BATCH_SIZE": "100",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
-}.items():
-    os.environ.setdefault(_k, _v)
+from daglig.prefect_env import apply_offline_settings
+
+apply_offline_settings()  # before anything imports prefect
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 PG_ADMIN_URL = os.environ.get(
     "DAGLIG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
