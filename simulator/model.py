@@ -1,0 +1,570 @@
+"""The learner model: vectorised generation of the app's tables plus the true learner state.
+
+Everything is drawn from one ``numpy.random.default_rng(seed)`` in a fixed order, with
+numpy arrays over all users / sessions / answers at once (the only Python loops run over
+the 12 categories or the five archetypes), so the same arguments give identical frames.
+
+See docs/simulator.md for the model in words. Time is handled as int64 microseconds since
+the Unix epoch: ``*_utc`` arrays are naive UTC (the contract's form), ``*_local`` arrays are
+Europe/Oslo wall-clock time; conversions go through polars' time-zone database, so DST
+is exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+
+from daglig.catalogue import CATEGORY_KEYS
+
+TZ = "Europe/Oslo"
+US_PER_S = 1_000_000
+US_PER_H = 3_600 * US_PER_S
+US_PER_DAY = 86_400 * US_PER_S
+EPOCH = dt.date(1970, 1, 1)
+
+ARCHETYPES: tuple[str, ...] = ("new", "casual", "heavy", "lapsed", "inactive")
+NEW, CASUAL, HEAVY, LAPSED, INACTIVE = range(5)
+ARCHETYPE_MIX = np.array([0.10, 0.40, 0.15, 0.25, 0.10])
+# Expected answers of an archetype relative to a casual learner (new: none; inactive: the
+# half of them that practised at all).
+RELATIVE_ANSWERS = np.array([0.0, 1.0, 4.0, 0.8, 0.6])
+INACTIVE_WITH_ANSWERS = 0.5
+
+# Latent-skill offset per category: some topics are systematically harder.
+CATEGORY_OFFSET: dict[str, float] = {
+    "traffic_signs": 0.45,
+    "road_markings": 0.25,
+    "right_of_way": -0.55,
+    "traffic_rules": 0.0,
+    "speed_and_distance": -0.2,
+    "dangerous_situations": -0.65,
+    "vehicle_and_equipment": 0.3,
+    "human_factors": 0.2,
+    "environment": 0.4,
+    "lights_and_visibility": 0.0,
+    "winter_driving": -0.45,
+    "accidents_and_first_aid": -0.1,
+}
+
+# Skill model: theta = base + g * log1p(prior answers in the category) * fade(days since the
+# previous answer in the category); fade(t) = RETAINED + (1 - RETAINED) * exp(-t / FADE_DAYS).
+ABILITY_MEAN, ABILITY_SD = 0.7, 0.8
+CATEGORY_SD = 0.45
+LEARN_RATE = 0.28
+RETAINED = 0.55
+FADE_DAYS = 30.0
+DIFFICULTY_SLOPE = 3.0  # k in P = sigmoid(theta - k (difficulty - 0.5))
+
+# Quiz sessions.
+QUIZ_TYPES: tuple[str, ...] = ("practice", "category", "exam")
+QUIZ_TYPE_P = np.array([0.50, 0.35, 0.15])
+SHORT_SIZES = np.array([5, 10, 15, 20])
+SHORT_SIZES_P = np.array([0.15, 0.60, 0.15, 0.10])
+EXAM_SIZE = 45
+ABANDON_P = 0.10
+SESSION_GAP_S = 60  # at least this much between the end of one session and the next start
+
+# Oslo wall-clock hour of session starts: evening peak, little at night.
+HOUR_WEIGHTS = np.array(
+    [0.6, 0.25, 0.1, 0.1, 0.1, 0.3, 1.0, 2.5, 3.0, 2.5, 2.5, 3.0,
+     3.5, 3.0, 3.0, 3.5, 4.0, 4.5, 5.5, 7.0, 7.5, 7.0, 5.0, 2.2]
+)  # fmt: skip
+
+XP_PER_CORRECT = 10
+XP_PER_LEVEL_STEP = 100  # level = 1 + floor(sqrt(xp / 100))
+
+NO_DIFFICULTY_P = 0.10
+INACTIVE_QUESTION_P = 0.03
+
+
+@dataclass(frozen=True)
+class SimulatedData:
+    """The generated tables (``frames``) plus per-user archetype labels (for tests/reports)."""
+
+    frames: dict[str, pl.DataFrame]
+    archetype: np.ndarray  # per user (index = user id - 1): an index into ARCHETYPES
+    cutoff_utc: dt.datetime  # end of end_date in Oslo, naive UTC: nothing is at or after it
+
+    @property
+    def by_archetype(self) -> dict[str, int]:
+        counts = np.bincount(self.archetype, minlength=len(ARCHETYPES))
+        return {name: int(counts[i]) for i, name in enumerate(ARCHETYPES)}
+
+
+# --------------------------------------------------------------------------- time helpers
+
+
+def _local_to_utc(local_us: np.ndarray) -> np.ndarray:
+    """Oslo wall-clock µs → naive-UTC µs. Times skipped by the spring DST jump move one hour
+    on; ambiguous autumn times take the earlier (summer-time) instant."""
+    s = pl.Series("t", local_us, dtype=pl.Int64).cast(pl.Datetime("us"))
+    frame = pl.DataFrame({"t": s}).select(
+        a=pl.col("t").dt.replace_time_zone(TZ, ambiguous="earliest", non_existent="null"),
+        b=(pl.col("t") + pl.duration(hours=1)).dt.replace_time_zone(
+            TZ, ambiguous="earliest", non_existent="null"
+        ),
+    )
+    out = frame.select(
+        pl.coalesce("a", "b").dt.convert_time_zone("UTC").dt.replace_time_zone(None).cast(pl.Int64)
+    )
+    return out.to_series().to_numpy()
+
+
+def _utc_offsets(utc_us: np.ndarray) -> np.ndarray:
+    """Oslo UTC offset (µs) at each naive-UTC instant. Oslo's offset only changes on whole
+    UTC hours, so one lookup per hour of the covered range is exact."""
+    if utc_us.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    h = utc_us // US_PER_H
+    h0, h1 = int(h.min()), int(h.max())
+    hours = np.arange(h0, h1 + 1, dtype=np.int64) * US_PER_H
+    local = (
+        pl.Series("t", hours, dtype=pl.Int64)
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(TZ)
+        .dt.replace_time_zone(None)
+        .cast(pl.Int64)
+        .to_numpy()
+    )
+    return (local - hours)[h - h0]
+
+
+def _oslo_day(utc_us: np.ndarray) -> np.ndarray:
+    """Oslo calendar day (days since 1970-01-01) of naive-UTC instants."""
+    return (utc_us + _utc_offsets(utc_us)) // US_PER_DAY
+
+
+def day_end_utc(day: dt.date) -> dt.datetime:
+    """The first instant after ``day`` in Oslo, as naive UTC."""
+    local = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=ZoneInfo(TZ))
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _us(ts: dt.datetime) -> int:
+    return (ts - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
+
+
+def _segment_starts(counts: np.ndarray) -> np.ndarray:
+    starts = np.zeros(counts.size, dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    return starts
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def simulate_frames(
+    *,
+    users: int,
+    seed: int,
+    end_date: dt.date,
+    history_days: int = 180,
+    answers_per_user: float = 100.0,
+    questions_per_category: int = 100,
+) -> SimulatedData:
+    """Generate every table; see :func:`simulator.generate`."""
+    if users < 0 or history_days < 1 or questions_per_category < 1 or answers_per_user < 0:
+        raise ValueError(
+            "users, answers_per_user must be >= 0; history_days, questions_per_category >= 1"
+        )
+    rng = np.random.default_rng(seed)
+    n_cat = len(CATEGORY_KEYS)
+    cutoff = day_end_utc(end_date)
+    cutoff_us = _us(cutoff)
+    end_day = (end_date - EPOCH).days
+    earliest = -(history_days - 1)  # day offsets are relative to end_date (0 = end_date)
+
+    # ---------------------------------------------------------------- questions
+    qpc = questions_per_category
+    n_q = n_cat * qpc
+    q_cat = np.repeat(np.arange(n_cat), qpc)
+    q_true = rng.beta(2.4, 2.4, n_q)
+    q_obs = np.clip(np.round(q_true + rng.normal(0.0, 0.05, n_q), 2), 0.0, 1.0)
+    q_null = rng.random(n_q) < NO_DIFFICULTY_P
+    q_active = rng.random(n_q) >= INACTIVE_QUESTION_P
+    # Every category keeps at least one active question to answer.
+    for c in range(n_cat):
+        if not q_active[c * qpc : (c + 1) * qpc].any():
+            q_active[c * qpc] = True
+    active_ids = np.flatnonzero(q_active)  # sorted by category since ids are category-major
+    act_count = np.bincount(q_cat[active_ids], minlength=n_cat)
+    act_start = _segment_starts(act_count)
+
+    # ---------------------------------------------------------------- users
+    n = users
+    arch = rng.choice(len(ARCHETYPES), size=n, p=ARCHETYPE_MIX).astype(np.int64)
+    practised = rng.random(n) < INACTIVE_WITH_ANSWERS
+    has_answers = np.isin(arch, (CASUAL, HEAVY, LAPSED)) | ((arch == INACTIVE) & practised)
+    ability = rng.normal(ABILITY_MEAN, ABILITY_SD, n)
+    learn = LEARN_RATE * np.exp(rng.normal(0.0, 0.35, n))
+    speed = rng.normal(0.0, 0.25, n)
+    offsets = np.array([CATEGORY_OFFSET.get(k, 0.0) for k in CATEGORY_KEYS])
+    base = ability[:, None] + offsets[None, :] + rng.normal(0.0, CATEGORY_SD, (n, n_cat))
+
+    # Sessions per user, scaled so that the mean answers per user is about answers_per_user.
+    sizes_mean = float(SHORT_SIZES @ SHORT_SIZES_P)
+    answered_short = (1 - ABANDON_P) * sizes_mean + ABANDON_P * (sizes_mean / 2)
+    answered_exam = (1 - ABANDON_P) * EXAM_SIZE + ABANDON_P * (EXAM_SIZE / 2)
+    p_practice, p_category, p_exam = QUIZ_TYPE_P
+    per_session = (p_practice + p_category) * answered_short + p_exam * answered_exam
+    rel_mean = float(
+        ARCHETYPE_MIX @ RELATIVE_ANSWERS
+        - ARCHETYPE_MIX[INACTIVE] * RELATIVE_ANSWERS[INACTIVE] * (1 - INACTIVE_WITH_ANSWERS)
+    )
+    spread = 0.8
+    target = (
+        answers_per_user / rel_mean * RELATIVE_ANSWERS[arch]
+        * rng.lognormal(-spread**2 / 2, spread, n)
+    )  # fmt: skip
+    n_sess = np.where(has_answers, np.maximum(1, rng.poisson(target / per_session)), 0)
+
+    # Active span [first, last] in day offsets.
+    last_casual = -(rng.geometric(0.2, n) - 1)
+    last_heavy = -(rng.geometric(0.65, n) - 1)
+    last_lapsed = -rng.integers(20, 121, n)
+    last_inactive = -rng.integers(30, max(31, history_days), n)
+    last = np.select(
+        [arch == CASUAL, arch == HEAVY, arch == LAPSED],
+        [last_casual, last_heavy, last_lapsed],
+        last_inactive,
+    )
+    last = np.maximum(last, earliest)
+    factor = np.select(
+        [arch == CASUAL, arch == HEAVY],
+        [rng.uniform(2.0, 8.0, n), rng.uniform(0.7, 2.0, n)],
+        rng.uniform(1.5, 6.0, n),
+    )
+    span = np.clip(np.round(n_sess * factor), 1, history_days).astype(np.int64)
+    first = np.maximum(last - span + 1, earliest)
+
+    # ---------------------------------------------------------------- sessions
+    n_s = int(n_sess.sum())
+    s_user = np.repeat(np.arange(n, dtype=np.int64), n_sess)
+    s_k = np.arange(n_s) - np.repeat(_segment_starts(n_sess), n_sess)
+    lo, hi = first[s_user], last[s_user]
+    s_day = lo + np.floor(rng.random(n_s) * (hi - lo + 1)).astype(np.int64)
+    s_day = np.where(s_k == 0, hi, np.where(s_k == 1, lo, s_day))
+    hour_p = HOUR_WEIGHTS / HOUR_WEIGHTS.sum()
+    s_sec = rng.choice(24, size=n_s, p=hour_p) * 3600 + rng.integers(0, 3600, n_s)
+    s_type = rng.choice(3, size=n_s, p=QUIZ_TYPE_P)
+    s_size = np.where(s_type == 2, EXAM_SIZE, rng.choice(SHORT_SIZES, size=n_s, p=SHORT_SIZES_P))
+    s_cat = np.where(s_type == 1, rng.integers(0, n_cat, n_s), -1)
+    s_abandoned = rng.random(n_s) < ABANDON_P
+    s_answered = np.where(
+        s_abandoned, 1 + np.floor(rng.random(n_s) * (s_size - 1)).astype(np.int64), s_size
+    )
+    s_start = _local_to_utc(
+        (end_day + s_day) * US_PER_DAY + s_sec * US_PER_S + rng.integers(0, US_PER_S, n_s)
+    )
+
+    # Sessions in time order per user (users stay grouped: s_user is the primary key).
+    order = np.lexsort((s_start, s_user))
+    s_user, s_start = s_user[order], s_start[order]
+    s_type, s_size, s_cat = s_type[order], s_size[order], s_cat[order]
+    s_abandoned, s_answered = s_abandoned[order], s_answered[order]
+
+    # ---------------------------------------------------------------- answers (slots)
+    n_a = int(s_answered.sum())
+    a_sess = np.repeat(np.arange(n_s, dtype=np.int64), s_answered)
+    s_first_answer = _segment_starts(s_answered)
+    a_user = s_user[a_sess]
+    a_cat = np.where(s_type[a_sess] == 1, s_cat[a_sess], rng.integers(0, n_cat, n_a))
+    pick = np.floor(rng.random(n_a) * act_count[a_cat]).astype(np.int64)
+    a_q = active_ids[act_start[a_cat] + pick]  # 0-based question index
+    a_diff = q_true[a_q]
+
+    # Prior answers in the same (user, category): answers are in time order per user, so a
+    # stable sort by (user, category) keeps time order inside each group.
+    uc = a_user * n_cat + a_cat
+    by_uc = np.argsort(uc, kind="stable")
+    uc_sorted = uc[by_uc]
+    new_group = np.empty(n_a, dtype=bool)
+    new_group[:1] = True
+    np.not_equal(uc_sorted[1:], uc_sorted[:-1], out=new_group[1:])
+    group_start = np.flatnonzero(new_group)
+    group_len = np.diff(np.append(group_start, n_a))
+    prior_sorted = np.arange(n_a) - np.repeat(group_start, group_len)
+    a_prior = np.empty(n_a, dtype=np.int64)
+    a_prior[by_uc] = prior_sorted
+    a_base = base[a_user, a_cat]
+    a_gain = learn[a_user] * np.log1p(a_prior)
+
+    # Time per answer: lognormal, slower on hard questions, faster with skill.
+    log_t = (
+        np.log(12.0)
+        + 0.9 * (a_diff - 0.5)
+        - 0.18 * np.clip(a_base + a_gain, -3, 4)
+        + speed[a_user]
+        + rng.normal(0.0, 0.45, n_a)
+    )
+    a_spent = np.round(np.clip(np.exp(log_t), 1.5, 300.0), 2)
+    a_step = np.round((a_spent + rng.uniform(0.5, 4.0, n_a)) * US_PER_S).astype(np.int64)
+    s_duration = np.add.reduceat(a_step, s_first_answer) if n_a else np.zeros(0, np.int64)
+    s_tail = rng.integers(1 * US_PER_S, 8 * US_PER_S, n_s)  # last answer → completed_at
+
+    s_start = _schedule(s_user, s_start, s_duration + s_tail + SESSION_GAP_S * US_PER_S, cutoff_us)
+
+    cs = np.cumsum(a_step)
+    a_at = s_start[a_sess] + cs - (cs[s_first_answer] - a_step[s_first_answer])[a_sess]
+    s_last_answer = a_at[s_first_answer + s_answered - 1] if n_a else np.zeros(0, np.int64)
+    s_completed = np.where(s_abandoned, -1, s_last_answer + s_tail)
+
+    # Skill at each answer: the practice gain fades with days since the previous answer
+    # in the category.
+    t_sorted = a_at[by_uc]
+    gap_sorted = np.zeros(n_a, dtype=np.float64)
+    gap_sorted[1:] = (t_sorted[1:] - t_sorted[:-1]) / US_PER_DAY
+    gap_sorted[new_group] = 0.0
+    a_gap = np.empty(n_a)
+    a_gap[by_uc] = gap_sorted
+    theta = a_base + a_gain * (RETAINED + (1 - RETAINED) * np.exp(-a_gap / FADE_DAYS))
+    a_correct = rng.random(n_a) < _sigmoid(theta - DIFFICULTY_SLOPE * (a_diff - 0.5))
+    s_correct = (
+        np.add.reduceat(a_correct.astype(np.int64), s_first_answer)
+        if n_a
+        else np.zeros(0, np.int64)
+    )
+
+    # ---------------------------------------------------------------- users' timestamps
+    u_sess_n = n_sess  # sessions stayed grouped by user in user order
+    u_first_sess = _segment_starts(u_sess_n)
+    has = u_sess_n > 0
+    created = np.empty(n, dtype=np.int64)
+    login = np.full(n, -1, dtype=np.int64)
+    idx_first = u_first_sess[has]
+    idx_last = idx_first + u_sess_n[has] - 1
+    # Joined 10 minutes to a few days before the first session (so before the last login).
+    lead = np.maximum(600 * US_PER_S, rng.exponential(2.0, n) * US_PER_DAY).astype(np.int64)
+    created[has] = s_start[idx_first] - lead[has]
+    login[has] = s_start[idx_last] - rng.integers(5 * US_PER_S, 300 * US_PER_S, n)[has]
+    # Users without answers: new ones joined in the last five days; silent inactive ones
+    # joined some time in the history window.
+    new_created = cutoff_us - rng.integers(60 * US_PER_S, 5 * US_PER_DAY, n)
+    old_created = cutoff_us - rng.integers(7 * US_PER_DAY, max(8, history_days) * US_PER_DAY, n)
+    created = np.where(has, created, np.where(arch == NEW, new_created, old_created))
+    later = created + rng.integers(10 * US_PER_S, 2 * US_PER_H, n)
+    logged_in = rng.random(n) >= 0.3
+    login = np.where(has, login, np.where(logged_in & (later < cutoff_us), later, -1))
+
+    # ---------------------------------------------------------------- user_progress
+    a_correct_i = a_correct.astype(np.int64)
+    correct_per_user = np.bincount(a_user, weights=a_correct_i, minlength=n).astype(np.int64)
+    total_xp = XP_PER_CORRECT * correct_per_user
+    level = 1 + np.floor(np.sqrt(total_xp / XP_PER_LEVEL_STEP)).astype(np.int64)
+    cur, longest, last_day = _streaks(a_user, _oslo_day(a_at), n, end_day)
+
+    # ---------------------------------------------------------------- ground truth
+    count_uc = np.bincount(uc, minlength=n * n_cat)
+    last_at_uc = np.full(n * n_cat, cutoff_us, dtype=np.int64)
+    group_end = group_start + group_len - 1
+    last_at_uc[uc_sorted[group_end]] = t_sorted[group_end]
+    idle_days = (cutoff_us - last_at_uc) / US_PER_DAY
+    gt_theta = base.reshape(-1) + np.repeat(learn, n_cat) * np.log1p(count_uc) * (
+        RETAINED + (1 - RETAINED) * np.exp(-idle_days / FADE_DAYS)
+    )
+    gt_mastery = _sigmoid(gt_theta)
+
+    # ---------------------------------------------------------------- ids in time order
+    s_rank = np.argsort(s_start, kind="stable")
+    s_id = np.empty(n_s, dtype=np.int64)
+    s_id[s_rank] = np.arange(1, n_s + 1)
+    a_rank = np.argsort(a_at, kind="stable")
+
+    frames = _frames(
+        n=n,
+        arch=arch,
+        created=created,
+        login=login,
+        total_xp=total_xp,
+        level=level,
+        cur=cur,
+        longest=longest,
+        last_day=last_day,
+        q_cat=q_cat,
+        q_obs=q_obs,
+        q_null=q_null,
+        q_active=q_active,
+        s_rank=s_rank,
+        s_user=s_user,
+        s_type=s_type,
+        s_cat=s_cat,
+        s_start=s_start,
+        s_completed=s_completed,
+        s_size=s_size,
+        s_correct=s_correct,
+        a_rank=a_rank,
+        a_user=a_user,
+        a_q=a_q,
+        a_sess_id=s_id[a_sess],
+        a_correct=a_correct,
+        a_spent=a_spent,
+        a_at=a_at,
+        gt_theta=gt_theta,
+        gt_mastery=gt_mastery,
+        gt_count=count_uc,
+    )
+    return SimulatedData(frames=frames, archetype=arch, cutoff_utc=cutoff)
+
+
+def _schedule(
+    user: np.ndarray, start: np.ndarray, length: np.ndarray, cutoff_us: int
+) -> np.ndarray:
+    """Shift session starts so that a user's sessions never overlap and all end before the
+    cutoff. ``length`` is each session's duration plus the pause before the next.
+
+    Forward pass: s'_i = max(s_i, s'_{i-1} + c_{i-1}), i.e. with P the exclusive prefix sum
+    of c per user, s'_i = P_i + cummax_{j<=i}(s_j - P_j). Backward pass against the cutoff:
+    s''_i = min(s'_i, s''_{i+1} - c_i, cutoff - c_i) = min(cummin_{j>=i}(s'_j + S_j), cutoff) - S_i
+    with S the inclusive suffix sum. Both scans run per user with polars ``over``.
+    """
+    if start.size == 0:
+        return start
+    f = pl.DataFrame({"u": user, "s": start, "c": length})
+    f = f.with_columns(p=(pl.col("c").cum_sum() - pl.col("c")).over("u"))
+    f = f.with_columns(s=(pl.col("s") - pl.col("p")).cum_max().over("u") + pl.col("p"))
+    f = f.with_columns(q=pl.col("c").cum_sum(reverse=True).over("u"))
+    f = f.with_columns(
+        s=pl.min_horizontal((pl.col("s") + pl.col("q")).cum_min(reverse=True).over("u"), cutoff_us)
+        - pl.col("q")
+    )
+    return f["s"].to_numpy()
+
+
+def _streaks(
+    user: np.ndarray, day: np.ndarray, n_users: int, end_day: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(current_streak, longest_streak, last_activity_day or -1) per user from answers
+    ordered by user then time (so Oslo days are non-decreasing inside each user)."""
+    cur = np.zeros(n_users, dtype=np.int64)
+    longest = np.zeros(n_users, dtype=np.int64)
+    last_day = np.full(n_users, -1, dtype=np.int64)
+    if user.size == 0:
+        return cur, longest, last_day
+    keep = np.ones(user.size, dtype=bool)
+    keep[1:] = (user[1:] != user[:-1]) | (day[1:] != day[:-1])
+    u, d = user[keep], day[keep]  # distinct (user, day), sorted
+    run_start = np.ones(u.size, dtype=bool)
+    run_start[1:] = (u[1:] != u[:-1]) | (d[1:] != d[:-1] + 1)
+    starts = np.flatnonzero(run_start)
+    lengths = np.diff(np.append(starts, u.size))
+    run_user = u[starts]
+    run_last_day = d[starts + lengths - 1]
+    np.maximum.at(longest, run_user, lengths)
+    # The last run of each user is the current streak if it reaches end_date or the day before.
+    is_last = np.ones(starts.size, dtype=bool)
+    is_last[:-1] = run_user[1:] != run_user[:-1]
+    lu, ll, ld = run_user[is_last], lengths[is_last], run_last_day[is_last]
+    last_day[lu] = ld
+    cur[lu] = np.where(ld >= end_day - 1, ll, 0)
+    return cur, longest, last_day
+
+
+def _ts(values: np.ndarray, name: str) -> pl.Series:
+    """int64 µs (-1 = NULL) → naive pl.Datetime('us')."""
+    s = pl.Series(name, values, dtype=pl.Int64)
+    return s.set(s < 0, None).cast(pl.Datetime("us"))
+
+
+def _frames(n: int, **v: Any) -> dict[str, pl.DataFrame]:
+    ids = pl.Series("id", np.arange(1, n + 1, dtype=np.int64))
+    cats = pl.Series("category", list(CATEGORY_KEYS), dtype=pl.String)
+
+    users = (
+        pl.DataFrame({"id": ids})
+        .with_columns(username=pl.lit("elev") + pl.col("id").cast(pl.String).str.zfill(5))
+        .with_columns(
+            email=pl.when(pl.col("id") % 23 == 7)
+            .then(None)
+            .otherwise(pl.col("username") + pl.lit("@example.no")),
+            is_active=pl.Series(v["arch"] != INACTIVE, dtype=pl.Boolean),
+            created_at=_ts(v["created"], "created_at"),
+            last_login_at=_ts(v["login"], "last_login_at"),
+        )
+    )
+
+    last_day = v["last_day"]
+    progress = pl.DataFrame(
+        {
+            "user_id": ids,
+            "total_xp": pl.Series(v["total_xp"], dtype=pl.Int32),
+            "level": pl.Series(v["level"], dtype=pl.Int32),
+            "current_streak": pl.Series(v["cur"], dtype=pl.Int32),
+            "longest_streak": pl.Series(v["longest"], dtype=pl.Int32),
+            "last_activity_date": pl.Series(last_day, dtype=pl.Int32)
+            .set(pl.Series(last_day) < 0, None)
+            .cast(pl.Date),
+        }
+    )
+
+    q_obs = v["q_obs"]
+    n_q = len(q_obs)
+    questions = pl.DataFrame(
+        {
+            "id": np.arange(1, n_q + 1, dtype=np.int64),
+            "category": cats.gather(v["q_cat"]),
+            "difficulty": pl.Series(q_obs, dtype=pl.Float64).set(
+                pl.Series(v["q_null"], dtype=pl.Boolean), None
+            ),
+            "is_active": pl.Series(v["q_active"], dtype=pl.Boolean),
+        }
+    )
+
+    r = v["s_rank"]
+    n_s = len(r)
+    s_cat = v["s_cat"][r]
+    sessions = pl.DataFrame(
+        {
+            "id": np.arange(1, n_s + 1, dtype=np.int64),
+            "user_id": v["s_user"][r] + 1,
+            "quiz_type": pl.Series(list(QUIZ_TYPES), dtype=pl.String).gather(v["s_type"][r]),
+            "category": cats.gather(np.maximum(s_cat, 0)).set(pl.Series(s_cat < 0), None),
+            "started_at": _ts(v["s_start"][r], "started_at"),
+            "completed_at": _ts(v["s_completed"][r], "completed_at"),
+            "total_questions": pl.Series(v["s_size"][r], dtype=pl.Int32),
+            "correct_answers": pl.Series(v["s_correct"][r], dtype=pl.Int32),
+        }
+    )
+
+    r = v["a_rank"]
+    n_a = len(r)
+    attempts = pl.DataFrame(
+        {
+            "id": np.arange(1, n_a + 1, dtype=np.int64),
+            "user_id": v["a_user"][r] + 1,
+            "question_id": v["a_q"][r] + 1,
+            "quiz_session_id": v["a_sess_id"][r],
+            "is_correct": pl.Series(v["a_correct"][r], dtype=pl.Boolean),
+            "time_spent_seconds": pl.Series(v["a_spent"][r], dtype=pl.Float64),
+            "answered_at": _ts(v["a_at"][r], "answered_at"),
+        }
+    )
+
+    n_cat = len(CATEGORY_KEYS)
+    truth = pl.DataFrame(
+        {
+            "user_id": np.repeat(np.arange(1, n + 1, dtype=np.int64), n_cat),
+            "category": cats.gather(np.tile(np.arange(n_cat), n)),
+            "theta": pl.Series(v["gt_theta"], dtype=pl.Float64),
+            "mastery": pl.Series(v["gt_mastery"], dtype=pl.Float64),
+            "answers": pl.Series(v["gt_count"], dtype=pl.Int32),
+        }
+    )
+    return {
+        "users": users,
+        "user_progress": progress,
+        "questions": questions,
+        "quiz_sessions": sessions,
+        "question_attempts": attempts,
+        "sim_ground_truth": truth,
+    }
