@@ -1,0 +1,92 @@
+"""content_key: stable, readable, and what makes a challenge distinct."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from daglig.challenges import distinct_challenges, with_content_key
+from daglig.selection import ASSIGNMENT_SCHEMA
+
+
+def assignments(rows: list[dict]) -> pl.DataFrame:  # type: ignore[type-arg]
+    base = {
+        "user_id": 1,
+        "slot": 1,
+        "category": None,
+        "question_count": None,
+        "seconds_limit": None,
+        "source": "fallback",
+        "reason": "{}",
+    }
+    return pl.DataFrame([base | r for r in rows], schema=ASSIGNMENT_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("row", "key"),
+    [
+        (
+            {"challenge_type": "streak", "target_value": 4, "difficulty": 0.3},
+            "streak|-|t4|n-|s-|d0.30|fallback",
+        ),
+        (
+            {
+                "challenge_type": "category_focus",
+                "category": "dangerous_situations",
+                "target_value": 10,
+                "difficulty": 0.7,
+                "source": "ml",
+            },
+            "category_focus|dangerous_situations|t10|n-|s-|d0.70|ml",
+        ),
+        (
+            {
+                "challenge_type": "accuracy_challenge",
+                "category": "right_of_way",
+                "target_value": 80,
+                "question_count": 20,
+                "difficulty": 0.55,
+            },
+            "accuracy_challenge|right_of_way|t80|n20|s-|d0.55|fallback",
+        ),
+        (
+            {
+                "challenge_type": "speed_challenge",
+                "category": "traffic_signs",
+                "target_value": 10,
+                "seconds_limit": 15,
+                "difficulty": 0.05,
+                "source": "onboarding",
+            },
+            "speed_challenge|traffic_signs|t10|n-|s15|d0.05|onboarding",
+        ),
+        # float noise from arithmetic does not change the key
+        (
+            {"challenge_type": "quiz", "target_value": 2, "difficulty": 0.1 + 0.2},
+            "quiz|-|t2|n-|s-|d0.30|fallback",
+        ),
+    ],
+)
+def test_content_key_is_stable(row: dict, key: str) -> None:  # type: ignore[type-arg]
+    assert with_content_key(assignments([row]))["content_key"].to_list() == [key]
+
+
+def test_same_challenge_for_many_users_is_one_row_and_source_separates() -> None:
+    rows = [
+        {"user_id": u, "challenge_type": "quiz", "target_value": 2, "difficulty": 0.4}
+        for u in range(1, 6)
+    ]
+    rows.append(
+        {
+            "user_id": 9,
+            "challenge_type": "quiz",
+            "target_value": 2,
+            "difficulty": 0.4,
+            "source": "ml",
+        }
+    )
+    keyed = with_content_key(assignments(rows))
+    distinct = distinct_challenges(keyed)
+    assert distinct.height == 2
+    assert sorted(distinct["source"]) == ["fallback", "ml"]
+    assert keyed.height == 6  # input rows are untouched
