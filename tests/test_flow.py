@@ -295,8 +295,16 @@ def test_next_day_avoids_yesterdays_pairs(sqlite_url: str, runner: Any) -> None:
     assert clashes == []
 
 
-def test_health_check_fails_at_once_with_one_line(sqlite_url: str, runner: Any) -> None:
+def test_health_check_fails_at_once_with_one_line(
+    sqlite_url: str, runner: Any, tmp_path: Path
+) -> None:
     make_engine(sqlite_url).connect().close()  # an empty database: no app tables
     with pytest.raises(Exception, match=r"lacks the app tables users, user_progress") as info:
         runner(sqlite_url)()
     assert "\n" not in str(info.value)
+    # the admins still hear about it: a failure email naming the step and the reason
+    (eml,) = (tmp_path / "data" / "outbox").glob("*-failed-*.eml")
+    msg = email.message_from_bytes(eml.read_bytes())
+    text_part = next(p for p in msg.walk() if p.get_content_type() == "text/plain")
+    body = text_part.get_payload(decode=True).decode()
+    assert "FEILET" in body and "«check-health»" in body and "lacks the app tables" in body
