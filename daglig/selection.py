@@ -26,7 +26,7 @@ from typing import Protocol
 
 import polars as pl
 
-from daglig.catalogue import CATEGORY_KEYS, DIFFICULTY_STEP, TYPE_KEYS
+from daglig.catalogue import DIFFICULTY_STEP, TYPE_KEYS
 from daglig.challenge_settings import ChallengeSettings
 from daglig.hashing import salt_of, uniform
 
@@ -333,7 +333,6 @@ def assign_categories(chosen: pl.LazyFrame, inputs: SelectionInputs) -> pl.LazyF
 
 __all__ = [
     "ASSIGNMENT_SCHEMA",
-    "CATEGORY_KEYS",
     "FallbackSelector",
     "PREVIOUS_SCHEMA",
     "SelectionInputs",

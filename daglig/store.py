@@ -177,14 +177,3 @@ def write_day(
         surplus_slots_deleted=surplus,
         orphan_challenges_deleted=orphans,
     )
-
-
-def day_status(engine: Engine, challenge_date: date) -> dict[str, int]:
-    """How many assignments and users the database holds for a day."""
-    if not inspect(engine).has_table("user_daily_challenges"):
-        return {"assignments": 0, "users": 0}
-    with engine.connect() as conn:
-        row = conn.execute(
-            sqlfiles.statement("read/day_status"), {"challenge_date": challenge_date}
-        ).one()
-    return {"assignments": int(row.assignments), "users": int(row.users)}

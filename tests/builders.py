@@ -90,10 +90,9 @@ class AppDataBuilder:
         for d in range(days):
             self.answers(user_id, category, per_day, day=last_day - timedelta(days=d))
 
-    def write(self, url: str) -> None:
-        engine = make_engine(url)
-        create_app_tables(engine)
-        questions = [
+    def question_rows(self) -> list[dict[str, Any]]:
+        """The test question bank (one difficulty in five unknown) plus any extra questions."""
+        return [
             {
                 "id": question_id(c, k),
                 "category": c,
@@ -103,6 +102,11 @@ class AppDataBuilder:
             for c in CATEGORY_KEYS
             for k in range(QUESTIONS_PER_CATEGORY)
         ] + self.extra_questions
+
+    def write(self, url: str) -> None:
+        engine = make_engine(url)
+        create_app_tables(engine)
+        questions = self.question_rows()
         with engine.begin() as conn:
             conn.execute(insert(User), self.users)
             conn.execute(insert(UserProgress), [{"user_id": u["id"]} for u in self.users])

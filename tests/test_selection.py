@@ -12,7 +12,7 @@ from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
 from daglig.challenge_settings import ChallengeSettings
 from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, USERS_SCHEMA, extract_features
 from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, FallbackSelector, SelectionInputs
-from tests.builders import QUESTIONS_PER_CATEGORY, AppDataBuilder, question_id
+from tests.builders import AppDataBuilder
 
 RUN = date(2026, 11, 24)
 YESTERDAY = RUN - timedelta(days=1)
@@ -33,11 +33,7 @@ def frames(b: AppDataBuilder) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
         .cast(USERS_SCHEMA)
     )  # type: ignore[arg-type]
     questions = pl.DataFrame(
-        [
-            {"question_id": question_id(c, k), "category": c, "difficulty": 0.5, "is_active": True}
-            for c in CATEGORY_KEYS
-            for k in range(QUESTIONS_PER_CATEGORY)
-        ],
+        [{("question_id" if k == "id" else k): v for k, v in q.items()} for q in b.question_rows()],
         schema=QUESTIONS_SCHEMA,
     )
     attempts = pl.DataFrame(
