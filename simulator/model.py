@@ -56,6 +56,11 @@ CATEGORY_OFFSET: dict[str, float] = {
 # previous answer in the category); fade(t) = RETAINED + (1 - RETAINED) * exp(-t / FADE_DAYS).
 ABILITY_MEAN, ABILITY_SD = 0.7, 0.8
 CATEGORY_SD = 0.45
+# Weak spots: most learners have one or two categories they never really got (a chapter
+# skipped, a rule misunderstood): a deficit on top of the per-category spread. Drawn from
+# their own stream so the rest of the simulation does not move with these settings.
+WEAK_SPOTS_P = np.array([0.15, 0.55, 0.30])  # P(0, 1, 2 weak spots)
+WEAK_SPOT_DEFICIT = (1.0, 2.0)  # uniform, in logits
 LEARN_RATE = 0.28
 RETAINED = 0.55
 FADE_DAYS = 30.0
@@ -211,6 +216,7 @@ def simulate_frames(
     speed = rng.normal(0.0, 0.25, n)
     offsets = np.array([CATEGORY_OFFSET.get(k, 0.0) for k in CATEGORY_KEYS])
     base = ability[:, None] + offsets[None, :] + rng.normal(0.0, CATEGORY_SD, (n, n_cat))
+    base -= _weak_spots(np.random.default_rng([seed, 7]), n, n_cat)
 
     # Sessions per user, scaled so that the mean answers per user is about answers_per_user.
     sizes_mean = float(SHORT_SIZES @ SHORT_SIZES_P)
@@ -415,6 +421,13 @@ def simulate_frames(
         gt_count=count_uc,
     )
     return SimulatedData(frames=frames, archetype=arch, cutoff_utc=cutoff)
+
+
+def _weak_spots(rng: np.random.Generator, n: int, n_cat: int) -> np.ndarray:
+    """Per (user, category) logit deficit: 0 except on each user's 0–2 weak spots."""
+    k = rng.choice(len(WEAK_SPOTS_P), size=n, p=WEAK_SPOTS_P)
+    pick = np.argsort(rng.random((n, n_cat)), axis=1) < k[:, None]
+    return np.where(pick, rng.uniform(*WEAK_SPOT_DEFICIT, (n, n_cat)), 0.0)
 
 
 def _schedule(
