@@ -296,8 +296,11 @@ class FallbackSelector:
         )
 
 
-def assign_categories(chosen: pl.LazyFrame, inputs: SelectionInputs) -> pl.LazyFrame:
-    """Give each category-bound chosen type a category from the user's rotation.
+def assign_categories(
+    chosen: pl.LazyFrame, inputs: SelectionInputs, rotation: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
+    """Give each category-bound chosen type a category from the user's rotation (default:
+    :func:`category_rotation`; the ML selector passes its weak-area order instead).
 
     The k-th category-bound slot (k = 0, 1, …; m of them) takes rotation position k; when
     that pair was given yesterday it takes position k + m, then the next free one. With at
@@ -307,7 +310,7 @@ def assign_categories(chosen: pl.LazyFrame, inputs: SelectionInputs) -> pl.LazyF
         k=pl.col("slot").rank("ordinal").over("user_id").cast(pl.Int32) - 1,
         m=pl.len().over("user_id").cast(pl.Int32),
     )
-    rotation = category_rotation(inputs)
+    rotation = category_rotation(inputs) if rotation is None else rotation
     last = inputs.user_categories.lazy().select(
         "user_id", "category", category_days_since_practised="days_since_practised"
     )

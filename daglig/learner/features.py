@@ -1,0 +1,285 @@
+"""Point-in-time learner features: what was known about each (user, category) at a cutoff.
+
+Everything here is computed from answers strictly before ``cutoff`` (a naive UTC instant),
+so the same function builds training examples at past cutoffs and tonight's scoring rows
+without leaking the future. One Polars lazy chain per feature set; nothing is collected
+until the caller asks.
+
+Inputs:
+
+* ``log`` — the cleaned answer log (``daglig.features.clean_attempts``): user_id,
+  question_id, category, difficulty (may be NULL), is_correct, time_spent_seconds,
+  answered_at (naive UTC), local_date (Oslo).
+* ``exams`` — completed exam quizzes: user_id, completed_at, total_questions,
+  correct_answers.
+
+Per (user, category): attempts, correct, Laplace accuracy, time-decayed accuracy at three
+half-lives, last-k accuracy, the difficulty-adjusted residual (correct minus what the
+question's difficulty predicts), days since last practice, seconds per answer. Per user:
+answers, active days, accuracy, residual, recent accuracy, recency, exam-quiz scores. Per
+category: the population's accuracy. Per question asked: its difficulty and the accuracy
+that difficulty predicts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from daglig.catalogue import CATEGORY_KEYS
+
+HALF_LIVES_DAYS: tuple[int, ...] = (7, 30, 90)
+LAST_K = 10
+DIFFICULTY_BINS = 10
+US_PER_DAY = 86_400_000_000
+RELATIVE_PRIOR = 4.0  # pseudo-answers shrinking a category's deviation from the user's level
+
+EXAMS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "user_id": pl.Int64,
+    "completed_at": pl.Datetime("us"),
+    "total_questions": pl.Int32,
+    "correct_answers": pl.Int32,
+}
+
+# The model's inputs, in order. Saved with the model; a model whose list differs is refused.
+FEATURES: tuple[str, ...] = (
+    "uc_log_attempts",
+    "uc_accuracy",
+    *(f"uc_decayed_accuracy_{h}d" for h in HALF_LIVES_DAYS),
+    "uc_log_decayed_attempts_30d",
+    f"uc_last{LAST_K}_accuracy",
+    "uc_residual",
+    "uc_relative_residual",
+    "uc_days_since",
+    "uc_seconds_per_answer",
+    "u_log_answers",
+    "u_active_days",
+    "u_accuracy",
+    "u_residual",
+    "u_decayed_accuracy_30d",
+    "u_days_since",
+    "u_seconds_per_answer",
+    "u_exams",
+    "u_exam_score",
+    "cat_accuracy",
+    "q_difficulty",
+    "q_expected",
+)
+
+
+def _age_days(cutoff: datetime) -> pl.Expr:
+    return (pl.lit(cutoff, pl.Datetime("us")) - pl.col("answered_at")).dt.total_microseconds() / (
+        US_PER_DAY
+    )
+
+
+def difficulty_bin(d: pl.Expr) -> pl.Expr:
+    """Ten bins over 0..1; unknown difficulty (NULL) is its own bin, -1."""
+    return (
+        pl.when(d.is_null())
+        .then(-1)
+        .otherwise((d * DIFFICULTY_BINS).floor().clip(0, DIFFICULTY_BINS - 1))
+        .cast(pl.Int8)
+    )
+
+
+def _past(log: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
+    return log.filter(pl.col("answered_at") < pl.lit(cutoff, pl.Datetime("us")))
+
+
+def difficulty_curve(past: pl.LazyFrame) -> pl.LazyFrame:
+    """The population's (Laplace) accuracy per difficulty bin: what a difficulty predicts."""
+    return past.group_by(d_bin=difficulty_bin(pl.col("difficulty"))).agg(
+        q_expected=(pl.col("is_correct").sum() + 1) / (pl.len() + 2)
+    )
+
+
+def _user_category(past: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
+    correct = pl.col("is_correct").cast(pl.Float64)
+    decayed = []
+    for h in HALF_LIVES_DAYS:
+        w = (-_age_days(cutoff) * (0.6931471805599453 / h)).exp()
+        decayed += [w.sum().alias(f"_w{h}"), (w * correct).sum().alias(f"_wc{h}")]
+    last_k = pl.col("is_correct").sort_by("answered_at", descending=True).head(LAST_K)
+    return past.group_by("user_id", "category").agg(
+        _n=pl.len(),
+        _c=correct.sum(),
+        *decayed,
+        _k_n=last_k.len(),
+        _k_c=last_k.cast(pl.Float64).sum(),
+        _resid=pl.col("_resid").sum(),
+        _last_at=pl.col("answered_at").max(),
+        uc_seconds_per_answer=pl.col("time_spent_seconds").mean(),
+    )
+
+
+def _user(past: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
+    w = (-_age_days(cutoff) * (0.6931471805599453 / 30)).exp()
+    return past.group_by("user_id").agg(
+        _un=pl.len(),
+        _uc=pl.col("is_correct").cast(pl.Float64).sum(),
+        _uw=w.sum(),
+        _uwc=(w * pl.col("is_correct").cast(pl.Float64)).sum(),
+        _uresid=pl.col("_resid").sum(),
+        _ulast=pl.col("answered_at").max(),
+        u_active_days=pl.col("local_date").n_unique().cast(pl.Float64),
+        u_seconds_per_answer=pl.col("time_spent_seconds").mean(),
+    )
+
+
+def _exams(exams: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
+    done = exams.filter(
+        pl.col("completed_at").is_not_null()
+        & (pl.col("completed_at") < pl.lit(cutoff, pl.Datetime("us")))
+        & (pl.col("total_questions") > 0)
+    )
+    return done.group_by("user_id").agg(
+        u_exams=pl.len().cast(pl.Float64),
+        u_exam_score=(pl.col("correct_answers") / pl.col("total_questions")).mean(),
+    )
+
+
+def _laplace(c: str, n: str, a: float = 1.0) -> pl.Expr:
+    return (pl.col(c).fill_null(0.0) + a) / (pl.col(n).fill_null(0.0) + 2 * a)
+
+
+def state_at(
+    log: pl.LazyFrame,
+    exams: pl.LazyFrame,
+    users: pl.LazyFrame,
+    cutoff: datetime,
+    categories: tuple[str, ...] = CATEGORY_KEYS,
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """What was known at ``cutoff``: one row per (user in ``users``, category), with every
+    feature except the question's own, and the difficulty curve to price a question with.
+
+    Categories never practised get zero counts and NULL recency; the model treats them as
+    the evidence-free gaps they are.
+    """
+    past = _past(log, cutoff)
+    curve = difficulty_curve(past)
+    past = past.join(
+        curve, left_on=difficulty_bin(pl.col("difficulty")), right_on="d_bin", how="left"
+    ).with_columns(_resid=pl.col("is_correct").cast(pl.Float64) - pl.col("q_expected"))
+    cat_acc = past.group_by("category").agg(
+        cat_accuracy=(pl.col("is_correct").sum() + 1) / (pl.len() + 2)
+    )
+    cats = pl.LazyFrame({"category": list(categories)}, schema={"category": pl.String})
+    days_since = (
+        lambda col: (pl.lit(cutoff, pl.Datetime("us")) - pl.col(col)).dt.total_microseconds()
+        / US_PER_DAY
+    )
+    state = (
+        users.select("user_id")
+        .unique()
+        .join(cats, how="cross")
+        .join(_user_category(past, cutoff), on=["user_id", "category"], how="left")
+        .join(_user(past, cutoff), on="user_id", how="left")
+        .join(_exams(exams, cutoff), on="user_id", how="left")
+        .join(cat_acc, on="category", how="left")
+        .with_columns(
+            attempts=pl.col("_n").fill_null(0).cast(pl.Int64),
+            correct=pl.col("_c").fill_null(0.0).cast(pl.Int64),
+            uc_log_attempts=pl.col("_n").fill_null(0).cast(pl.Float64).log1p(),
+            uc_accuracy=_laplace("_c", "_n"),
+            **{f"uc_decayed_accuracy_{h}d": _laplace(f"_wc{h}", f"_w{h}") for h in HALF_LIVES_DAYS},
+            uc_log_decayed_attempts_30d=pl.col("_w30").fill_null(0.0).log1p(),
+            **{f"uc_last{LAST_K}_accuracy": _laplace("_k_c", "_k_n")},
+            uc_residual=pl.col("_resid").fill_null(0.0) / (pl.col("_n").fill_null(0) + 2),
+            # How far the category falls below the user's own level, shrunk towards 0.
+            uc_relative_residual=(
+                pl.col("_resid").fill_null(0.0)
+                - pl.col("_n").fill_null(0) * pl.col("_uresid").fill_null(0.0) / pl.col("_un")
+            ).fill_null(0.0)
+            / (pl.col("_n").fill_null(0) + RELATIVE_PRIOR),
+            uc_days_since=days_since("_last_at"),
+            u_log_answers=pl.col("_un").fill_null(0).cast(pl.Float64).log1p(),
+            u_active_days=pl.col("u_active_days").fill_null(0.0),
+            u_accuracy=_laplace("_uc", "_un"),
+            u_residual=pl.col("_uresid").fill_null(0.0) / (pl.col("_un").fill_null(0) + 2),
+            u_decayed_accuracy_30d=_laplace("_uwc", "_uw"),
+            u_days_since=days_since("_ulast"),
+            u_exams=pl.col("u_exams").fill_null(0.0),
+            cat_accuracy=pl.col("cat_accuracy").fill_null(0.5),
+        )
+        .select(
+            "user_id",
+            "category",
+            "attempts",
+            "correct",
+            *[f for f in FEATURES if not f.startswith("q_")],
+        )
+    )
+    return state, curve
+
+
+def price_questions(frame: pl.LazyFrame, curve: pl.LazyFrame) -> pl.LazyFrame:
+    """Add ``q_expected`` (the accuracy the question's difficulty predicts) to rows that
+    carry ``q_difficulty``."""
+    return frame.join(
+        curve, left_on=difficulty_bin(pl.col("q_difficulty")), right_on="d_bin", how="left"
+    ).with_columns(pl.col("q_expected").fill_null(pl.col("q_expected").mean()))
+
+
+def examples(
+    log: pl.LazyFrame,
+    exams: pl.LazyFrame,
+    cutoff: datetime,
+    horizon_days: int,
+    sample_fraction: float = 1.0,
+) -> pl.LazyFrame:
+    """Labelled rows: every answer in ``[cutoff, cutoff + horizon)`` with the features of
+    its (user, category) as of ``cutoff``; ``label`` is whether it was right.
+
+    ``sample_fraction`` < 1 keeps a stable hash sample of the answers (for big logs).
+    """
+    end = cutoff + timedelta(days=horizon_days)
+    future = log.filter(
+        (pl.col("answered_at") >= pl.lit(cutoff, pl.Datetime("us")))
+        & (pl.col("answered_at") < pl.lit(end, pl.Datetime("us")))
+    )
+    if sample_fraction < 1.0:
+        keep = pl.col("question_id").hash(seed=7) ^ pl.col("answered_at").hash(seed=11)
+        future = future.filter((keep % 10_000) < int(sample_fraction * 10_000))
+    answered = future.select(
+        "user_id",
+        "question_id",
+        "category",
+        "answered_at",
+        q_difficulty=pl.col("difficulty"),
+        label=pl.col("is_correct").cast(pl.Int8),
+    )
+    state, curve = state_at(log, exams, answered.select("user_id"), cutoff)
+    return price_questions(
+        answered.join(state, on=["user_id", "category"], how="left"), curve
+    ).with_columns(cutoff=pl.lit(cutoff, pl.Datetime("us")))
+
+
+def category_medians(questions: pl.LazyFrame) -> pl.LazyFrame:
+    """Each category's median question difficulty (active questions; 0.5 when unknown)."""
+    return (
+        questions.filter(pl.col("is_active").fill_null(True))
+        .group_by("category")
+        .agg(q_difficulty=pl.col("difficulty").median())
+        .with_columns(pl.col("q_difficulty").fill_null(0.5))
+    )
+
+
+def scoring_rows(
+    log: pl.LazyFrame,
+    exams: pl.LazyFrame,
+    users: pl.LazyFrame,
+    questions: pl.LazyFrame,
+    cutoff: datetime,
+) -> pl.LazyFrame:
+    """Tonight's rows: every (user, category) as of ``cutoff``, asked a question of the
+    category's median difficulty — the model's answer is that category's mastery."""
+    state, curve = state_at(log, exams, users, cutoff)
+    medians = category_medians(questions)
+    return price_questions(
+        state.join(medians, on="category", how="left").with_columns(
+            pl.col("q_difficulty").fill_null(0.5)
+        ),
+        curve,
+    )

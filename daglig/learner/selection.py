@@ -1,0 +1,225 @@
+"""The ML selector: challenges chosen from the learner model's assessment.
+
+Same interface as :class:`daglig.selection.FallbackSelector`. Users with at least
+``ml_min_answers`` answers and an assessment get ML challenges; everyone else is handed
+to the fallback selector, so the flow never special-cases anyone.
+
+For an ML user, all in Polars expressions over every user at once:
+
+* ``category_focus`` (when enabled) takes slot 1 and the user's top weak area (lowest
+  mastery among the enabled categories, not the pair given yesterday);
+* the other slots go to the types with the best *ML weight × fit*: ``speed_challenge``
+  only for advanced users (skill ≥ 0.75 and 300+ answers), ``perfect_score`` for high
+  skill, ``streak`` when a streak was just broken, ``accuracy_challenge`` from mid skill
+  up, plus a small (user, date, type)-seeded jitter so days differ;
+* further category-bound slots take the next weak areas;
+* difficulty follows mastery (of the slot's category, else overall skill), within the
+  admin's bounds; targets follow the user's typical daily volume (as the fallback's);
+* ``reason`` names the weak areas with their mastery, the skill assessment, exam
+  readiness and the model version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import polars as pl
+
+from daglig.catalogue import CHALLENGE_TYPES
+from daglig.challenge_settings import ChallengeSettings
+from daglig.hashing import salt_of, uniform
+from daglig.learner.assessment import Assessment
+from daglig.selection import (
+    ASSIGNMENT_SCHEMA,
+    CATEGORYLESS_TYPES,
+    FallbackSelector,
+    SelectionInputs,
+    Selector,
+    assign_categories,
+    level_expr,
+    snap_difficulty,
+    targets_expr,
+)
+
+JITTER = 0.15
+FOCUS_FIRST = 10.0  # category_focus always takes slot 1 when it is enabled and possible
+ADVANCED_SKILL, ADVANCED_ANSWERS = 0.75, 300
+WEAK_AREAS_IN_REASON = 3
+
+
+def type_fit() -> dict[str, pl.Expr]:
+    """How well each type fits a user (0 = never), from skill and habits."""
+    skill = pl.col("overall_skill_level")
+    broken_streak = (pl.col("current_streak") == 0) & pl.col("days_since_last_answer").is_between(
+        2, 7
+    )
+    return {
+        "quiz": pl.lit(0.8),
+        "category_focus": pl.lit(1.0),
+        "perfect_score": pl.when(skill >= 0.8).then(1.0).when(skill >= 0.65).then(0.5).otherwise(0.1),
+        "streak": pl.when(broken_streak).then(1.0).otherwise(0.4),
+        "accuracy_challenge": pl.when(skill >= 0.6).then(1.0).otherwise(0.3),
+        "speed_challenge": pl.when(
+            (skill >= ADVANCED_SKILL) & (pl.col("total_answers") >= ADVANCED_ANSWERS)
+        )
+        .then(1.0)
+        .otherwise(0.0),
+    }
+
+
+class MLSelector:
+    """Chooses from the learner model's assessment; delegates the rest to ``fallback``."""
+
+    name = "ml"
+
+    def __init__(
+        self, assessment: Assessment, model_version: str, fallback: Selector | None = None
+    ) -> None:
+        self.assessment = assessment
+        self.model_version = model_version
+        self.fallback = fallback or FallbackSelector()
+
+    def eligible(self, users: pl.DataFrame, settings: ChallengeSettings) -> pl.Series:
+        """Whether each of ``users`` goes down the ML path."""
+        assessed = self.assessment.users["user_id"].implode()
+        return users.select(
+            (pl.col("total_answers") >= settings.ml_min_answers)
+            & pl.col("user_id").is_in(assessed)
+        ).to_series()
+
+    def select(self, inputs: SelectionInputs) -> pl.DataFrame:
+        mask = self.eligible(inputs.users, inputs.settings)
+        rest = self.fallback.select(replace(inputs, users=inputs.users.filter(~mask)))
+        ml = self._select_ml(replace(inputs, users=inputs.users.filter(mask)))
+        return pl.concat([ml, rest]).sort("user_id", "slot")
+
+    def _rotation(self, inputs: SelectionInputs) -> pl.LazyFrame:
+        enabled = list(inputs.settings.enabled_categories)
+        return (
+            self.assessment.categories.lazy()
+            .filter(pl.col("category").is_in(enabled))
+            .join(inputs.users.lazy().select("user_id"), on="user_id", how="semi")
+            .with_columns(
+                cat_rank=pl.col("weak_rank").rank("ordinal").over("user_id").cast(pl.Int32) - 1,
+                n_cats=pl.len().over("user_id").cast(pl.Int32),
+                last_practised_at=pl.lit(None, pl.Datetime("us")),
+            )
+            .select("user_id", "category", "last_practised_at", "cat_rank", "n_cats")
+        )
+
+    def _weak_areas(self, inputs: SelectionInputs) -> pl.LazyFrame:
+        enabled = list(inputs.settings.enabled_categories)
+        return (
+            self.assessment.categories.lazy()
+            .filter(pl.col("category").is_in(enabled))
+            .sort("user_id", "weak_rank")
+            .group_by("user_id", maintain_order=True)
+            .agg(
+                weak_areas=pl.struct(
+                    "category", mastery=pl.col("mastery").round(3), answers=pl.col("attempts")
+                ).head(WEAK_AREAS_IN_REASON),
+                gaps=pl.col("is_gap").sum().cast(pl.Int32),
+            )
+        )
+
+    def _select_ml(self, inputs: SelectionInputs) -> pl.DataFrame:
+        s = inputs.settings
+        if inputs.users.is_empty() or not s.enabled_types:
+            return pl.DataFrame(schema=ASSIGNMENT_SCHEMA)
+        has_categories = len(s.enabled_categories) > 0
+        types = [t for t in s.enabled_types if t in CATEGORYLESS_TYPES or has_categories]
+        fit = type_fit()
+        kinds = pl.DataFrame(
+            {
+                "challenge_type": types,
+                "ml_weight": [CHALLENGE_TYPES[t].ml_weight for t in types],
+                "type_salt": [salt_of(t) for t in types],
+            },
+            schema={"challenge_type": pl.String, "ml_weight": pl.Float64, "type_salt": pl.Int64},
+        )
+        fit_expr = pl.lit(0.0)
+        for t in reversed(types):
+            fit_expr = pl.when(pl.col("challenge_type") == t).then(fit[t]).otherwise(fit_expr)
+        base = (
+            inputs.users.lazy()
+            .select(
+                "user_id",
+                "total_answers",
+                "correct_answers",
+                "accuracy",
+                "current_streak",
+                "days_since_last_answer",
+                "typical_daily_volume",
+            )
+            .join(self.assessment.users.lazy(), on="user_id", how="inner")
+            .with_columns(level=level_expr())
+        )
+        prev = inputs.previous.lazy()
+        n_cats = len(s.enabled_categories)
+        used_up = (
+            prev.filter(pl.col("category").is_in(list(s.enabled_categories)))
+            .group_by("user_id", "challenge_type")
+            .agg(n_used=pl.col("category").n_unique())
+            .filter(pl.col("n_used") >= n_cats)
+            .select("user_id", "challenge_type")
+        )
+        streak_given = prev.filter(pl.col("challenge_type").is_in(list(CATEGORYLESS_TYPES))).select(
+            "user_id", "challenge_type"
+        )
+        chosen = (
+            base.join(kinds.lazy(), how="cross")
+            .with_columns(fit=fit_expr)
+            .filter(pl.col("fit") > 0)
+            .join(used_up, on=["user_id", "challenge_type"], how="anti")
+            .join(streak_given, on=["user_id", "challenge_type"], how="anti")
+            .with_columns(
+                score=pl.col("ml_weight") * pl.col("fit")
+                + JITTER * uniform("user_id", inputs.run_date, "type_salt")
+                + pl.when(pl.col("challenge_type") == "category_focus")
+                .then(FOCUS_FIRST)
+                .otherwise(0.0)
+            )
+            .with_columns(
+                slot=pl.col("score").rank("ordinal", descending=True).over("user_id").cast(pl.Int16)
+            )
+            .filter(pl.col("slot") <= s.challenges_per_user)
+        )
+        with_category = assign_categories(chosen, inputs, self._rotation(inputs)).join(
+            self.assessment.categories.lazy().select(
+                "user_id", "category", category_mastery="mastery"
+            ),
+            on=["user_id", "category"],
+            how="left",
+        )
+        level_of_slot = pl.coalesce("category_mastery", "overall_skill_level")
+        out = with_category.with_columns(
+            source=pl.lit("ml"),
+            difficulty=snap_difficulty(
+                0.15 + 0.8 * level_of_slot, s.min_difficulty, s.max_difficulty
+            ),
+        ).with_columns(targets_expr())
+        out = out.join(self._weak_areas(inputs), on="user_id", how="left")
+        reason = pl.struct(
+            selector=pl.lit(self.name),
+            model_version=pl.lit(self.model_version),
+            rule=pl.when(pl.col("challenge_type") == "category_focus")
+            .then(pl.lit("top_weak_area"))
+            .when(pl.col("category").is_not_null())
+            .then(pl.lit("next_weak_area"))
+            .otherwise(pl.lit("type_fit")),
+            weak_areas=pl.col("weak_areas"),
+            gaps=pl.col("gaps"),
+            category_mastery=pl.col("category_mastery").round(3),
+            overall_skill_level=pl.col("overall_skill_level").round(3),
+            confidence_level=pl.col("confidence_level").round(3),
+            exam_readiness=pl.col("exam_readiness").round(3),
+            total_practice_questions=pl.col("total_practice_questions"),
+            current_streak=pl.col("current_streak"),
+        ).struct.json_encode()
+        return (
+            out.with_columns(reason=reason)
+            .select(list(ASSIGNMENT_SCHEMA))
+            .cast(ASSIGNMENT_SCHEMA)  # type: ignore[arg-type]
+            .sort("user_id", "slot")
+            .collect()
+        )
