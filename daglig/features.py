@@ -9,9 +9,15 @@ Three frames come out of one pass over the answer log:
 * ``quarantine`` — answer rows that cannot be used, each with its reason.
 
 Attempts are cleaned first: rows whose question is missing or whose category is unknown
-are quarantined, exact duplicates (same user, question and instant) are kept once, and an
-impossible ``time_spent_seconds`` (negative or above an hour) is quarantined as a value —
-the row is kept with the time set to NULL, since the answer itself is good.
+are quarantined, exact duplicates (same user, question and instant) are kept once, answers
+time-stamped after the run started (a device clock in the future) are quarantined, and an
+impossible ``time_spent_seconds`` (negative, NaN or above an hour) is quarantined as a
+value — the row is kept with the time set to NULL, since the answer itself is good. A
+question difficulty that is NULL stays NULL (unknown); one outside 0 .. 1 is set to NULL.
+
+Quarantine reasons, in the order they are tested (a row gets the first that applies):
+``missing_question``, ``unknown_category``, ``future_answered_at``, ``duplicate``; and,
+for rows kept, ``bad_time_spent_seconds``.
 """
 
 from __future__ import annotations
@@ -78,11 +84,19 @@ class FeatureSet:
 
 
 def clean_attempts(
-    attempts: pl.LazyFrame, questions: pl.LazyFrame, tz: str = "Europe/Oslo"
+    attempts: pl.LazyFrame,
+    questions: pl.LazyFrame,
+    tz: str = "Europe/Oslo",
+    now: datetime | None = None,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Split the answer log into usable rows (with category, difficulty and Oslo date) and
-    quarantined rows with a reason. ``attempts`` and ``questions`` are not modified."""
+    quarantined rows with a reason. ``attempts`` and ``questions`` are not modified.
+
+    ``now`` is when the run started (naive UTC, the contract's form): answers after it are
+    quarantined as ``future_answered_at``. None skips that rule (pure callers that do not
+    know the run's start)."""
     known = pl.Series(CATEGORY_KEYS, dtype=pl.String)
+    future = pl.lit(False) if now is None else pl.col("answered_at") > pl.lit(now)
     joined = attempts.join(
         questions.select("question_id", "category", "difficulty"),
         on="question_id",
@@ -93,7 +107,14 @@ def clean_attempts(
         .then(pl.lit("missing_question"))
         .when(~pl.col("category").is_in(known.implode()))
         .then(pl.lit("unknown_category"))
+        .when(future)
+        .then(pl.lit("future_answered_at")),
+        difficulty=pl.when(pl.col("difficulty").is_between(0.0, 1.0))
+        .then(pl.col("difficulty"))
+        .otherwise(None),
     )
+    # Duplicates share question and instant, so they share any reason above: when the
+    # first of them is quarantined, all of them are, for that reason.
     dup = pl.struct("user_id", "question_id", "answered_at").is_first_distinct().not_()
     joined = joined.with_columns(
         _reason=pl.when(pl.col("_reason").is_null() & dup)
@@ -227,9 +248,11 @@ def extract_features(
     attempts: pl.DataFrame,
     run_date: date,
     tz: str = "Europe/Oslo",
+    now: datetime | None = None,
 ) -> FeatureSet:
-    """The whole feature pass: clean, then per-user (Polars) and per-(user, category) (DuckDB)."""
-    clean_lf, quarantine_lf = clean_attempts(attempts.lazy(), questions.lazy(), tz)
+    """The whole feature pass: clean, then per-user (Polars) and per-(user, category) (DuckDB).
+    ``now`` is the run's start (naive UTC); see :func:`clean_attempts`."""
+    clean_lf, quarantine_lf = clean_attempts(attempts.lazy(), questions.lazy(), tz, now)
     clean, quarantine = pl.collect_all([clean_lf, quarantine_lf])
     uf = user_features(users.lazy(), clean.lazy(), run_date).collect()
     ucf = user_category_features(clean, run_date)
