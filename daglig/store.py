@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from daglig import sql as sqlfiles
 from daglig.challenge_settings import ChallengeSettings, parse_challenge_settings
 from daglig.challenges import CHALLENGE_COLUMNS
+from daglig.lock import lock_day
 from models import APP_TABLES, PIPELINE_TABLES, create_pipeline_tables
 
 
@@ -146,6 +147,7 @@ def write_day(
         "challenges_per_user": challenges_per_user,
     }
     with engine.begin() as conn:
+        lock_day(conn, challenge_date)  # one writer per date; see daglig/lock.py
         _stage(conn, "stage_challenges", challenges.select(CHALLENGE_COLUMNS))
         _stage(
             conn,

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from uuid import uuid4
 
 import polars as pl
+from prefect import runtime
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
 
 
 def run_folder(settings: Settings, run_date: date) -> Path:
-    """``data/runs/<run_date>/``: the Parquet files one run's tasks hand each other."""
-    folder = settings.runs_dir / run_date.isoformat()
+    """``data/runs/<run_date>/<flow run id>/``: the Parquet files one run's tasks hand each
+    other. One folder per flow run, so two runs of the same date at once (or a dry run for a
+    few users beside the nightly run) never read each other's files."""
+    folder = settings.runs_dir / run_date.isoformat() / (runtime.flow_run.id or uuid4().hex)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prefect import task
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
@@ -9,12 +11,14 @@ from prefect.logging import get_run_logger
 from daglig.config import Settings
 from daglig.db import make_engine
 from daglig.store import HealthReport, check_health
+from tasks.common import log_rows
 
 
 @task(name="check-health", cache_policy=NONE)
 def check_database(settings: Settings, dry_run: bool) -> HealthReport:
     """Database reachable, contract tables present, settings readable. No retries: a
     failing health check should stop the run now, not in a minute."""
+    t0 = time.perf_counter()
     engine = make_engine(settings.database_url)
     try:
         report = check_health(engine, settings.safe_database_url(), create_missing=not dry_run)
@@ -24,4 +28,11 @@ def check_database(settings: Settings, dry_run: bool) -> HealthReport:
         get_run_logger().info(
             "created pipeline tables: %s", ", ".join(report.created_pipeline_tables)
         )
+    # rows in: the pipeline tables that were missing; out: those created
+    log_rows(
+        "check-health",
+        len(report.missing_pipeline_tables),
+        len(report.created_pipeline_tables),
+        time.perf_counter() - t0,
+    )
     return report

@@ -2,34 +2,53 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
 from daglig.notify import Delivery, deliver
 from daglig.rendering import make_environment
+from daglig.report_tables import count_tables
 from daglig.summary import RunSummary, compose_email, to_markdown
+from tasks.common import log_rows
 
 
 @task(name="publish-summary", cache_policy=NONE)
 def publish_summary(summary: RunSummary) -> str:
-    """The markdown artifact, keyed by run date so the UI shows each day's history."""
+    """The markdown artifact and the count tables (by type, category, source), keyed by
+    run date so the UI shows each day's history."""
+    t0 = time.perf_counter()
     md = to_markdown(summary)
     create_markdown_artifact(
         key=f"daily-challenges-{summary.run_date.isoformat()}",
         markdown=md,
         description=f"Daily challenges {summary.run_date.isoformat()}: {summary.status}",
     )
+    tables = count_tables(summary)
+    for key, rows in tables.items():
+        create_table_artifact(
+            key=key,
+            table=rows,
+            description=f"Assignments by {key.rsplit('-by-', 1)[1]} {summary.run_date.isoformat()}",
+        )
     get_run_logger().info("summary:\n%s", md)
+    log_rows(
+        "publish-summary",
+        summary.assignments,
+        1 + sum(len(r) for r in tables.values()),
+        time.perf_counter() - t0,
+    )
     return md
 
 
 @task(name="send-summary-email", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
 def send_summary_email(summary: RunSummary, settings: Settings) -> Delivery:
+    t0 = time.perf_counter()
     msg = compose_email(summary, settings.email_from, settings.admin_emails, make_environment())
     d = deliver(
         msg,
@@ -38,4 +57,5 @@ def send_summary_email(summary: RunSummary, settings: Settings) -> Delivery:
         datetime.now(UTC),
     )
     get_run_logger().info("summary email delivered via %s to %s", d.channel, d.target)
+    log_rows("send-summary-email", 1, len(settings.admin_emails), time.perf_counter() - t0)
     return d

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import time
+
 from prefect import task
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
-from daglig.challenge_settings import ChallengeSettings
+from daglig.challenge_settings import ChallengeSettings, parse_challenge_settings
 from daglig.config import Settings
 from daglig.db import make_engine
-from daglig.store import read_challenge_settings
+from daglig.store import read_settings_rows
+from tasks.common import log_rows
 
 
 @task(name="read-settings", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
 def load_challenge_settings(settings: Settings) -> ChallengeSettings:
+    t0 = time.perf_counter()
     engine = make_engine(settings.database_url)
     try:
-        cs = read_challenge_settings(engine)
+        rows = read_settings_rows(engine)
     finally:
         engine.dispose()
+    cs = parse_challenge_settings(rows)
     log = get_run_logger()
     for problem in cs.problems:
         log.warning("setting ignored: %s", problem)
+    # rows in: settings rows read; out: those used (malformed ones take their defaults)
+    log_rows(
+        "read-settings", len(rows), max(0, len(rows) - len(cs.problems)), time.perf_counter() - t0
+    )
     return cs

@@ -1,0 +1,161 @@
+"""Backfills: which dates to run, whether a date is already complete, how many at once,
+and the rows of the backfill's table artifact. Pure; the flow is ``flows/backfill.py``.
+
+A date is *complete* when every active user known before the day's cutoff already holds
+at least ``challenges_per_user`` assignments for it; a backfill skips complete dates
+unless forced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, inspect
+
+from daglig import sql as sqlfiles
+
+MAX_DATES = 366
+MAX_CONCURRENCY = 8
+
+
+def backfill_dates(start: date, end: date, max_dates: int = MAX_DATES) -> list[date]:
+    """Every date from ``start`` to ``end``, both included, oldest first."""
+    if end < start:
+        raise ValueError(f"end_date {end} is before start_date {start}")
+    n = (end - start).days + 1
+    if n > max_dates:
+        raise ValueError(f"{n} dates from {start} to {end}: at most {max_dates} per backfill")
+    return [start + timedelta(days=i) for i in range(n)]
+
+
+def effective_concurrency(separate_processes: bool, requested: int, n_dates: int) -> int:
+    """How many dates run at once: ``requested`` (1..MAX_CONCURRENCY), at most one per date,
+    when each date runs in a process of its own (a deployment run); 1 when the dates run
+    inside the backfill's process. In one process, steps are not all thread-safe (the
+    great_expectations gate) and SQLite would mix the ADBC library (reads) with Python's
+    (writes) on one file, which does not lock safely (docs/stack-notes.md)."""
+    if not 1 <= requested <= MAX_CONCURRENCY:
+        raise ValueError(f"max_concurrency must be 1..{MAX_CONCURRENCY}, got {requested}")
+    if not separate_processes:
+        return 1
+    return max(1, min(requested, n_dates))
+
+
+@dataclass(frozen=True, slots=True)
+class DayStatus:
+    """What a date holds already: active users, those with a full set, all assignments."""
+
+    day: date
+    active_users: int
+    complete_users: int
+    assignments: int
+
+    @property
+    def complete(self) -> bool:
+        return self.active_users > 0 and self.complete_users == self.active_users
+
+
+def read_day_status(
+    engine: Engine, day: date, cutoff: datetime, challenges_per_user: int
+) -> DayStatus:
+    """The date's :class:`DayStatus`; an empty one when the pipeline tables do not exist."""
+    if not inspect(engine).has_table("user_daily_challenges"):
+        return DayStatus(day, 0, 0, 0)
+    # SQLite keeps timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text: compare in that form
+    at: datetime | str = (
+        cutoff.strftime("%Y-%m-%d %H:%M:%S.%f") if engine.dialect.name == "sqlite" else cutoff
+    )
+    with engine.connect() as conn:
+        row = conn.execute(
+            sqlfiles.statement("read/backfill_day_status"),
+            {
+                "challenge_date": day,
+                "cutoff": at,
+                "challenges_per_user": challenges_per_user,
+            },
+        ).one()
+    return DayStatus(day, int(row.active_users), int(row.complete_users), int(row.assignments))
+
+
+@dataclass(frozen=True, slots=True)
+class DayOutcome:
+    """One date of a backfill. ``outcome``: skipped (already complete), ok, or failed.
+    Counts are read from the database after the date's run: active users, those holding a
+    full set, the day's assignments, and how many of them the run added."""
+
+    day: date
+    outcome: str
+    active_users: int = 0
+    users_complete: int = 0
+    assignments: int = 0
+    assignments_added: int = 0
+    seconds: float = 0.0
+    error: str = ""
+    flow_run: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+
+def skipped(status: DayStatus) -> DayOutcome:
+    return DayOutcome(
+        status.day,
+        "skipped: already complete",
+        active_users=status.active_users,
+        users_complete=status.complete_users,
+        assignments=status.assignments,
+    )
+
+
+def finished(
+    before: DayStatus,
+    after: DayStatus,
+    *,
+    ok: bool,
+    seconds: float,
+    error: str = "",
+    flow_run: str = "",
+) -> DayOutcome:
+    """The outcome of a date that ran, from its database state before and after."""
+    return DayOutcome(
+        after.day,
+        "ok" if ok else "failed",
+        active_users=after.active_users,
+        users_complete=after.complete_users,
+        assignments=after.assignments,
+        assignments_added=max(0, after.assignments - before.assignments),
+        seconds=round(seconds, 2),
+        error=error,
+        flow_run=flow_run,
+    )
+
+
+def table_rows(outcomes: list[DayOutcome]) -> list[dict[str, Any]]:
+    """The backfill's table artifact: one row per date, oldest first (dicts, not a frame:
+    Prefect stores a DataFrame transposed)."""
+    return [
+        {
+            "date": o.day.isoformat(),
+            "outcome": o.outcome,
+            "active_users": o.active_users,
+            "users_complete": o.users_complete,
+            "assignments": o.assignments,
+            "assignments_added": o.assignments_added,
+            "seconds": o.seconds,
+            "error": o.error,
+            "flow_run": o.flow_run,
+        }
+        for o in sorted(outcomes, key=lambda o: o.day)
+    ]
+
+
+def failure_message(outcomes: list[DayOutcome]) -> str | None:
+    """One line naming every failed date and why; None when none failed."""
+    bad = sorted((o for o in outcomes if o.failed), key=lambda o: o.day)
+    if not bad:
+        return None
+    which = "; ".join(f"{o.day.isoformat()} ({o.error})" for o in bad)
+    return f"backfill failed for {len(bad)} of {len(outcomes)} dates: {which}"

@@ -1,0 +1,192 @@
+"""The backfill flow: the nightly flow once per date of a range, a few dates at a time.
+
+Prefect 3 has no backfill command; this flow is ours. Each date runs the daily flow as a
+subflow of the backfill (its own flow run ``daily-challenges-<date>``, with its own summary
+artifact and email):
+
+- run from a deployment (the UI's *Custom run*), each date is a run of the nightly
+  deployment (``run_deployment``), so the worker starts it in a process of its own and up to
+  ``max_concurrency`` dates run at once;
+- run in-process (``daglig backfill``, tests), the dates run one after another in this
+  process (its steps are not all thread-safe; see ``daglig.backfill.effective_concurrency``).
+
+Dates already complete are skipped unless ``force``. A date that fails does not stop the
+others; the backfill leaves a table artifact of every date's outcome and counts, and ends
+failed, naming the failed dates, if any failed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from typing import Annotated, Any, cast
+
+from prefect import flow, runtime
+from prefect.artifacts import create_table_artifact
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.logging import get_run_logger
+from pydantic import Field
+
+from daglig.backfill import (
+    MAX_CONCURRENCY,
+    DayOutcome,
+    DayStatus,
+    backfill_dates,
+    effective_concurrency,
+    failure_message,
+    finished,
+    skipped,
+    table_rows,
+)
+from daglig.config import Settings
+from tasks.backfill import read_day_statuses
+from tasks.progress import Progress
+from tasks.settings import load_challenge_settings
+
+NIGHTLY_DEPLOYMENT = "daily-challenges/nightly"
+DAY_TIMEOUT_SECONDS = 3 * 3600  # a date not finished by then counts as failed
+
+
+class BackfillFailed(RuntimeError):
+    """At least one date of the backfill failed; the message names them and why, and
+    ``rows`` holds every date's outcome (the table artifact's rows)."""
+
+    def __init__(self, message: str, rows: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.rows = rows or []
+
+
+def _run_name() -> str:
+    p = runtime.flow_run.parameters or {}
+    force = "-force" if p.get("force") else ""
+    return f"backfill-{p.get('start_date')}-to-{p.get('end_date')}{force}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def run_in_process(day: date, force: bool) -> tuple[bool, str, str]:
+    """The daily flow for ``day`` as a subflow in this process → (ok, error, flow run id)."""
+    # imported here: a backfill run from its deployment never loads the daily flow's
+    # heavy imports (great_expectations, scikit-learn) into its own process
+    from flows.daily_challenges import generate_daily_challenges
+
+    state = generate_daily_challenges(run_date=day, force=force, return_state=True)
+    flow_run = str(state.state_details.flow_run_id or "")
+    if state.is_completed():
+        return True, "", flow_run
+    exc = state.result(raise_on_failure=False)
+    error = _one_line(exc) if isinstance(exc, BaseException) else (state.message or "")
+    return False, error or str(state.name), flow_run
+
+
+def run_as_deployment(day: date, force: bool) -> tuple[bool, str, str]:
+    """A run of the nightly deployment for ``day``, linked as a subflow, waited for →
+    (ok, error, flow run id). The worker runs it in a process of its own."""
+    child = cast(
+        FlowRun,
+        run_deployment(
+            NIGHTLY_DEPLOYMENT,
+            parameters={"run_date": day.isoformat(), "force": force},
+            timeout=DAY_TIMEOUT_SECONDS,
+            poll_interval=2,
+        ),
+    )
+    state = child.state
+    if state is not None and state.is_completed():
+        return True, "", str(child.id)
+    if state is None or not state.is_final():
+        name = state.name if state else "unknown"
+        return False, f"not finished after {DAY_TIMEOUT_SECONDS} s (state {name})", str(child.id)
+    return False, state.message or state.name or "failed", str(child.id)
+
+
+def _run_date(
+    day: date, force: bool, separate: bool, settings: Settings, cpu: int, before: DayStatus
+) -> DayOutcome:
+    """Run one date (never raises) and read back what the day holds."""
+    t0 = time.perf_counter()
+    try:
+        ok, error, flow_run = (run_as_deployment if separate else run_in_process)(day, force)
+    except Exception as exc:  # e.g. the nightly deployment does not exist
+        ok, error, flow_run = False, _one_line(exc), ""
+    seconds = time.perf_counter() - t0
+    try:
+        (after,) = read_day_statuses(settings, [day], cpu)
+    except Exception as exc:  # the counts are for reading; the date's outcome stands
+        after = before
+        error = error or f"counts unreadable after the run: {_one_line(exc)}"
+    return finished(before, after, ok=ok, seconds=seconds, error=error, flow_run=flow_run)
+
+
+@flow(name="backfill-daily-challenges", flow_run_name=_run_name, log_prints=True)
+def backfill_daily_challenges(
+    start_date: date,
+    end_date: date,
+    force: bool = False,
+    max_concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)] = 1,
+) -> list[dict[str, Any]]:
+    """(Re)generate the daily challenges of every date from start_date to end_date.
+
+    Args:
+        start_date: The first challenge day (Europe/Oslo) to generate, included.
+        end_date: The last challenge day (Europe/Oslo) to generate, included.
+        force: Rerun dates that are already complete, replacing assignments nobody has
+            started (progress 0, not completed); without it complete dates are skipped.
+        max_concurrency: How many dates run at once (1-8), each in a process of its own,
+            when the backfill runs from its deployment (in-process, as with daglig
+            backfill: one at a time). Above 1, a date may run before the day before it is
+            written, and then cannot avoid repeating that day's challenges.
+    """
+    log = get_run_logger()
+    settings = Settings()
+    days = backfill_dates(start_date, end_date)
+    separate = runtime.deployment.id is not None  # a deployment run: fan out to the worker
+    workers = effective_concurrency(separate, max_concurrency, len(days))
+    cs = load_challenge_settings(settings)
+    cpu = cs.challenges_per_user
+    statuses = read_day_statuses(settings, days, cpu)
+    outcomes = [skipped(s) for s in statuses if s.complete and not force]
+    todo = [s for s in statuses if force or not s.complete]
+    log.info(
+        "backfill %s..%s: %d dates, %d already complete and skipped, %d to run, %d at a time%s",
+        start_date,
+        end_date,
+        len(days),
+        len(outcomes),
+        len(todo),
+        workers,
+        f" as runs of {NIGHTLY_DEPLOYMENT}" if separate else " in this process",
+    )
+    key = f"backfill-{start_date.isoformat()}-to-{end_date.isoformat()}"
+    progress = Progress(key, len(days))
+    progress.advance(len(outcomes), f"{len(outcomes)} dates already complete")
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backfill") as pool:
+        # each date in a copy of this flow's context, so its run is a subflow of this one
+        futures = [
+            pool.submit(
+                contextvars.copy_context().run, _run_date, s.day, force, separate, settings, cpu, s
+            )
+            for s in todo
+        ]
+        for fut in futures:
+            outcome = fut.result()
+            outcomes.append(outcome)
+            progress.advance(1, f"{outcome.day}: {outcome.outcome}")
+    rows = table_rows(outcomes)
+    create_table_artifact(
+        key=key,
+        table=rows,
+        description=f"Backfill {start_date}..{end_date}: outcome and counts per date",
+    )
+    message = failure_message(outcomes)
+    progress.finish(message or "done")
+    if message:
+        log.error(message)
+        raise BackfillFailed(message, rows)
+    return rows

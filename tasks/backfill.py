@@ -1,0 +1,38 @@
+"""Backfill I/O: read which dates are already complete."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from daglig.backfill import DayStatus, read_day_status
+from daglig.config import Settings
+from daglig.db import make_engine
+from daglig.features import day_cutoff
+from tasks.common import log_rows
+
+
+@task(name="check-complete-dates", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+def read_day_statuses(
+    settings: Settings, days: list[date], challenges_per_user: int
+) -> list[DayStatus]:
+    """For each date: active users, users with a full set of assignments, assignments."""
+    t0 = time.perf_counter()
+    engine = make_engine(settings.database_url)
+    try:
+        statuses = [
+            read_day_status(engine, d, day_cutoff(d, settings.timezone), challenges_per_user)
+            for d in days
+        ]
+    finally:
+        engine.dispose()
+    log_rows(
+        "check-complete-dates",
+        len(days),
+        sum(1 for s in statuses if s.complete),
+        time.perf_counter() - t0,
+    )
+    return statuses

@@ -1,0 +1,43 @@
+"""Retention cleanup: delete never-started challenges older than the retention."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import date
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from daglig.cleanup import (
+    CleanupCounts,
+    delete_run_folders_before,
+    delete_unstarted_before,
+    retention_cutoff,
+)
+from daglig.config import Settings
+from daglig.db import make_engine
+from tasks.common import log_rows
+
+
+@task(name="cleanup-expired", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+def cleanup_expired(settings: Settings, run_date: date) -> CleanupCounts:
+    """Assignments and challenges dated more than ``settings.retention_days`` before
+    ``run_date`` that nobody started → deleted; old run folders → removed."""
+    t0 = time.perf_counter()
+    before = retention_cutoff(run_date, settings.retention_days)
+    engine = make_engine(settings.database_url)
+    try:
+        counts = delete_unstarted_before(engine, before)
+    finally:
+        engine.dispose()
+    counts = replace(
+        counts, run_folders_deleted=delete_run_folders_before(settings.runs_dir, before)
+    )
+    log_rows(
+        "cleanup-expired",
+        counts.assignments_deleted + counts.challenges_deleted,
+        0,
+        time.perf_counter() - t0,
+    )
+    return counts

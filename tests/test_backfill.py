@@ -1,0 +1,164 @@
+"""The backfill flow: one daily run per date, complete dates skipped unless forced, a failed
+date does not stop the others, and a table artifact of every date's outcome."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daglig.backfill import (
+    DayOutcome,
+    backfill_dates,
+    effective_concurrency,
+    failure_message,
+    table_rows,
+)
+from tests.test_flow import build_app, per_user
+
+D1, D2, D3 = date(2026, 11, 21), date(2026, 11, 22), date(2026, 11, 23)
+
+
+def test_backfill_dates_are_inclusive_and_bounded() -> None:
+    assert backfill_dates(D1, D3) == [D1, D2, D3]
+    assert backfill_dates(D2, D2) == [D2]
+    with pytest.raises(ValueError, match="before start_date"):
+        backfill_dates(D3, D1)
+    with pytest.raises(ValueError, match="at most 5"):
+        backfill_dates(date(2026, 1, 1), date(2026, 1, 10), max_dates=5)
+
+
+def test_concurrency_is_bounded_and_one_in_process() -> None:
+    assert effective_concurrency(True, 4, 7) == 4
+    assert effective_concurrency(True, 4, 2) == 2
+    assert effective_concurrency(False, 4, 7) == 1
+    with pytest.raises(ValueError, match="1..8"):
+        effective_concurrency(True, 0, 3)
+    with pytest.raises(ValueError, match="1..8"):
+        effective_concurrency(False, 9, 3)
+
+
+def test_failure_message_names_every_failed_date_in_order() -> None:
+    outcomes = [
+        DayOutcome(D3, "failed", error="RuntimeError: b"),
+        DayOutcome(D1, "ok", assignments=3, assignments_added=3),
+        DayOutcome(D2, "failed", error="RuntimeError: a"),
+    ]
+    assert failure_message(outcomes) == (
+        "backfill failed for 2 of 3 dates: 2026-11-22 (RuntimeError: a); "
+        "2026-11-23 (RuntimeError: b)"
+    )
+    assert failure_message(outcomes[1:2]) is None
+    assert [r["date"] for r in table_rows(outcomes)] == [str(D1), str(D2), str(D3)]
+
+
+def read_table(key: str) -> list[dict[str, Any]]:
+    """The latest table artifact under ``key``, as rows."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        (latest, *_) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+        )
+    data = latest.data
+    return json.loads(data) if isinstance(data, str) else data  # type: ignore[return-value]
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    def use(url: str) -> None:
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.delenv("DAGLIG_SMTP_HOST", raising=False)
+
+    return use
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_backfill_skips_complete_dates_and_leaves_a_table(sqlite_url: str, env: Any) -> None:
+    from flows.backfill import backfill_daily_challenges
+    from flows.daily_challenges import generate_daily_challenges
+
+    env(sqlite_url)
+    people = build_app(sqlite_url)
+    generate_daily_challenges(run_date=D1)  # D1 is complete before the backfill
+    rows = backfill_daily_challenges(start_date=D1, end_date=D3, max_concurrency=2)
+    assert [(r["date"], r["outcome"]) for r in rows] == [
+        (str(D1), "skipped: already complete"),
+        (str(D2), "ok"),
+        (str(D3), "ok"),
+    ]
+    assert all(r["assignments"] == r["assignments_added"] == 36 for r in rows[1:])
+    assert all(r["active_users"] == r["users_complete"] == 12 for r in rows)
+    assert rows[0]["assignments"] == 36 and rows[0]["assignments_added"] == 0
+    for day in (D1, D2, D3):
+        assert per_user(sqlite_url, day) == {u: 3 for u in people["active"]}
+    assert read_table(f"backfill-{D1}-to-{D3}") == rows
+    # with force, complete dates run again (and write nothing new: nobody's slot changes)
+    again = backfill_daily_challenges(start_date=D1, end_date=D2, force=True)
+    assert [r["outcome"] for r in again] == ["ok", "ok"]
+    assert [r["assignments_added"] for r in again] == [0, 0]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_failed_date_does_not_stop_the_others(
+    sqlite_url: str, env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.daily_challenges as daily
+    from flows.backfill import BackfillFailed, backfill_daily_challenges
+
+    env(sqlite_url)
+    people = build_app(sqlite_url)
+    real = daily.upsert_challenges
+
+    def upsert_failing_on_d2(settings: Any, run_date: date, *args: Any) -> Any:
+        if run_date == D2:
+            raise RuntimeError("disk full")
+        return real(settings, run_date, *args)
+
+    monkeypatch.setattr(daily, "upsert_challenges", upsert_failing_on_d2)
+    state = backfill_daily_challenges(start_date=D1, end_date=D3, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(BackfillFailed, match=r"failed for 1 of 3 dates: 2026-11-22 \(Runtime"):
+        state.result()
+    assert per_user(sqlite_url, D1) == per_user(sqlite_url, D3) == {u: 3 for u in people["active"]}
+    assert per_user(sqlite_url, D2) == {}
+    rows = read_table(f"backfill-{D1}-to-{D3}")
+    assert [r["outcome"] for r in rows] == ["ok", "failed", "ok"]
+    assert rows[1]["error"] == "RuntimeError: disk full" and rows[1]["flow_run"]
+    assert rows[1]["users_complete"] == rows[1]["assignments"] == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("prefect_harness")
+def test_backfill_on_postgres(postgres_url: str, env: Any) -> None:
+    from flows.backfill import backfill_daily_challenges
+
+    env(postgres_url)
+    people = build_app(postgres_url)
+    rows = backfill_daily_challenges(start_date=D1, end_date=D3, max_concurrency=3)
+    assert [r["outcome"] for r in rows] == ["ok", "ok", "ok"]
+    assert len({r["flow_run"] for r in rows}) == 3  # one daily run per date
+    for day in (D1, D2, D3):
+        assert per_user(postgres_url, day) == {u: 3 for u in people["active"]}
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_cli_backfill_exits_nonzero_naming_the_failed_dates(sqlite_url: str, env: Any) -> None:
+    from typer.testing import CliRunner
+
+    from daglig.cli import app
+    from daglig.db import make_engine
+
+    env(sqlite_url)
+    make_engine(sqlite_url).connect().close()  # no app tables: every date fails its check
+    out = CliRunner().invoke(app, ["backfill", "--start", str(D1), "--end", str(D2)])
+    assert out.exit_code == 1
+    assert "backfill failed for 2 of 2 dates: 2026-11-21 (HealthCheckFailed" in out.output
+    assert f"{D1}: failed" in out.output and f"{D2}: failed" in out.output
