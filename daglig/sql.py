@@ -45,6 +45,8 @@ def positional(sql: str, params: dict[str, Any], style: str) -> tuple[str, list[
             order.append(name)
         return f"${order.index(name) + 1}"
 
+    # Whole-line comments may mention parameters; they must not become markers.
+    sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     out = _NAMED.sub(repl, sql)
     missing = [n for n in order if n not in params]
     if missing:

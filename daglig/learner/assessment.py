@@ -44,7 +44,9 @@ def exam_allocation(questions: pl.DataFrame, n: int = EXAM_QUESTIONS) -> dict[st
     """Questions per category on a 45-question exam, proportional to the active question
     bank (largest remainder), over the known categories."""
     counts = (
-        questions.filter(pl.col("is_active").fill_null(True) & pl.col("category").is_in(CATEGORY_KEYS))
+        questions.filter(
+            pl.col("is_active").fill_null(True) & pl.col("category").is_in(CATEGORY_KEYS)
+        )
         .group_by("category")
         .len()
     )
@@ -85,7 +87,10 @@ def assess(rows: pl.DataFrame, mastery: np.ndarray, allocation: dict[str, int]) 
         .with_columns(mastery=pl.Series(mastery, dtype=pl.Float64))
         .with_columns(
             is_gap=pl.col("attempts") == 0,
-            weak_rank=pl.struct("mastery", "category").rank("ordinal").over("user_id").cast(pl.Int16),
+            weak_rank=pl.struct("mastery", "category")
+            .rank("ordinal")
+            .over("user_id")
+            .cast(pl.Int16),
         )
         .sort("user_id", "weak_rank")
     )
@@ -119,3 +124,10 @@ def assess(rows: pl.DataFrame, mastery: np.ndarray, allocation: dict[str, int]) 
         )
     )
     return Assessment(categories=cats, users=users)
+
+
+def assess_with(model: object, rows: pl.DataFrame, questions: pl.DataFrame) -> Assessment:
+    """Score ``rows`` with a fitted learner model and assess every user in them."""
+    predict = getattr(model, "predict_proba")  # noqa: B009 - any estimator with the API
+    mastery = np.asarray(predict(rows))[:, 1] if rows.height else np.zeros(0)
+    return assess(rows, mastery, exam_allocation(questions))

@@ -103,9 +103,9 @@ def _user_category(past: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
         decayed += [w.sum().alias(f"_w{h}"), (w * correct).sum().alias(f"_wc{h}")]
     last_k = pl.col("is_correct").sort_by("answered_at", descending=True).head(LAST_K)
     return past.group_by("user_id", "category").agg(
+        *decayed,
         _n=pl.len(),
         _c=correct.sum(),
-        *decayed,
         _k_n=last_k.len(),
         _k_c=last_k.cast(pl.Float64).sum(),
         _resid=pl.col("_resid").sum(),
@@ -166,10 +166,12 @@ def state_at(
         cat_accuracy=(pl.col("is_correct").sum() + 1) / (pl.len() + 2)
     )
     cats = pl.LazyFrame({"category": list(categories)}, schema={"category": pl.String})
-    days_since = (
-        lambda col: (pl.lit(cutoff, pl.Datetime("us")) - pl.col(col)).dt.total_microseconds()
-        / US_PER_DAY
-    )
+
+    def days_since(col: str) -> pl.Expr:
+        return (pl.lit(cutoff, pl.Datetime("us")) - pl.col(col)).dt.total_microseconds() / (
+            US_PER_DAY
+        )
+
     state = (
         users.select("user_id")
         .unique()
@@ -283,3 +285,19 @@ def scoring_rows(
         ),
         curve,
     )
+
+
+def learner_rows(
+    users: pl.DataFrame,
+    questions: pl.DataFrame,
+    attempts: pl.DataFrame,
+    exams: pl.DataFrame,
+    cutoff: datetime,
+    tz: str = "Europe/Oslo",
+) -> pl.DataFrame:
+    """Tonight's scoring rows from the raw frames the nightly run reads (the answer log is
+    cleaned the same way as for the other features)."""
+    from daglig.features import clean_attempts
+
+    clean, _ = clean_attempts(attempts.lazy(), questions.lazy(), tz)
+    return scoring_rows(clean, exams.lazy(), users.lazy(), questions.lazy(), cutoff).collect()

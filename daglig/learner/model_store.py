@@ -120,9 +120,7 @@ def read_metadata(model_dir: Path) -> ModelMetadata:
         raw = json.loads((model_dir / version / META_FILE).read_text())
         return ModelMetadata(**raw)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelUnavailable(
-            f"model metadata unreadable: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise ModelUnavailable(f"model metadata unreadable: {type(exc).__name__}: {exc}") from exc
 
 
 def load_model(model_dir: Path, run_date: date, max_age_days: int) -> LoadedModel:

@@ -17,11 +17,17 @@ For an ML user, all in Polars expressions over every user at once:
   admin's bounds; targets follow the user's typical daily volume (as the fallback's);
 * ``reason`` names the weak areas with their mastery, the skill assessment, exam
   readiness and the model version.
+
+**Holdout.** A stable random share of the ML-eligible users (``holdout_share``, default
+5 %; membership hashed from the user id alone, so it holds day after day) gets fallback
+challenges instead, with ``"ml_holdout": true`` in the reason, so ML and fallback can be
+compared on like users (the admin report does).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import polars as pl
 
@@ -41,6 +47,8 @@ from daglig.selection import (
     targets_expr,
 )
 
+HOLDOUT_SALT = salt_of("ml-holdout")
+HOLDOUT_EPOCH = date(2026, 1, 1)  # a fixed "date" for the hash: membership never changes
 JITTER = 0.15
 FOCUS_FIRST = 10.0  # category_focus always takes slot 1 when it is enabled and possible
 ADVANCED_SKILL, ADVANCED_ANSWERS = 0.75, 300
@@ -56,7 +64,11 @@ def type_fit() -> dict[str, pl.Expr]:
     return {
         "quiz": pl.lit(0.8),
         "category_focus": pl.lit(1.0),
-        "perfect_score": pl.when(skill >= 0.8).then(1.0).when(skill >= 0.65).then(0.5).otherwise(0.1),
+        "perfect_score": pl.when(skill >= 0.8)
+        .then(1.0)
+        .when(skill >= 0.65)
+        .then(0.5)
+        .otherwise(0.1),
         "streak": pl.when(broken_streak).then(1.0).otherwise(0.4),
         "accuracy_challenge": pl.when(skill >= 0.6).then(1.0).otherwise(0.3),
         "speed_challenge": pl.when(
@@ -73,25 +85,43 @@ class MLSelector:
     name = "ml"
 
     def __init__(
-        self, assessment: Assessment, model_version: str, fallback: Selector | None = None
+        self,
+        assessment: Assessment,
+        model_version: str,
+        fallback: Selector | None = None,
+        holdout_share: float = 0.0,
     ) -> None:
         self.assessment = assessment
         self.model_version = model_version
         self.fallback = fallback or FallbackSelector()
+        self.holdout_share = holdout_share
 
     def eligible(self, users: pl.DataFrame, settings: ChallengeSettings) -> pl.Series:
         """Whether each of ``users`` goes down the ML path."""
         assessed = self.assessment.users["user_id"].implode()
         return users.select(
-            (pl.col("total_answers") >= settings.ml_min_answers)
-            & pl.col("user_id").is_in(assessed)
+            (pl.col("total_answers") >= settings.ml_min_answers) & pl.col("user_id").is_in(assessed)
+        ).to_series()
+
+    def in_holdout(self, users: pl.DataFrame) -> pl.Series:
+        """Whether each of ``users`` is in the (stable) holdout."""
+        return users.select(
+            uniform("user_id", HOLDOUT_EPOCH, HOLDOUT_SALT) < self.holdout_share
         ).to_series()
 
     def select(self, inputs: SelectionInputs) -> pl.DataFrame:
-        mask = self.eligible(inputs.users, inputs.settings)
-        rest = self.fallback.select(replace(inputs, users=inputs.users.filter(~mask)))
-        ml = self._select_ml(replace(inputs, users=inputs.users.filter(mask)))
-        return pl.concat([ml, rest]).sort("user_id", "slot")
+        eligible = self.eligible(inputs.users, inputs.settings)
+        held = eligible & self.in_holdout(inputs.users)
+        ml_users = eligible & ~held
+        rest = self.fallback.select(replace(inputs, users=inputs.users.filter(~eligible)))
+        holdout = self.fallback.select(replace(inputs, users=inputs.users.filter(held)))
+        holdout = holdout.with_columns(  # mark them: {"ml_holdout":true,…the fallback's reason}
+            reason=pl.concat_str(
+                pl.lit('{"ml_holdout":true,'), pl.col("reason").str.strip_prefix("{")
+            )
+        )
+        ml = self._select_ml(replace(inputs, users=inputs.users.filter(ml_users)))
+        return pl.concat([ml, holdout, rest]).sort("user_id", "slot")
 
     def _rotation(self, inputs: SelectionInputs) -> pl.LazyFrame:
         enabled = list(inputs.settings.enabled_categories)

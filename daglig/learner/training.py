@@ -31,6 +31,7 @@ from daglig.learner.features import examples
 HORIZON_DAYS = 7
 TRAIN_WINDOWS = 8
 MAX_TRAIN_EXAMPLES = 400_000
+MAX_EVAL_EXAMPLES = 500_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +77,24 @@ def build_examples(
     exams: pl.DataFrame,
     plan: TrainingPlan,
     max_train_examples: int = MAX_TRAIN_EXAMPLES,
+    max_eval_examples: int = MAX_EVAL_EXAMPLES,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(training examples, evaluation examples) for the plan. Training windows are
-    hash-sampled down to ``max_train_examples`` in all when the log is large."""
+    """(training examples, evaluation examples) for the plan. When the log is large the
+    training windows are hash-sampled down to ``max_train_examples`` in all, and the
+    held-out window to ``max_eval_examples`` (the same sample for every estimator)."""
     lf, ex = log.lazy(), exams.lazy()
     in_train = log.filter(
         (pl.col("answered_at") >= plan.train_cutoffs[0])
         & (pl.col("answered_at") < plan.eval_cutoff)
     ).height
+    in_eval = log.filter(
+        (pl.col("answered_at") >= plan.eval_cutoff) & (pl.col("answered_at") < plan.eval_end)
+    ).height
     fraction = min(1.0, max_train_examples / max(in_train, 1))
     train_parts = [examples(lf, ex, c, plan.horizon_days, fraction) for c in plan.train_cutoffs]
-    test_part = examples(lf, ex, plan.eval_cutoff, plan.horizon_days)
+    test_part = examples(
+        lf, ex, plan.eval_cutoff, plan.horizon_days, min(1.0, max_eval_examples / max(in_eval, 1))
+    )
     frames = pl.collect_all([*train_parts, test_part])
     return pl.concat(frames[:-1]), frames[-1]
 

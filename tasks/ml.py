@@ -1,0 +1,160 @@
+"""The learner model's tasks: training (read, fit and evaluate, save, report) and, in the
+nightly run, loading the saved model and assessing every user.
+
+The nightly run trains nothing. Loading validates the model (age, features, checksum,
+a probe prediction); any failure raises ``ModelUnavailable`` with the reason, and the
+flow sends everyone down the fallback path.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+from prefect.logging import get_run_logger
+
+from daglig.config import Settings
+from daglig.db import read_frame
+from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
+from daglig.learner.assessment import Assessment, assess_with
+from daglig.learner.features import EXAMS_SCHEMA, FEATURES
+from daglig.learner.model_store import LoadedModel, ModelMetadata, load_model, save_model
+from daglig.learner.training import (
+    TrainingPlan,
+    TrainingResult,
+    build_examples,
+    fit_and_evaluate,
+    metrics_markdown,
+)
+from tasks.common import log_rows, save
+from tasks.features import FeatureRefs
+
+
+@task(name="load-model", cache_policy=NONE)
+def load_learner_model(settings: Settings, run_date: date) -> LoadedModel:
+    """The current learner model, validated for ``run_date`` (no retries: a bad model
+    stays bad; the flow falls back)."""
+    loaded = load_model(settings.model_dir, run_date, settings.model_max_age_days)
+    get_run_logger().info(
+        "learner model %s (data up to %s) loaded",
+        loaded.version,
+        loaded.metadata.trained_as_of,
+    )
+    return loaded
+
+
+@task(name="assess-learners", cache_policy=NONE)
+def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> Assessment:
+    """Mastery per (user, category), weak areas, skill and exam readiness for every
+    active user, from tonight's learner rows."""
+    t0 = time.perf_counter()
+    if "rows" not in refs.learner:
+        raise RuntimeError("the feature step did not produce learner rows")
+    rows = pl.read_parquet(refs.learner["rows"])
+    questions = pl.read_parquet(refs.learner["questions"])
+    assessment = assess_with(loaded.model, rows, questions)
+    log_rows("assess-learners", rows.height, assessment.users.height, time.perf_counter() - t0)
+    return assessment
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingData:
+    """Paths of the cleaned answer log and exam sessions a training run reads."""
+
+    log: Path
+    exams: Path
+    answers: int
+
+
+@task(name="read-answer-log", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
+    """The cleaned answer log and completed exams before ``plan.eval_end``, as Parquet in
+    the training run's folder (the only step that touches the database)."""
+    t0 = time.perf_counter()
+    url = settings.database_url
+    questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA)
+    attempts = read_frame(url, "read/attempts", {"cutoff": plan.eval_end}, ATTEMPTS_SCHEMA)
+    exams = read_frame(url, "read/exam_sessions", {"cutoff": plan.eval_end}, EXAMS_SCHEMA)
+    clean, _ = clean_attempts(attempts.lazy(), questions.lazy(), settings.timezone)
+    log = clean.collect()
+    folder = settings.runs_dir / f"train-{plan.as_of.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    data = TrainingData(save(log, folder, "answer_log"), save(exams, folder, "exams"), log.height)
+    log_rows("read-answer-log", attempts.height, log.height, time.perf_counter() - t0)
+    return data
+
+
+@task(name="fit-and-evaluate", cache_policy=NONE)
+def fit_learner_model(data: TrainingData, plan: TrainingPlan) -> TrainingResult:
+    """Examples from the temporal split; the model and the baselines fitted and scored on
+    the later, held-out window."""
+    t0 = time.perf_counter()
+    log, exams = pl.read_parquet(data.log), pl.read_parquet(data.exams)
+    train, test = build_examples(log, exams, plan)
+    t1 = time.perf_counter()
+    result = fit_and_evaluate(log, train, test, plan)
+    result.seconds["build_examples"] = round(t1 - t0, 3)
+    log_rows("fit-and-evaluate", data.answers, train.height + test.height, time.perf_counter() - t0)
+    get_run_logger().info("held-out metrics:\n%s", metrics_markdown(result.metrics, result.n_test))
+    return result
+
+
+@task(name="save-model", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+def save_learner_model(
+    settings: Settings, result: TrainingResult, plan: TrainingPlan
+) -> ModelMetadata:
+    """Save the model as a new version with its metadata and make it current."""
+    meta = ModelMetadata(
+        version="",
+        trained_as_of=plan.as_of.isoformat(),
+        training_window=plan.as_dict(),
+        features=list(FEATURES),
+        metrics=result.metrics,
+        n_train=result.n_train,
+        n_test=result.n_test,
+        seconds=result.seconds,
+    )
+    saved = save_model(settings.model_dir, result.model, meta)
+    get_run_logger().info("learner model %s saved in %s", saved.version, settings.model_dir)
+    return saved
+
+
+@task(name="publish-model-report", cache_policy=NONE)
+def publish_model_report(meta: ModelMetadata) -> str:
+    """The metrics table as a markdown artifact (key ``learner-model``)."""
+    md = model_report(meta)
+    create_markdown_artifact(
+        key="learner-model", markdown=md, description=f"Learner model {meta.version}"
+    )
+    return md
+
+
+def model_report(meta: ModelMetadata) -> str:
+    """Markdown: version, training window, the metrics table, beats-every-baseline verdict."""
+    model = meta.metrics["model"]
+    baselines = {k: v for k, v in meta.metrics.items() if k != "model"}
+    beats = all(
+        model["log_loss"] < b["log_loss"] and model["auc"] > b["auc"] for b in baselines.values()
+    )
+    w = meta.training_window
+    return "\n".join(
+        [
+            f"# Learner model {meta.version}",
+            "",
+            f"Answers up to {meta.trained_as_of} (Europe/Oslo). Training windows start "
+            f"{w['train_cutoffs'][0]} … {w['train_cutoffs'][-1]} ({w['horizon_days']} days each, "
+            f"{meta.n_train:,} examples); held out: {w['eval_cutoff']} … {w['eval_end']}.",
+            "",
+            metrics_markdown(meta.metrics, meta.n_test),
+            "",
+            f"Beats every baseline on log loss and AUC: **{'yes' if beats else 'NO'}**.",
+            "",
+            "Seconds: " + ", ".join(f"{k} {v}" for k, v in meta.seconds.items()),
+        ]
+    )

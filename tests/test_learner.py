@@ -1,0 +1,484 @@
+"""The learner model's pure parts: point-in-time features, estimators, assessment, model
+store and the ML selector (tiny literal logs; no database, no Prefect)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from scipy.stats import binom
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
+from daglig.challenge_settings import ChallengeSettings
+from daglig.features import clean_attempts, day_cutoff, extract_features
+from daglig.learner.assessment import (
+    CONFIDENCE_HALF,
+    Assessment,
+    assess,
+    exam_allocation,
+    pass_probability,
+)
+from daglig.learner.estimators import EloBaseline, LaplaceBaseline, LearnerModel
+from daglig.learner.features import EXAMS_SCHEMA, FEATURES, examples, learner_rows, state_at
+from daglig.learner.model_store import (
+    ModelMetadata,
+    ModelUnavailable,
+    load_model,
+    read_metadata,
+    save_model,
+)
+from daglig.learner.selection import MLSelector
+from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, SelectionInputs
+from tests.builders import AppDataBuilder
+from tests.test_selection import frames
+
+RUN = date(2026, 11, 24)
+CUTOFF = day_cutoff(RUN)
+NO_EXAMS = pl.DataFrame(schema=EXAMS_SCHEMA)
+
+
+def practice_log() -> AppDataBuilder:
+    """Three learners with different strengths over six weeks."""
+    b = AppDataBuilder()
+    strong, weak, mixed = b.user(), b.user(), b.user()
+    for week in range(6):
+        day = RUN - timedelta(days=1 + 7 * week)
+        b.answers(strong, "traffic_signs", 10, correct=0.9, day=day)
+        b.answers(weak, "traffic_signs", 10, correct=0.3, day=day)
+        b.answers(mixed, "right_of_way", 10, correct=0.2, day=day)
+        b.answers(mixed, "winter_driving", 10, correct=0.9, day=day)
+    return b
+
+
+def clean_log(b: AppDataBuilder) -> pl.DataFrame:
+    _, questions, attempts = frames(b)
+    clean, _ = clean_attempts(attempts.lazy(), questions.lazy())
+    return clean.collect()
+
+
+# ----------------------------------------------------------------- point-in-time features
+
+
+def test_answers_after_the_cutoff_change_no_feature() -> None:
+    b = practice_log()
+    users = pl.DataFrame({"user_id": [1, 2, 3]})
+    cutoff = day_cutoff(RUN - timedelta(days=14))
+    before, _ = state_at(clean_log(b).lazy(), NO_EXAMS.lazy(), users.lazy(), cutoff)
+    # the future: many more answers, all wrong, in every category, after the cutoff
+    for uid in (1, 2, 3):
+        for c in CATEGORY_KEYS:
+            b.answers(uid, c, 15, correct=0.0, day=RUN - timedelta(days=3))
+            b.answers(uid, c, 5, correct=0.0, day=RUN - timedelta(days=14))  # 17:00 ≥ cutoff
+    after, _ = state_at(clean_log(b).lazy(), NO_EXAMS.lazy(), users.lazy(), cutoff)
+    assert_frame_equal(
+        before.collect().sort("user_id", "category"), after.collect().sort("user_id", "category")
+    )
+
+
+def test_state_has_every_category_and_counts_what_happened() -> None:
+    state, _ = state_at(
+        clean_log(practice_log()).lazy(), NO_EXAMS.lazy(), pl.LazyFrame({"user_id": [3]}), CUTOFF
+    )
+    s = state.collect()
+    assert s.height == len(CATEGORY_KEYS)
+    row = s.filter(pl.col("category") == "right_of_way").row(0, named=True)
+    assert row["attempts"] == 60 and row["correct"] == 12
+    assert row["uc_accuracy"] == pytest.approx(13 / 62)
+    last = datetime.combine(RUN - timedelta(days=1), datetime.min.time()).replace(
+        hour=17, minute=3
+    )  # the builder's last answer of the day: 17:00 plus 9 × 20 s
+    assert row["uc_days_since"] == pytest.approx((CUTOFF - last).total_seconds() / 86400)
+    gap = s.filter(pl.col("category") == "environment").row(0, named=True)
+    assert gap["attempts"] == 0 and gap["uc_days_since"] is None
+    assert gap["uc_accuracy"] == 0.5  # Laplace with no evidence
+
+
+def test_examples_label_only_the_window_with_features_from_before() -> None:
+    log = clean_log(practice_log())
+    cutoff = day_cutoff(RUN - timedelta(days=8))
+    ex = examples(log.lazy(), NO_EXAMS.lazy(), cutoff, horizon_days=7).collect()
+    assert ex.height == 40  # the answers of RUN - 8: 10 + 10 + 20
+    assert ex["answered_at"].min() >= cutoff
+    assert ex["answered_at"].max() < cutoff + timedelta(days=7)
+    # features as of the cutoff: the strong user's signs practice before it
+    strong = ex.filter(pl.col("user_id") == 1).row(0, named=True)
+    assert strong["attempts"] == 40 and strong["label"] in (0, 1)
+    assert set(FEATURES) <= set(ex.columns)
+
+
+# ----------------------------------------------------------------- estimators
+
+
+def training_frame(n: int = 400, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frame = pl.DataFrame({f: rng.random(n) for f in FEATURES}).with_columns(
+        user_id=pl.Series(rng.integers(1, 20, n)),
+        question_id=pl.Series(rng.integers(1, 30, n)),
+        answered_at=pl.Series([datetime(2026, 11, 1) + timedelta(minutes=i) for i in range(n)]),
+        attempts=pl.Series(rng.integers(0, 50, n)),
+    )
+    frame = frame.with_columns(correct=(pl.col("attempts") * pl.col("u_accuracy")).round(0))
+    y = (rng.random(n) < frame["u_accuracy"].to_numpy()).astype(int)
+    return frame, y
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [LearnerModel(max_iter=20), LaplaceBaseline(), EloBaseline()],
+    ids=["learner", "laplace", "elo"],
+)
+def test_estimators_follow_the_sklearn_api(estimator: object) -> None:
+    X, y = training_frame()
+    est = clone(estimator)
+    assert est.get_params() == estimator.get_params()  # type: ignore[attr-defined]
+    assert not [k for k in vars(est) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        est.predict_proba(X)  # type: ignore[attr-defined]
+    assert est.fit(X, y) is est  # type: ignore[attr-defined]
+    assert [k for k in vars(est) if k.endswith("_")]
+    p = est.predict_proba(X)  # type: ignore[attr-defined]
+    assert p.shape == (len(y), 2) and np.allclose(p.sum(axis=1), 1)
+    assert ((p >= 0) & (p <= 1)).all()
+    assert set(np.unique(est.predict(X))) <= {0, 1}  # type: ignore[attr-defined]
+
+
+def test_learner_model_refuses_missing_features() -> None:
+    X, y = training_frame()
+    with pytest.raises(ValueError, match="missing feature columns"):
+        LearnerModel(max_iter=5).fit(X.drop("q_difficulty"), y)
+
+
+def test_elo_learns_who_is_strong_and_what_is_hard() -> None:
+    rows = []
+    t = datetime(2026, 11, 1)
+    for i in range(60):
+        for user, easy_ok, hard_ok in ((1, True, True), (2, True, False), (3, False, False)):
+            rows.append((user, 10, t + timedelta(minutes=i), easy_ok))
+            rows.append((user, 20, t + timedelta(minutes=i, seconds=30), hard_ok))
+    f = pl.DataFrame(rows, schema=["user_id", "question_id", "answered_at", "y"], orient="row")
+    elo = EloBaseline().fit(f, f["y"].to_numpy())
+    p = elo.predict_proba(
+        pl.DataFrame({"user_id": [1, 2, 3, 99], "question_id": [20, 20, 20, 20]})
+    )[:, 1]
+    assert p[0] > p[1] > p[2]
+    assert 0 < p[3] < 1  # an unseen user rates 0
+    b = dict(zip(elo.question_ids_, elo.b_, strict=True))
+    assert b[20] > b[10]
+
+
+def test_laplace_shrinks_towards_the_prior() -> None:
+    lap = LaplaceBaseline(alpha=2.0).fit(None, np.array([1, 1, 1, 0]))
+    p = lap.predict_proba(pl.DataFrame({"correct": [0, 9, None], "attempts": [0, 10, None]}))
+    assert p[:, 1] == pytest.approx([0.75, (9 + 1.5) / 12, 0.75])
+
+
+# ----------------------------------------------------------------- assessment
+
+
+@pytest.mark.parametrize("p", [0.5, 0.8, 0.84, 0.9, 0.97])
+def test_pass_probability_matches_the_binomial(p: float) -> None:
+    got = pass_probability(np.full((1, 45), p))
+    assert got[0] == pytest.approx(binom.sf(37, 45, p), rel=1e-9)
+
+
+def test_pass_probability_edges_and_mixture() -> None:
+    assert pass_probability(np.ones((2, 45))).tolist() == pytest.approx([1.0, 1.0])
+    assert pass_probability(np.zeros((1, 45)))[0] == 0.0
+    # 8 certain misses fail the test whatever the rest
+    p = np.ones((1, 45))
+    p[0, :8] = 0.0
+    assert pass_probability(p)[0] == 0.0
+    p[0, 0] = 1.0  # 7 misses pass
+    assert pass_probability(p)[0] == 1.0
+
+
+def test_exam_allocation_spreads_45_questions_like_the_bank() -> None:
+    q = pl.DataFrame(
+        {
+            "category": ["traffic_signs"] * 30 + ["right_of_way"] * 15 + ["unknown_x"] * 50,
+            "is_active": [True] * 95,
+        }
+    )
+    alloc = exam_allocation(q)
+    assert sum(alloc.values()) == 45
+    assert alloc["traffic_signs"] == 30 and alloc["right_of_way"] == 15
+    even = exam_allocation(
+        pl.DataFrame({"category": list(CATEGORY_KEYS), "is_active": [True] * 12})
+    )
+    assert sorted(set(even.values())) == [3, 4] and sum(even.values()) == 45
+
+
+def test_assessment_ranks_weak_areas_and_reports_skill() -> None:
+    rows = pl.DataFrame(
+        {
+            "user_id": [7] * 12,
+            "category": list(CATEGORY_KEYS),
+            "attempts": [10] * 11 + [0],
+        }
+    ).with_columns(pl.col("attempts").cast(pl.Int64))
+    mastery = np.linspace(0.9, 0.35, 12)  # the last (a gap) is weakest, then the 11th
+    a = assess(rows, mastery, {c: (4 if i < 9 else 3) for i, c in enumerate(CATEGORY_KEYS)})
+    ranks = dict(zip(a.categories["category"], a.categories["weak_rank"], strict=True))
+    assert ranks[CATEGORY_KEYS[-1]] == 1 and ranks[CATEGORY_KEYS[-2]] == 2
+    assert a.categories.filter(pl.col("is_gap"))["category"].to_list() == [CATEGORY_KEYS[-1]]
+    u = a.users.row(0, named=True)
+    assert u["total_practice_questions"] == 110
+    assert u["confidence_level"] == pytest.approx(110 / (110 + CONFIDENCE_HALF))
+    assert 0.35 < u["overall_skill_level"] < 0.9 and 0 <= u["exam_readiness"] < 0.05
+
+
+def test_confidence_matches_the_seed_example() -> None:
+    assert pytest.approx(0.58, abs=0.01) == 127 / (127 + CONFIDENCE_HALF)
+
+
+# ----------------------------------------------------------------- model store
+
+
+def fitted_model() -> LearnerModel:
+    X, y = training_frame(300)
+    return LearnerModel(max_iter=10).fit(X, y)
+
+
+def metadata(as_of: str = "2026-11-20") -> ModelMetadata:
+    return ModelMetadata(
+        version="",
+        trained_as_of=as_of,
+        training_window={"as_of": as_of},
+        features=list(FEATURES),
+        metrics={"model": {"log_loss": 0.5, "auc": 0.7, "ece": 0.01}},
+        n_train=300,
+        n_test=100,
+    )
+
+
+def test_model_store_round_trip(tmp_path: Path) -> None:
+    model = fitted_model()
+    meta = save_model(tmp_path, model, metadata())
+    assert meta.version.startswith("lm-20261120-") and len(meta.sha256) == 64
+    loaded = load_model(tmp_path, RUN, max_age_days=14)
+    assert loaded.version == meta.version and loaded.metadata == meta
+    X, _ = training_frame(50, seed=3)
+    assert np.array_equal(loaded.model.predict_proba(X), model.predict_proba(X))
+    # saving again points at the newest version; the pointer never dangles
+    other = save_model(tmp_path, fitted_model().set_params(max_iter=11), metadata("2026-11-21"))
+    assert read_metadata(tmp_path).version == other.version != meta.version
+
+
+def _corrupt(model_dir: Path) -> None:
+    meta = read_metadata(model_dir)
+    path = model_dir / meta.version / "model.joblib"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 64] = b"\0" * 64
+    path.write_bytes(bytes(raw))
+
+
+def _garbage_with_matching_checksum(model_dir: Path) -> None:
+    meta = read_metadata(model_dir)
+    path = model_dir / meta.version / "model.joblib"
+    path.write_bytes(b"not a model")
+    import hashlib
+
+    raw = json.loads((model_dir / meta.version / "metadata.json").read_text())
+    raw["sha256"] = hashlib.sha256(b"not a model").hexdigest()
+    (model_dir / meta.version / "metadata.json").write_text(json.dumps(raw))
+
+
+def _edit_metadata(**changes: object):  # type: ignore[no-untyped-def]
+    def edit(model_dir: Path) -> None:
+        meta = read_metadata(model_dir)
+        p = model_dir / meta.version / "metadata.json"
+        p.write_text(json.dumps({**json.loads(p.read_text()), **changes}))
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("spoil", "run_date", "reason"),
+    [
+        (lambda d: None, RUN + timedelta(days=30), "days old"),
+        (lambda d: None, date(2026, 11, 1), "leak the future"),
+        (_corrupt, RUN, "does not match its checksum"),
+        (_garbage_with_matching_checksum, RUN, "failed to load"),
+        (_edit_metadata(features=list(FEATURES[:-1])), RUN, "other features"),
+        (_edit_metadata(schema_version=99), RUN, "metadata schema"),
+        (_edit_metadata(unknown_field=1), RUN, "metadata unreadable"),
+        (lambda d: (d / "current.json").unlink(), RUN, "no trained model"),
+    ],
+    ids=["old", "future", "corrupt", "unloadable", "features", "schema", "metadata", "missing"],
+)
+def test_unusable_models_are_refused_with_the_reason(
+    tmp_path: Path,
+    spoil,
+    run_date: date,
+    reason: str,  # type: ignore[no-untyped-def]
+) -> None:
+    save_model(tmp_path, fitted_model(), metadata())
+    spoil(tmp_path)
+    with pytest.raises(ModelUnavailable, match=reason):
+        load_model(tmp_path, run_date, max_age_days=14)
+
+
+# ----------------------------------------------------------------- ML selector
+
+
+def ml_population(n: int = 40) -> AppDataBuilder:
+    """Practised learners (ML-eligible) with a known weakest category, plus beginners."""
+    b = AppDataBuilder()
+    for i in range(n):
+        uid = b.user()
+        if i % 4 == 0:
+            b.answers(uid, CATEGORY_KEYS[i % 12], 10, correct=0.6)  # below ml_min_answers
+            continue
+        weakest = CATEGORY_KEYS[i % 12]
+        for j, c in enumerate(CATEGORY_KEYS):
+            day = RUN - timedelta(days=1 + (i + j) % 5)
+            b.answers(uid, c, 8, correct=0.1 if c == weakest else 0.6 + 0.3 * (i % 3) / 2, day=day)
+    return b
+
+
+def ml_select(
+    b: AppDataBuilder,
+    settings: ChallengeSettings | None = None,
+    previous: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, Assessment]:
+    users, questions, attempts = frames(b)
+    fs = extract_features(users, questions, attempts, RUN)
+    rows = learner_rows(users, questions, attempts, NO_EXAMS, CUTOFF)
+    # any estimator with the API can drive the selector; Laplace keeps the test exact
+    mastery = LaplaceBaseline().fit(None, np.array([0, 1])).predict_proba(rows)[:, 1]
+    assessment = assess(rows, mastery, exam_allocation(questions))
+    inputs = SelectionInputs(
+        run_date=RUN,
+        users=fs.user_features.filter(pl.col("is_active")),
+        user_categories=fs.user_category_features,
+        previous=previous if previous is not None else pl.DataFrame(schema=PREVIOUS_SCHEMA),
+        settings=settings or ChallengeSettings(),
+    )
+    out = MLSelector(assessment, "lm-test").select(inputs)
+    assert out.schema == pl.Schema(ASSIGNMENT_SCHEMA)
+    return out, assessment
+
+
+def test_category_focus_targets_the_top_weak_area_and_reason_names_it() -> None:
+    b = ml_population()
+    out, assessment = ml_select(b)
+    ml = out.filter(pl.col("source") == "ml")
+    assert ml["user_id"].n_unique() == 30  # 3 of every 4 learners practised enough
+    focus = ml.filter(pl.col("challenge_type") == "category_focus")
+    assert focus.height == 30 and (focus["slot"] == 1).all()
+    for uid, cat, reason in focus.select("user_id", "category", "reason").iter_rows():
+        r = json.loads(reason)
+        assert cat == CATEGORY_KEYS[(uid - 1) % 12]  # the planted weakest category
+        assert r["selector"] == "ml" and r["model_version"] == "lm-test"
+        assert r["rule"] == "top_weak_area" and r["weak_areas"][0]["category"] == cat
+        assert r["weak_areas"][0]["mastery"] <= r["weak_areas"][1]["mastery"]
+        assert {"overall_skill_level", "confidence_level", "exam_readiness"} <= set(r)
+    beginners = out.filter(pl.col("source") != "ml")
+    assert set(beginners["source"]) == {"fallback"}
+    assert set(beginners["user_id"]) == {i for i in range(1, 41) if (i - 1) % 4 == 0}
+
+
+@pytest.mark.parametrize("per_user", [1, 2, 3, 4, 5])
+def test_ml_challenges_per_user_distinct_types(per_user: int) -> None:
+    out, _ = ml_select(ml_population(), ChallengeSettings(challenges_per_user=per_user))
+    per = out.group_by("user_id").agg(n=pl.len(), t=pl.col("challenge_type").n_unique())
+    assert (per["n"] == per_user).all() and (per["t"] == per_user).all()
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"), [(0.1, 0.95), (0.5, 0.6), (0.42, 0.44), (0.0, 0.2), (0.7, 1.0)]
+)
+def test_ml_difficulty_bounds_are_honoured(lo: float, hi: float) -> None:
+    out, _ = ml_select(ml_population(), ChallengeSettings(min_difficulty=lo, max_difficulty=hi))
+    ml = out.filter(pl.col("source") == "ml")
+    assert ml.height and ml["difficulty"].min() >= lo - 1e-9 and ml["difficulty"].max() <= hi + 1e-9
+
+
+@pytest.mark.parametrize(
+    "types", [("quiz",), ("streak", "quiz"), ("category_focus", "perfect_score"), TYPE_KEYS]
+)
+def test_ml_only_enabled_types(types: tuple[str, ...]) -> None:
+    out, _ = ml_select(
+        ml_population(), ChallengeSettings(enabled_types=types, challenges_per_user=6)
+    )
+    assert set(out["challenge_type"]) <= set(types)
+    assert "category_focus" not in types or "category_focus" in set(out["challenge_type"])
+
+
+@pytest.mark.parametrize("cats", [("winter_driving",), ("traffic_signs", "right_of_way")])
+def test_ml_only_enabled_categories(cats: tuple[str, ...]) -> None:
+    out, _ = ml_select(ml_population(), ChallengeSettings(enabled_categories=cats))
+    assert set(out["category"].drop_nulls()) <= set(cats)
+
+
+def test_ml_min_answers_decides_who_goes_down_the_ml_path() -> None:
+    out, _ = ml_select(ml_population(), ChallengeSettings(ml_min_answers=1000))
+    assert "ml" not in set(out["source"])
+    out, _ = ml_select(ml_population(), ChallengeSettings(ml_min_answers=1))
+    assert set(out["source"]) == {"ml"}
+
+
+def test_ml_never_repeats_yesterdays_pairs() -> None:
+    b = ml_population()
+    first, _ = ml_select(b)
+    previous = first.select("user_id", "challenge_type", "category")
+    second, _ = ml_select(b, previous=previous)
+    clash = second.join(
+        previous, on=["user_id", "challenge_type", "category"], how="inner", nulls_equal=True
+    )
+    assert clash.height == 0
+    assert (second.group_by("user_id").len()["len"] == 3).all()
+    # the focus moves on to the next weak area rather than repeating
+    moved = second.filter(pl.col("challenge_type") == "category_focus").join(
+        first.filter(pl.col("challenge_type") == "category_focus"), on="user_id"
+    )
+    assert (moved["category"] != moved["category_right"]).all()
+
+
+def test_speed_only_for_advanced_users() -> None:
+    out, assessment = ml_select(ml_population(), ChallengeSettings(challenges_per_user=6))
+    speed = out.filter((pl.col("challenge_type") == "speed_challenge") & (pl.col("source") == "ml"))
+    for reason in speed["reason"]:
+        r = json.loads(reason)
+        assert r["overall_skill_level"] >= 0.75 and r["total_practice_questions"] >= 300
+
+
+def test_holdout_gets_marked_fallback_challenges_and_is_stable() -> None:
+    b = ml_population(200)
+    users, questions, attempts = frames(b)
+    fs = extract_features(users, questions, attempts, RUN)
+    rows = learner_rows(users, questions, attempts, NO_EXAMS, CUTOFF)
+    mastery = LaplaceBaseline().fit(None, np.array([0, 1])).predict_proba(rows)[:, 1]
+    assessment = assess(rows, mastery, exam_allocation(questions))
+
+    def run(day: date, share: float) -> pl.DataFrame:
+        inputs = SelectionInputs(
+            run_date=day,
+            users=fs.user_features.filter(pl.col("is_active")),
+            user_categories=fs.user_category_features,
+            previous=pl.DataFrame(schema=PREVIOUS_SCHEMA),
+            settings=ChallengeSettings(),
+        )
+        return MLSelector(assessment, "lm-test", holdout_share=share).select(inputs)
+
+    def held(out: pl.DataFrame) -> set[int]:
+        return set(out.filter(pl.col("reason").str.contains('"ml_holdout":true'))["user_id"])
+
+    out = run(RUN, 0.2)
+    h = held(out)
+    assert 15 <= len(h) <= 45  # ~20 % of the 150 eligible learners
+    marked = out.filter(pl.col("user_id").is_in(list(h)))
+    assert set(marked["source"]) == {"fallback"}
+    for r in marked["reason"]:
+        parsed = json.loads(r)  # still valid JSON
+        assert parsed["ml_holdout"] is True and parsed["selector"] == "fallback"
+    assert all(u % 4 != 1 for u in h)  # only ML-eligible learners are held out
+    assert held(run(RUN + timedelta(days=1), 0.2)) == h  # the same users tomorrow
+    assert held(run(RUN, 0.0)) == set()

@@ -1,0 +1,197 @@
+"""The learner model through Prefect: the training flow on simulated learners, and the
+nightly flow using the saved model — or falling back, with the reason, when it cannot."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from daglig.db import make_engine
+from daglig.learner.model_store import read_metadata
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+RUN = date(2026, 11, 24)
+USERS = 800
+
+
+@pytest.fixture(scope="session")
+def trained_world(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Path:
+    """800 simulated learners up to yesterday and a learner model trained on them by the
+    training flow (once per test run; tests work on copies)."""
+    from flows.train_learner_model import train_learner_model
+    from simulator import simulate
+
+    root = tmp_path_factory.mktemp("learner-world")
+    url = f"sqlite:///{root / 'app.db'}"
+    simulate(url, users=USERS, seed=5, end_date=RUN - timedelta(days=1))
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "DAGLIG_DATA_DIR")}
+    os.environ["DATABASE_URL"] = url
+    os.environ["DAGLIG_DATA_DIR"] = str(root / "data")
+    try:
+        result = train_learner_model(as_of=RUN)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    (root / "train-result.json").write_text(json.dumps(result))
+    return root
+
+
+@pytest.fixture
+def world(
+    trained_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    """A private copy of the trained world: database, model store, env pointing at them."""
+    shutil.copy(trained_world / "app.db", tmp_path / "app.db")
+    shutil.copytree(trained_world / "data" / "models", tmp_path / "data" / "models")
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DAGLIG_SMTP_HOST", raising=False)
+    yield {"url": url, "models": tmp_path / "data" / "models"}
+
+
+def run(**kwargs: Any) -> dict[str, Any]:
+    from flows.daily_challenges import generate_daily_challenges
+
+    return generate_daily_challenges(run_date=kwargs.pop("run_date", RUN), **kwargs)
+
+
+def reasons(url: str) -> list[dict[str, Any]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as c:
+            rows = c.execute(text("SELECT reason FROM user_daily_challenges")).all()
+    finally:
+        engine.dispose()
+    return [json.loads(r) for (r,) in rows]
+
+
+def test_training_flow_saves_a_validated_model_that_beats_the_baselines(
+    trained_world: Path,
+) -> None:
+    result = json.loads((trained_world / "train-result.json").read_text())
+    meta = read_metadata(trained_world / "data" / "models")
+    assert meta.version == result["version"] and meta.trained_as_of == RUN.isoformat()
+    window = meta.training_window
+    # evaluation strictly after every training window
+    assert max(window["train_cutoffs"]) < window["eval_cutoff"] < window["eval_end"]
+    model = meta.metrics["model"]
+    for name in ("AVG", "Laplace", "Elo"):
+        assert model["log_loss"] < meta.metrics[name]["log_loss"], name
+        assert model["auc"] > meta.metrics[name]["auc"], name
+    assert model["ece"] < 0.05 and meta.n_train > 10_000 and meta.n_test > 1_000
+
+
+def test_training_flow_leaves_the_metrics_report_artifact(trained_world: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["learner-model"]))
+        )
+    assert arts, "no learner-model artifact"
+    md = str(arts[0].data)
+    assert "| model |" in md and "| Elo |" in md and "Beats every baseline" in md
+
+
+def test_nightly_run_uses_the_model_for_practised_learners(world: dict[str, Any]) -> None:
+    result = run()
+    assert result["status"] == "ok" and result["ml_status"] == "used"
+    assert result["model_version"] == read_metadata(world["models"]).version
+    assert {"ml", "fallback", "onboarding"} <= set(result["by_source"])
+    assert "load-model" in result["task_seconds"] and "assess-learners" in result["task_seconds"]
+    rs = reasons(world["url"])
+    ml = [r for r in rs if r["selector"] == "ml"]
+    assert ml and all(r["model_version"] == result["model_version"] for r in ml)
+    assert all(r["total_practice_questions"] >= 30 for r in ml)
+    focus = [r for r in ml if r["rule"] == "top_weak_area"]
+    assert focus and all(r["weak_areas"][0]["mastery"] == r["category_mastery"] for r in focus)
+    fallback = [r for r in rs if r["selector"] == "fallback" and r["rule"] != "onboarding"]
+    held = [r for r in fallback if r.get("ml_holdout")]
+    assert fallback and all(r["answers"] < 30 for r in fallback if not r.get("ml_holdout"))
+    # the default 5 % holdout: ML-eligible learners given fallback challenges, marked
+    assert held and all(r["answers"] >= 30 for r in held)
+
+
+def _spoil_checksum(models: Path) -> None:
+    meta = read_metadata(models)
+    path = models / meta.version / "model.joblib"
+    path.write_bytes(path.read_bytes()[:-100] + b"\0" * 100)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "kwargs", "reason"),
+    [
+        (_spoil_checksum, {}, "does not match its checksum"),
+        (lambda m: shutil.rmtree(m), {}, "no trained model"),
+        (lambda m: None, {"run_date": RUN + timedelta(days=20)}, "days old"),
+    ],
+    ids=["corrupt", "missing", "too-old"],
+)
+def test_unusable_model_sends_everyone_down_the_fallback_path(
+    world: dict[str, Any],
+    spoil,
+    kwargs: dict[str, Any],
+    reason: str,  # type: ignore[no-untyped-def]
+) -> None:
+    spoil(world["models"])
+    result = run(**kwargs)
+    assert result["status"] == "ok" and result["ml_status"] == "fallback"
+    assert reason in result["ml_reason"]
+    assert "ml" not in result["by_source"] and result["users_served"] == result["users_active"]
+    assert {r["selector"] for r in reasons(world["url"])} == {"fallback"}
+
+
+def test_no_ml_option_and_setting_force_fallback(world: dict[str, Any]) -> None:
+    result = run(no_ml=True, dry_run=True)
+    assert result["ml_status"] == "off" and "no_ml" in result["ml_reason"]
+    assert "ml" not in result["by_source"] and "load-model" not in result["task_seconds"]
+    engine = make_engine(world["url"])
+    from models import create_pipeline_tables
+
+    create_pipeline_tables(engine)
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO challenge_settings (key, value, updated_at, updated_by) "
+                "VALUES ('ml_enabled', 'false', CURRENT_TIMESTAMP, 'test')"
+            )
+        )
+    engine.dispose()
+    result = run(dry_run=True)
+    assert result["ml_status"] == "off" and "ml_enabled is false" in result["ml_reason"]
+    assert "ml" not in result["by_source"]
+
+
+def test_an_error_inside_ml_selection_falls_back_and_says_so(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from daglig.learner.selection import MLSelector
+
+    def broken(self: MLSelector, inputs: object) -> None:
+        raise ZeroDivisionError("injected fault in ML selection")
+
+    monkeypatch.setattr(MLSelector, "_select_ml", broken)
+    result = run()
+    assert result["status"] == "ok" and result["ml_status"] == "fallback"
+    assert "ML selection failed: ZeroDivisionError: injected fault" in result["ml_reason"]
+    assert result["selector"] == "fallback" and "ml" not in result["by_source"]
+    md_line = "Learner model not used (fallback): ML selection failed"
+    from daglig.summary import RunSummary, to_markdown
+
+    fields = {k: v for k, v in result.items() if k in RunSummary.__dataclass_fields__}
+    fields["run_date"] = RUN
+    assert md_line in to_markdown(RunSummary(**fields))
