@@ -172,7 +172,9 @@ PIPELINE_TABLES: tuple[str, ...] = (
 def create_pipeline_tables(bind: Engine | Connection) -> None:
     """Create the pipeline's own tables when missing; never touches the app's tables."""
     Base.metadata.create_all(
-        bind, tables=[Base.metadata.tables[name] for name in PIPELINE_TABLES], checkfirst=True
+        bind,
+        tables=[Base.metadata.tables[n] for n in PIPELINE_TABLES + PIPELINE_RECORD_TABLES],
+        checkfirst=True,
     )
 
 
@@ -181,3 +183,45 @@ def create_app_tables(bind: Engine | Connection) -> None:
     Base.metadata.create_all(
         bind, tables=[Base.metadata.tables[name] for name in APP_TABLES], checkfirst=True
     )
+
+
+# The pipeline's own records (not part of the app contract; the app never reads them).
+# Created by create_pipeline_tables with the contract's pipeline tables; the health check
+# does not require them, so a database set up before they existed gets them on first use.
+
+
+class PipelineRun(Base):
+    """One row per nightly-run attempt (written by the flow's ``record-run`` task)."""
+
+    __tablename__ = "pipeline_runs"
+    id: Mapped[int] = mapped_column(GeneratedBigInt, Identity(), primary_key=True)
+    run_date: Mapped[date] = mapped_column(Date, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    finished_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)  # ok|dry_run|disabled|failed
+    total_seconds: Mapped[float] = mapped_column(
+        Float(precision=53).with_variant(Float(), "sqlite"), nullable=False
+    )
+    users_served: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    assignments: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    quarantined: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    ml_status: Mapped[str | None] = mapped_column(Text)  # used | fallback | off
+    error: Mapped[str | None] = mapped_column(Text)  # "<step>: <one line>" when failed
+    flow_run_id: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_pipeline_runs_run_date", "run_date"),)
+
+
+class ChallengeSettingHistory(Base):
+    """Every admin change of a ``challenge_settings`` key: who, when, from what to what."""
+
+    __tablename__ = "challenge_settings_history"
+    id: Mapped[int] = mapped_column(GeneratedBigInt, Identity(), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, nullable=False)
+    old_value: Mapped[str | None] = mapped_column(Text)  # NULL: the key was not set
+    new_value: Mapped[str] = mapped_column(Text, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    changed_by: Mapped[str | None] = mapped_column(Text)
+
+
+PIPELINE_RECORD_TABLES: tuple[str, ...] = ("pipeline_runs", "challenge_settings_history")

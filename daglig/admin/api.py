@@ -1,0 +1,196 @@
+"""The HTTP admin API: the seed's seven endpoints under ``/admin/api/ml-challenges/``.
+
+JSON in and out, described at ``/openapi.json`` (interactive at ``/docs``). Every endpoint
+needs ``Authorization: Bearer <DAGLIG_ADMIN_TOKEN>``, compared in constant time; without a
+configured token every endpoint answers 503, with a missing or wrong one 401. Inputs are
+pydantic models and typed parameters with bounds: bad input is 422. The operations are
+:mod:`daglig.admin.service`, shared with ``daglig admin``.
+
+Served by ``daglig admin serve`` (uvicorn).
+"""
+
+# no `from __future__ import annotations`: FastAPI reads the annotations of the route
+# closures at runtime, and those name objects local to create_app
+import hmac
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+from daglig.admin import service
+from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
+from daglig.config import Settings
+
+PREFIX = "/admin/api/ml-challenges"
+MIN_TOKEN_LENGTH = 16
+EARLIEST = date(2020, 1, 1)
+
+TypeKey = Literal[TYPE_KEYS]  # type: ignore[valid-type]
+CategoryKey = Literal[CATEGORY_KEYS]  # type: ignore[valid-type]
+
+
+class SettingsUpdate(BaseModel):
+    """Settings to change (any subset of the contract's keys) and who changes them.
+
+    The bounds here are the contract's; each value is also checked by the same parser the
+    nightly run reads it with (``daglig.challenge_settings``), and min_difficulty may not
+    end up above max_difficulty.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    generation_enabled: StrictBool | None = None
+    ml_enabled: StrictBool | None = None
+    enabled_types: list[TypeKey] | None = Field(default=None, max_length=len(TYPE_KEYS))
+    enabled_categories: list[CategoryKey] | None = Field(
+        default=None, max_length=len(CATEGORY_KEYS)
+    )
+    min_difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
+    challenges_per_user: int | None = Field(default=None, ge=1, le=6, strict=True)
+    ml_min_answers: int | None = Field(default=None, ge=0, le=1_000_000, strict=True)
+    changed_by: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=service.MAX_BY_LENGTH,
+        description="Who makes the change (recorded in challenge_settings_history).",
+    )
+
+    @model_validator(mode="after")
+    def _some_setting(self) -> "SettingsUpdate":
+        if not self.changes():
+            raise ValueError("give at least one setting to change")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The settings given, as {key: value}."""
+        return self.model_dump(exclude_none=True, exclude={"changed_by"})
+
+
+class GenerateRequest(BaseModel):
+    """A manual run of the nightly job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_date: date | None = Field(default=None, description="Challenge day; default today.")
+    force: StrictBool = Field(default=False, description="Replace assignments nobody started.")
+    local: StrictBool = Field(
+        default=False, description="Run in the API's process even when a Prefect server is set."
+    )
+    wait_seconds: float = Field(
+        default=0, ge=0, le=600, description="How long to wait for a deployment run."
+    )
+
+
+def _check_day(day: date | None, settings: Settings) -> date:
+    today = service.today(settings.timezone)
+    day = day or today
+    if not EARLIEST <= day <= today + timedelta(days=7):
+        raise HTTPException(422, f"date {day} is outside {EARLIEST} .. {today + timedelta(7)}")
+    return day
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The admin API for ``settings`` (default: from the environment)."""
+    settings = settings or Settings()
+    url = settings.database_url
+    bearer = HTTPBearer(auto_error=False, description="DAGLIG_ADMIN_TOKEN")
+
+    def require_token(
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
+        if len(expected) < MIN_TOKEN_LENGTH:
+            raise HTTPException(503, "admin API disabled: DAGLIG_ADMIN_TOKEN is not configured")
+        given = creds.credentials if creds is not None else ""
+        if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise HTTPException(
+                401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    app = FastAPI(
+        title="daglig admin API",
+        version="1.0",
+        description="Admin controls and analytics of the nightly daily-challenges pipeline.",
+    )
+
+    @app.exception_handler(service.AdminInputError)
+    def _bad_input(_: Request, exc: service.AdminInputError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(service.NotFound)
+    def _not_found(_: Request, exc: service.NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(service.AdminError)
+    def _failed(_: Request, exc: service.AdminError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=500)
+
+    api = APIRouter(prefix=PREFIX, dependencies=[Depends(require_token)])
+
+    @api.get("/overview", summary="System overview")
+    def overview(day: Annotated[date | None, Query(alias="date")] = None) -> dict[str, Any]:
+        """Settings in force, the day's assignments and completion, the last run."""
+        return service.overview(url, _check_day(day, settings))
+
+    @api.post("/generate", summary="Manual generation", status_code=200)
+    def generate(request: GenerateRequest | None = None) -> JSONResponse:
+        """Start the nightly deployment through the Prefect API when a server is configured
+        (202, with the flow run id), else run the job in this process (200, its summary)."""
+        request = request or GenerateRequest()
+        out = service.generate(
+            _check_day(request.run_date, settings),
+            force=request.force,
+            local=request.local,
+            wait_seconds=request.wait_seconds,
+        )
+        return JSONResponse(out, status_code=202 if out["mode"] == "deployment" else 200)
+
+    @api.get("/performance", summary="Performance analytics")
+    def performance(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> dict[str, Any]:
+        """The latest run attempts and their seconds."""
+        return service.performance(url, limit)
+
+    @api.get("/settings", summary="Configuration")
+    def get_settings(history: Annotated[int, Query(ge=0, le=1000)] = 20) -> dict[str, Any]:
+        """Settings in force, stored rows with who set them, recent changes."""
+        return service.settings_view(url, history)
+
+    @api.put("/settings", summary="Change configuration")
+    @api.post("/settings", summary="Change configuration (POST, as in the seed)")
+    def put_settings(update: SettingsUpdate) -> dict[str, Any]:
+        """Change settings; each change is recorded with who and when."""
+        return service.set_settings(url, update.changes(), update.changed_by or "api")
+
+    @api.post("/test-user/{user_id}", summary="Test user generation")
+    def test_user(
+        user_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+        day: Annotated[date | None, Query(alias="date")] = None,
+    ) -> dict[str, Any]:
+        """Dry-run the nightly job for one user: challenges, reasons, selector and why."""
+        return service.dry_run_user(settings, user_id, _check_day(day, settings))
+
+    @api.get("/recent", summary="Recent challenges")
+    def recent(
+        days: Annotated[int, Query(ge=1, le=366)] = 7,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> dict[str, Any]:
+        """The latest challenges with users holding, started and completed each."""
+        since = service.today(settings.timezone) - timedelta(days=days - 1)
+        return service.recent(url, since, limit)
+
+    @api.get("/stats", summary="System statistics")
+    def stats(
+        start: Annotated[date | None, Query()] = None,
+        end: Annotated[date | None, Query()] = None,
+    ) -> dict[str, Any]:
+        """Completion by source/type/category, engagement, ML effectiveness, run errors;
+        default the last 7 days."""
+        last = end or service.today(settings.timezone)
+        return service.stats(url, start or last - timedelta(days=6), last)
+
+    app.include_router(api)
+    return app

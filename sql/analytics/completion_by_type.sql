@@ -1,0 +1,11 @@
+-- Completion by challenge type over the challenge days from start_date to end_date, both
+-- included: assignments, those started (progress > 0 or completed) and those completed.
+SELECT d.challenge_type AS challenge_type,
+       COUNT(*) AS assigned,
+       SUM(CASE WHEN a.progress > 0 OR a.completed_at IS NOT NULL THEN 1 ELSE 0 END) AS started,
+       SUM(CASE WHEN a.completed_at IS NOT NULL THEN 1 ELSE 0 END) AS completed
+FROM user_daily_challenges a
+JOIN daily_challenges d ON d.id = a.challenge_id
+WHERE a.challenge_date BETWEEN :start_date AND :end_date
+GROUP BY d.challenge_type
+ORDER BY d.challenge_type
