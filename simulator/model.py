@@ -13,7 +13,7 @@ is exact.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -95,6 +95,11 @@ class SimulatedData:
     frames: dict[str, pl.DataFrame]
     archetype: np.ndarray  # per user (index = user id - 1): an index into ARCHETYPES
     cutoff_utc: dt.datetime  # end of end_date in Oslo, naive UTC: nothing is at or after it
+    latent: dict[str, np.ndarray] = field(default_factory=dict)
+    # The hidden state the day-by-day player continues from (simulator/days.py): base
+    # (users × categories logits), learn (per user), speed (per user), q_true (true
+    # question difficulty, by question index), q_cat, q_active, count_uc and last_at_uc
+    # (answers and last answer µs per user × category at the cutoff).
 
     @property
     def by_archetype(self) -> dict[str, int]:
@@ -420,7 +425,17 @@ def simulate_frames(
         gt_mastery=gt_mastery,
         gt_count=count_uc,
     )
-    return SimulatedData(frames=frames, archetype=arch, cutoff_utc=cutoff)
+    latent = {
+        "base": base,
+        "learn": learn,
+        "speed": speed,
+        "q_true": q_true,
+        "q_cat": q_cat,
+        "q_active": q_active,
+        "count_uc": count_uc,
+        "last_at_uc": np.where(count_uc > 0, last_at_uc, -1),
+    }
+    return SimulatedData(frames=frames, archetype=arch, cutoff_utc=cutoff, latent=latent)
 
 
 def _weak_spots(rng: np.random.Generator, n: int, n_cat: int) -> np.ndarray:

@@ -1,0 +1,574 @@
+"""The app's side, night after night: learners act on their challenges and learn from it.
+
+``play_days`` continues a simulated history day by day. Each simulated night runs the real
+nightly flow (``generate_daily_challenges``; the learner model is trained first and every
+``train_every`` days after). Each simulated day, the learners who open the app act on
+what they were given:
+
+* who opens the app: a daily chance by archetype (heavy 0.7, casual 0.25, new 0.35,
+  lapsed 0.04; inactive users never);
+* each challenge is taken up with the learner's own engagement (drawn once, Beta(3, 2));
+* a taken-up challenge is carried through with P = σ(3·(mastery − difficulty) + 1.5), else
+  abandoned part-way (so a challenge pitched far above the learner tends to stay unfinished);
+* the answers follow the same skill model as the history (simulator/model.py): right with
+  σ(θ − 3·(difficulty − 0.5)), θ = base + learn·log1p(answers in the category)·fade, so a
+  learner's skill grows in the categories they practise — fastest where they have
+  practised least;
+* progress, completion and XP are written back as the app would: ``question_attempts``,
+  ``quiz_sessions``, ``user_daily_challenges.progress/completed_at``, ``user_progress``.
+
+What a challenge asks: ``category_focus``/``perfect_score``/``speed_challenge``: its target
+in questions of its category; ``quiz``: target quizzes of 10 questions; ``accuracy``: its
+question count; ``streak``: one 10-question session. Active learners with nothing taken up
+do one free 10-question session.
+
+The report compares the ML group with the holdout (both ML-eligible on the first night;
+the holdout got fallback challenges): completion per learner, and the growth of true
+mastery in each learner's two truly weakest categories at the start, each difference with
+a 95 % Welch interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import text
+
+from daglig.catalogue import CATEGORY_KEYS
+from daglig.db import make_engine, read_frame
+from daglig.stats import welch
+from simulator.load import load_frames
+from simulator.model import (
+    CASUAL,
+    DIFFICULTY_SLOPE,
+    FADE_DAYS,
+    HEAVY,
+    LAPSED,
+    NEW,
+    RETAINED,
+    US_PER_DAY,
+    US_PER_S,
+    SimulatedData,
+    _local_to_utc,
+    _sigmoid,
+    day_end_utc,
+    simulate_frames,
+)
+
+EPOCH = dt.date(1970, 1, 1)
+P_OPEN = {NEW: 0.35, CASUAL: 0.25, HEAVY: 0.7, LAPSED: 0.04}
+SESSION_SIZE = 10
+XP_PER_CORRECT = 10
+WEAK_K = 2
+
+DAY_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "user_id": pl.Int64,
+    "slot": pl.Int16,
+    "challenge_type": pl.String,
+    "category": pl.String,
+    "target_value": pl.Int32,
+    "difficulty": pl.Float64,
+    "xp_reward": pl.Int32,
+    "content_key": pl.String,
+    "source": pl.String,
+    "reason": pl.String,
+}
+
+
+class Learners:
+    """The simulated learners' hidden state, moved forward day by day (in memory)."""
+
+    def __init__(self, data: SimulatedData, seed: int) -> None:
+        lat = data.latent
+        self.n = len(data.archetype)
+        self.n_cat = len(CATEGORY_KEYS)
+        self.arch = data.archetype
+        self.is_active = data.frames["users"]["is_active"].to_numpy()
+        self.base = lat["base"]
+        self.learn = lat["learn"]
+        self.speed = lat["speed"]
+        self.q_true = lat["q_true"]
+        self.q_cat = lat["q_cat"]
+        self.count = lat["count_uc"].reshape(self.n, self.n_cat).astype(np.int64)
+        self.last_at = lat["last_at_uc"].reshape(self.n, self.n_cat).astype(np.int64)
+        self.rng = np.random.default_rng([seed, 2024])
+        self.engagement = self.rng.beta(3.0, 2.0, self.n)
+        active_q = np.flatnonzero(lat["q_active"])
+        self.q_by_cat = [active_q[self.q_cat[active_q] == c] for c in range(self.n_cat)]
+        f = data.frames
+        self.next_attempt = f["question_attempts"].height + 1
+        self.next_session = f["quiz_sessions"].height + 1
+        prog = f["user_progress"]
+        self.streak = prog["current_streak"].to_numpy().astype(np.int64)
+        self.longest = prog["longest_streak"].to_numpy().astype(np.int64)
+        self.xp = prog["total_xp"].to_numpy().astype(np.int64)
+        last = prog["last_activity_date"].to_numpy()
+        self.last_day = np.array([(d - EPOCH).days if d else -(10**6) for d in last.tolist()])
+
+    def theta(self, at_us: int) -> np.ndarray:
+        """True skill (users × categories) at instant ``at_us``."""
+        idle = np.where(self.last_at >= 0, (at_us - self.last_at) / US_PER_DAY, 0.0)
+        fade = RETAINED + (1 - RETAINED) * np.exp(-idle / FADE_DAYS)
+        return self.base + self.learn[:, None] * np.log1p(self.count) * fade
+
+    def mastery(self, at_us: int) -> np.ndarray:
+        """P(right) at difficulty 0.5, users × categories."""
+        return _sigmoid(self.theta(at_us))
+
+
+@dataclass
+class DayResult:
+    """What happened on one simulated day."""
+
+    day: str
+    flow_seconds: float
+    ml_status: str | None
+    assignments: int
+    opened: int
+    taken_up: int
+    completed: int
+    answers: int
+
+
+@dataclass
+class DaysReport:
+    """The run's figures: per day, and ML vs holdout with 95 % intervals."""
+
+    users: int
+    days: int
+    start: str
+    holdout_share: float
+    ml_users: int = 0
+    holdout_users: int = 0
+    completion: dict[str, float] = field(default_factory=dict)
+    weak_mastery_gain: dict[str, float] = field(default_factory=dict)
+    weak_answers_per_user: dict[str, float] = field(default_factory=dict)
+    per_day: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _question_count(content_key: pl.Expr) -> pl.Expr:
+    return content_key.str.split("|").list.get(3).str.strip_prefix("n").cast(pl.Int32, strict=False)
+
+
+def act(
+    state: Learners, day: dt.date, assignments: pl.DataFrame
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, dict[str, int]]:
+    """One day of learners acting on ``assignments``. Returns the new app rows
+    (``question_attempts``, ``quiz_sessions``), the assignments' progress/completed_at,
+    and counts. Moves ``state`` forward."""
+    rng, n_cat = state.rng, state.n_cat
+    day_no = (day - EPOCH).days
+    morning_us = int(_local_to_utc(np.array([day_no * US_PER_DAY]))[0])
+    p_open = np.array([P_OPEN.get(int(a), 0.0) for a in state.arch]) * state.is_active
+    opened = rng.random(state.n) < p_open
+    mastery_now = state.mastery(morning_us)
+
+    a = assignments.with_columns(
+        u=pl.col("user_id") - 1,
+        c=pl.col("category").replace_strict(
+            {k: i for i, k in enumerate(CATEGORY_KEYS)}, default=-1, return_dtype=pl.Int64
+        ),
+        question_count=_question_count(pl.col("content_key")),
+    )
+    u = a["u"].to_numpy()
+    c_given = a["c"].to_numpy()
+    c = np.where(c_given >= 0, c_given, rng.integers(0, n_cat, a.height))
+    m = mastery_now[u, c] if a.height else np.zeros(0)
+    t = a["challenge_type"].to_numpy()
+    target = a["target_value"].to_numpy().astype(np.int64)
+    qcount = a["question_count"].fill_null(10).to_numpy().astype(np.int64)
+    taken = (
+        opened[u] & (rng.random(a.height) < state.engagement[u]) if a.height else np.zeros(0, bool)
+    )
+    finish = rng.random(a.height) < _sigmoid(3 * (m - a["difficulty"].to_numpy()) + 1.5)
+    # answers the challenge asks for, in sessions
+    per_session = np.select(
+        [t == "quiz", t == "accuracy_challenge", t == "streak"],
+        [SESSION_SIZE, qcount, SESSION_SIZE],
+        target,
+    ).astype(np.int64)
+    sessions = np.where(t == "quiz", target, 1).astype(np.int64)
+    done_sessions = np.where(
+        finish, sessions, np.minimum(sessions - 1, rng.integers(0, sessions + 1))
+    )
+    partial = np.where(
+        finish, per_session, np.maximum(1, (per_session * rng.random(a.height)).astype(np.int64))
+    )
+    # rows of sessions: full sessions, plus one partial when not finished
+    req_row = np.concatenate(
+        [np.repeat(np.arange(a.height), done_sessions * taken), np.flatnonzero(taken & ~finish)]
+    )
+    req_size = np.concatenate(
+        [
+            per_session[np.repeat(np.arange(a.height), done_sessions * taken)],
+            partial[taken & ~finish],
+        ]
+    )
+    # free practice for learners who opened the app and took nothing up
+    took = np.zeros(state.n, bool)
+    took[u[taken]] = True
+    free_users = np.flatnonzero(opened & ~took)
+    s_user = np.concatenate([u[req_row], free_users])
+    s_cat = np.concatenate([c[req_row], rng.integers(0, n_cat, free_users.size)])
+    s_size = np.concatenate([req_size, np.full(free_users.size, SESSION_SIZE)])
+    s_row = np.concatenate([req_row, np.full(free_users.size, -1)])
+    n_s = s_user.size
+
+    # answers
+    a_sess = np.repeat(np.arange(n_s), s_size)
+    a_user, a_cat = s_user[a_sess], s_cat[a_sess]
+    pool_len = np.array([len(p) for p in state.q_by_cat])
+    pick = (rng.random(a_sess.size) * pool_len[a_cat]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(pool_len)[:-1]])
+    a_q = np.concatenate(state.q_by_cat)[offsets[a_cat] + pick]
+    theta = state.theta(morning_us)[a_user, a_cat]
+    a_right = rng.random(a_sess.size) < _sigmoid(
+        theta - DIFFICULTY_SLOPE * (state.q_true[a_q] - 0.5)
+    )
+    spent = np.round(
+        np.clip(
+            np.exp(np.log(12.0) + state.speed[a_user] + rng.normal(0, 0.45, a_sess.size)),
+            1.5,
+            300.0,
+        ),
+        2,
+    )
+    # evening sessions: each learner's sessions one after another from 18:00 Oslo
+    order = np.argsort(s_user, kind="stable")
+    step = np.zeros(a_sess.size, np.int64)
+    step_sec = (spent + 3.0) * US_PER_S
+    s_len = np.bincount(a_sess, weights=step_sec, minlength=n_s).astype(np.int64) + 120 * US_PER_S
+    cum = np.zeros(n_s, np.int64)
+    if n_s:
+        su = s_user[order]
+        lens = s_len[order]
+        csum = np.cumsum(lens)
+        start_of_user = np.r_[0, np.flatnonzero(np.diff(su)) + 1]
+        base = np.repeat(
+            csum[start_of_user] - lens[start_of_user], np.diff(np.r_[start_of_user, n_s])
+        )
+        cum[order] = csum - lens - base
+    s_start = _local_to_utc(np.full(n_s, day_no * US_PER_DAY + 18 * 3600 * US_PER_S)) + cum
+    within = (
+        np.cumsum(step_sec)
+        - np.repeat(
+            np.r_[0, np.cumsum(np.bincount(a_sess, weights=step_sec, minlength=n_s))[:-1]], s_size
+        )
+        if a_sess.size
+        else step
+    )
+    a_at = (s_start[a_sess] + within).astype(np.int64)
+    s_correct = np.bincount(a_sess, weights=a_right, minlength=n_s).astype(np.int64)
+    s_end = s_start + s_len - 60 * US_PER_S
+
+    # progress per assignment
+    row_answers = np.bincount(s_row[s_row >= 0], weights=s_size[s_row >= 0], minlength=a.height)
+    row_right = np.bincount(
+        s_row[a_sess][s_row[a_sess] >= 0], weights=a_right[s_row[a_sess] >= 0], minlength=a.height
+    )
+    practised = np.zeros(state.n, bool)
+    practised[s_user] = True
+    new_streak = np.where(practised, np.where(state.last_day == day_no - 1, state.streak + 1, 1), 0)
+    progress = np.select(
+        [
+            t == "quiz",
+            t == "streak",
+            t == "accuracy_challenge",
+            t == "perfect_score",
+            t == "speed_challenge",
+        ],
+        [
+            np.where(taken, np.where(finish, sessions, done_sessions), 0),
+            new_streak[u],
+            np.where(row_answers > 0, np.round(100 * row_right / np.maximum(row_answers, 1)), 0),
+            row_right,
+            row_right,
+        ],
+        np.minimum(row_answers, target),
+    ).astype(np.int64)
+    completed = taken & np.select(
+        [t == "streak", t == "accuracy_challenge", t == "perfect_score", t == "speed_challenge"],
+        [
+            new_streak[u] >= target,
+            finish & (progress >= target),
+            finish & (row_right >= target),
+            finish & (row_right >= np.ceil(0.8 * target)),
+        ],
+        finish,
+    )
+    row_end = np.full(a.height, -1, np.int64)
+    np.maximum.at(row_end, s_row[s_row >= 0], s_end[s_row >= 0])
+    done_at = np.where(completed, row_end, -1)
+
+    # state forward
+    np.add.at(state.count, (a_user, a_cat), 1)
+    if a_sess.size:
+        last = np.full(state.n * n_cat, -1, np.int64)
+        np.maximum.at(last, a_user * n_cat + a_cat, a_at)
+        state.last_at = np.maximum(state.last_at, last.reshape(state.n, n_cat))
+    xp_today = (
+        np.bincount(a_user, weights=a_right, minlength=state.n).astype(np.int64) * XP_PER_CORRECT
+    )
+    xp_today += np.bincount(
+        u[completed], weights=a["xp_reward"].to_numpy()[completed], minlength=state.n
+    ).astype(np.int64)
+    state.xp += xp_today
+    state.streak = np.where(
+        practised, new_streak, np.where(state.last_day >= day_no - 1, state.streak, 0)
+    )
+    state.longest = np.maximum(state.longest, state.streak)
+    state.last_day = np.where(practised, day_no, state.last_day)
+
+    sess_ids = np.arange(state.next_session, state.next_session + n_s, dtype=np.int64)
+    att_ids = np.arange(state.next_attempt, state.next_attempt + a_sess.size, dtype=np.int64)
+    state.next_session += n_s
+    state.next_attempt += a_sess.size
+    cats = pl.Series(list(CATEGORY_KEYS), dtype=pl.String)
+
+    def ts(us: np.ndarray) -> pl.Series:
+        return pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us"))
+
+    frames = {
+        "quiz_sessions": pl.DataFrame(
+            {
+                "id": sess_ids,
+                "user_id": s_user + 1,
+                "quiz_type": pl.Series(["category"] * n_s, dtype=pl.String),
+                "category": cats.gather(s_cat),
+                "started_at": ts(s_start),
+                "completed_at": ts(s_end),
+                "total_questions": pl.Series(s_size, dtype=pl.Int32),
+                "correct_answers": pl.Series(s_correct, dtype=pl.Int32),
+            }
+        ),
+        "question_attempts": pl.DataFrame(
+            {
+                "id": att_ids,
+                "user_id": a_user + 1,
+                "question_id": a_q + 1,
+                "quiz_session_id": sess_ids[a_sess],
+                "is_correct": pl.Series(a_right, dtype=pl.Boolean),
+                "time_spent_seconds": spent,
+                "answered_at": ts(a_at),
+            }
+        ),
+    }
+    updates = a.select("user_id", "slot").with_columns(
+        progress=pl.Series(progress, dtype=pl.Int32),
+        completed_at=pl.Series(done_at, dtype=pl.Int64)
+        .set(pl.Series(done_at) < 0, None)
+        .cast(pl.Datetime("us")),
+    )
+    counts = {
+        "opened": int(opened.sum()),
+        "taken_up": int(taken.sum()),
+        "completed": int(completed.sum()),
+        "answers": int(a_sess.size),
+    }
+    return frames, updates, counts
+
+
+def write_day(
+    url: str, day: dt.date, state: Learners, frames: dict[str, pl.DataFrame], updates: pl.DataFrame
+) -> None:
+    """Write a day's app rows in one transaction: new sessions and answers, assignment
+    progress, learners' XP and streaks."""
+    engine = make_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+
+    def rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+        """Parameters for a raw ``text()`` statement (SQLAlchemy types do not apply)."""
+        out = frame.to_dicts()
+        if sqlite:  # SQLAlchemy's SQLite text forms
+            for r in out:
+                for k, v in r.items():
+                    if isinstance(v, dt.datetime):
+                        r[k] = v.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return out
+
+    from models.tables import Base
+
+    try:
+        with engine.begin() as conn:
+            for name in ("quiz_sessions", "question_attempts"):
+                if frames[name].height:
+                    conn.execute(Base.metadata.tables[name].insert(), frames[name].to_dicts())
+            if updates.height:
+                conn.execute(
+                    text(
+                        "UPDATE user_daily_challenges SET progress = :progress, "
+                        "completed_at = :completed_at WHERE user_id = :user_id "
+                        "AND challenge_date = :challenge_date AND slot = :slot"
+                    ),
+                    [
+                        {**r, "challenge_date": day.isoformat() if sqlite else day}
+                        for r in rows(updates)
+                    ],
+                )
+            prog = pl.DataFrame(
+                {
+                    "user_id": np.arange(1, state.n + 1),
+                    "total_xp": state.xp,
+                    "level": 1 + np.floor(np.sqrt(state.xp / 100)).astype(np.int64),
+                    "current_streak": state.streak,
+                    "longest_streak": state.longest,
+                }
+            )
+            conn.execute(
+                text(
+                    "UPDATE user_progress SET total_xp = :total_xp, level = :level, "
+                    "current_streak = :current_streak, longest_streak = :longest_streak "
+                    "WHERE user_id = :user_id"
+                ),
+                prog.to_dicts(),
+            )
+    finally:
+        engine.dispose()
+
+
+def play_days(
+    url: str,
+    *,
+    users: int,
+    seed: int,
+    start: dt.date,
+    days: int,
+    train_every: int = 7,
+    on_day: Callable[[DayResult], None] | None = None,
+) -> DaysReport:
+    """Simulate a history ending the day before ``start``, then play ``days`` days: each
+    night the real nightly flow, each day the learners acting on it."""
+    from daglig.config import Settings
+    from flows.daily_challenges import generate_daily_challenges
+    from flows.train_learner_model import train_learner_model
+
+    t0 = time.perf_counter()
+    data = simulate_frames(users=users, seed=seed, end_date=start - dt.timedelta(days=1))
+    load_frames(url, data.frames, replace=True)
+    state = Learners(data, seed)
+    start_us = int(day_end_utc(start - dt.timedelta(days=1)).timestamp() * US_PER_S)
+    mastery_start = state.mastery(start_us)
+    report = DaysReport(
+        users=users, days=days, start=start.isoformat(), holdout_share=Settings().ml_holdout_share
+    )
+    report.seconds["simulate_history"] = round(time.perf_counter() - t0, 2)
+    first: pl.DataFrame | None = None
+    count_start = state.count.copy()
+    for i in range(days):
+        day = start + dt.timedelta(days=i)
+        if i % train_every == 0:
+            t = time.perf_counter()
+            train_learner_model(as_of=day)
+            report.seconds["train"] = report.seconds.get("train", 0.0) + round(
+                time.perf_counter() - t, 2
+            )
+        t = time.perf_counter()
+        result = generate_daily_challenges(run_date=day)
+        flow_s = time.perf_counter() - t
+        assignments = read_frame(url, "sim/day_assignments", {"challenge_date": day}, DAY_SCHEMA)
+        frames, updates, counts = act(state, day, assignments)
+        write_day(url, day, state, frames, updates)
+        if first is None:
+            first = assignments
+        day_result = DayResult(
+            day=day.isoformat(),
+            flow_seconds=round(flow_s, 2),
+            ml_status=result.get("ml_status"),
+            assignments=assignments.height,
+            **counts,
+        )
+        report.per_day.append(asdict(day_result))
+        if on_day:
+            on_day(day_result)
+    end_us = int(day_end_utc(start + dt.timedelta(days=days - 1)).timestamp() * US_PER_S)
+    _compare(
+        report,
+        url,
+        first,
+        (start, start + dt.timedelta(days=days - 1)),
+        (mastery_start, state.mastery(end_us)),
+        state.count - count_start,
+    )
+    report.seconds["total"] = round(time.perf_counter() - t0, 2)
+    return report
+
+
+def _compare(
+    report: DaysReport,
+    url: str,
+    first: pl.DataFrame | None,
+    period: tuple[dt.date, dt.date],
+    mastery: tuple[np.ndarray, np.ndarray],
+    answered: np.ndarray,
+) -> None:
+    """ML group vs holdout: completion per learner, weak-category mastery growth, and the
+    answers each learner gave in those categories during the period."""
+    start, end = period
+    m0, m1 = mastery
+    if first is None or first.is_empty():
+        return
+    group = (
+        first.group_by("user_id")
+        .agg(
+            ml=(pl.col("source") == "ml").any(),
+            holdout=pl.col("reason").str.contains('"ml_holdout":true').any(),
+        )
+        .with_columns(
+            group=pl.when(pl.col("ml"))
+            .then(pl.lit("ml"))
+            .when(pl.col("holdout"))
+            .then(pl.lit("holdout"))
+        )
+        .drop_nulls("group")
+        .select("user_id", "group")
+    )
+    report.ml_users = int((group["group"] == "ml").sum())
+    report.holdout_users = int((group["group"] == "holdout").sum())
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            done = pl.DataFrame(
+                conn.execute(
+                    text(
+                        "SELECT user_id, COUNT(*) AS n, "
+                        "SUM(CASE WHEN completed_at IS NOT NULL THEN 1 ELSE 0 END) AS done "
+                        "FROM user_daily_challenges WHERE challenge_date BETWEEN :a AND :b "
+                        "GROUP BY user_id"
+                    ),
+                    {"a": start.isoformat(), "b": end.isoformat()},
+                ).all(),
+                schema={"user_id": pl.Int64, "n": pl.Int64, "done": pl.Int64},
+                orient="row",
+            )
+    finally:
+        engine.dispose()
+    per_user = group.join(done, on="user_id", how="left").with_columns(
+        rate=pl.col("done") / pl.col("n")
+    )
+
+    def by(frame: pl.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            frame.filter(pl.col("group") == "ml")[col].cast(pl.Float64).to_numpy(),
+            frame.filter(pl.col("group") == "holdout")[col].cast(pl.Float64).to_numpy(),
+        )
+
+    report.completion = welch(*by(per_user, "rate"))
+    # each learner's WEAK_K truly weakest categories at the start; their mastery growth
+    idx = group["user_id"].to_numpy() - 1
+    weakest = np.argsort(m0[idx], axis=1)[:, :WEAK_K]
+    rows = np.arange(idx.size)[:, None]
+    gain = (m1[idx][rows, weakest] - m0[idx][rows, weakest]).mean(axis=1)
+    g = group.with_columns(gain=pl.Series(gain))
+    report.weak_mastery_gain = welch(*by(g, "gain"))
+    g = g.with_columns(weak_answers=pl.Series(answered[idx][rows, weakest].sum(axis=1)))
+    report.weak_answers_per_user = welch(*by(g, "weak_answers"))

@@ -1,0 +1,64 @@
+"""Read what the morning report needs: yesterday's outcome and the 14-day trend."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from typing import Any
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NONE
+from sqlalchemy import inspect
+
+from daglig.config import Settings
+from daglig.db import make_engine, read_frame
+from daglig.morning import (
+    COMPLETION_SCHEMA,
+    TREND_DAYS,
+    USER_COMPLETION_SCHEMA,
+    MorningReport,
+    build_report,
+)
+from tasks.common import log_rows
+
+RECENT_RUNS = 7
+
+
+@task(name="build-morning-report", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+def build_morning_report(settings: Settings, run_date: date) -> dict[str, Any]:
+    """Yesterday's completion by source, ML vs holdout, the trend, and the seconds of the
+    last successful runs (``MorningReport.as_dict()`` plus ``recent_seconds``); empty
+    before the pipeline's tables exist: there is nothing to report yet."""
+    t0 = time.perf_counter()
+    url = settings.database_url
+    engine = make_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    if "user_daily_challenges" not in tables:
+        return {}
+    yesterday = run_date - timedelta(days=1)
+    by_day = read_frame(
+        url,
+        "report/completion_by_day",
+        {"start_date": yesterday - timedelta(days=TREND_DAYS - 1), "end_date": yesterday},
+        COMPLETION_SCHEMA,
+    )
+    per_user = read_frame(
+        url, "report/user_completion", {"challenge_date": yesterday}, USER_COMPLETION_SCHEMA
+    )
+    report: MorningReport = build_report(run_date, by_day, per_user)
+    recent: list[float] = []
+    if "pipeline_runs" in tables:
+        runs = read_frame(
+            url,
+            "analytics/recent_runs",
+            {"row_limit": 3 * RECENT_RUNS},
+            {"status": pl.String, "total_seconds": pl.Float64},
+        )
+        ok = runs.filter(pl.col("status") == "ok").head(RECENT_RUNS)
+        recent = [float(x) for x in ok["total_seconds"].to_list() if x is not None]
+    log_rows("build-morning-report", by_day.height + per_user.height, 1, time.perf_counter() - t0)
+    return report.as_dict() | {"recent_seconds": recent}
