@@ -1,4 +1,4 @@
-"""The ``daglig`` command line: demo, simulate, run, health-check."""
+"""The ``daglig`` command line: demo, simulate, run, train, health-check."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ app = typer.Typer(
 )
 
 apply_offline_settings()  # before anything imports prefect
+
+from daglig.admin.cli import admin_app  # noqa: E402 (after the offline settings)
+
+app.add_typer(admin_app, name="admin")
 
 
 def _today(tz: str = "Europe/Oslo") -> date:
@@ -51,6 +55,15 @@ def simulate(
     ] = None,
     history_days: Annotated[int, typer.Option(help="Days of history before end-date.")] = 180,
     answers_per_user: Annotated[float, typer.Option(help="Mean answers per user.")] = 100.0,
+    days: Annotated[
+        int,
+        typer.Option(
+            help="Then play this many days: the real nightly flow each night, the learners "
+            "acting on their challenges each day (the last day is end-date).",
+            min=0,
+            max=365,
+        ),
+    ] = 0,
 ) -> None:
     """Write a simulated app database (users, questions, quiz sessions, answers) to DATABASE_URL."""
     from daglig.config import Settings
@@ -58,6 +71,9 @@ def simulate(
 
     settings = Settings()
     end = end_date.date() if end_date else _today(settings.timezone) - timedelta(days=1)
+    if days:
+        _play(settings, users, seed, end - timedelta(days=days - 1), days)
+        return
     t0 = time.perf_counter()
     s = run_simulation(
         settings.database_url,
@@ -74,6 +90,46 @@ def simulate(
     )
 
 
+def _play(settings: object, users: int, seed: int, start: date, days: int) -> None:
+    """``simulate --days``: history up to the day before ``start``, then ``days`` days of
+    nightly runs and learners acting on them; prints ML vs holdout, saves the JSON."""
+    import json
+
+    from daglig.config import Settings
+    from simulator.days import DayResult, play_days
+
+    assert isinstance(settings, Settings)
+
+    def progress(d: DayResult) -> None:
+        typer.echo(
+            f"{d.day}: nightly {d.flow_seconds:.1f} s (ML {d.ml_status}), "
+            f"{d.assignments} assignments; {d.opened} learners opened the app, "
+            f"{d.taken_up} challenges taken up, {d.completed} completed, {d.answers} answers"
+        )
+
+    r = play_days(
+        settings.database_url, users=users, seed=seed, start=start, days=days, on_day=progress
+    )
+    out = settings.data_dir / "simulations" / f"days-{start.isoformat()}-{days}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(r.as_dict(), indent=2) + "\n")
+    typer.echo(
+        f"ML group {r.ml_users} learners, holdout {r.holdout_users} "
+        f"(holdout share {r.holdout_share:.0%} of the ML-eligible)"
+    )
+    for label, d in (
+        ("completion per learner", r.completion),
+        ("weak-category mastery gain", r.weak_mastery_gain),
+        ("answers in weak categories", r.weak_answers_per_user),
+    ):
+        if "ci_low" in d:
+            typer.echo(
+                f"{label}: ML {d['ml']:.4f} vs holdout {d['holdout']:.4f}, difference "
+                f"{d['diff']:+.4f} (95 % CI {d['ci_low']:+.4f} .. {d['ci_high']:+.4f})"
+            )
+    typer.echo(f"saved {out}")
+
+
 @app.command()
 def run(
     run_date: Annotated[
@@ -83,6 +139,15 @@ def run(
     force: Annotated[bool, typer.Option(help="Replace assignments nobody has started.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Compute and report, write nothing.")] = False,
     user_id: Annotated[list[int] | None, typer.Option(help="Only this user (repeatable).")] = None,
+    no_ml: Annotated[
+        bool, typer.Option("--no-ml", help="Rule-based (fallback) challenges for everyone.")
+    ] = False,
+    cleanup: Annotated[
+        bool,
+        typer.Option(
+            help="Also delete never-started challenges older than DAGLIG_RETENTION_DAYS (90)."
+        ),
+    ] = False,
 ) -> None:
     """Run the nightly job once, for one date."""
     from flows.daily_challenges import generate_daily_challenges
@@ -93,6 +158,8 @@ def run(
             force=force,
             dry_run=dry_run,
             user_ids=list(user_id) if user_id else None,
+            no_ml=no_ml,
+            cleanup=cleanup,
         )
     except Exception as exc:
         typer.echo(
@@ -101,6 +168,92 @@ def run(
         )
         raise typer.Exit(1) from None
     _echo_summary(result)
+
+
+@app.command()
+def train(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="Answers used end at this day's start, Oslo (default: today).",
+        ),
+    ] = None,
+) -> None:
+    """Train, validate and save the learner model; print its metrics against baselines."""
+    from daglig.learner.training import metrics_markdown
+    from flows.train_learner_model import train_learner_model
+
+    try:
+        result = train_learner_model(as_of=as_of.date() if as_of else None)
+    except Exception as exc:
+        typer.echo(f"training failed: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"learner model {result['version']} (answers up to {result['trained_as_of']})")
+    typer.echo(metrics_markdown(result["metrics"], result["n_test"]))
+
+
+def _ensure_model(today: date) -> None:
+    """Train once when there is no valid model for ``today`` (the demo shows ML)."""
+    from daglig.config import Settings
+    from daglig.learner.model_store import ModelUnavailable, load_model
+
+    settings = Settings()
+    try:
+        loaded = load_model(settings.model_dir, today, settings.model_max_age_days)
+        typer.echo(f"learner model {loaded.version} is current: not retraining")
+        return
+    except ModelUnavailable as exc:
+        typer.echo(f"training the learner model ({exc})")
+    from flows.train_learner_model import train_learner_model
+
+    t0 = time.perf_counter()
+    result = train_learner_model(as_of=today)
+    m = result["metrics"]
+    typer.echo(
+        f"learner model {result['version']} trained in {time.perf_counter() - t0:.1f} s: "
+        + ", ".join(f"{k} log loss {v['log_loss']:.4f} AUC {v['auc']:.3f}" for k, v in m.items())
+    )
+
+
+@app.command()
+def backfill(
+    start: Annotated[
+        datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First date, included.")
+    ],
+    end: Annotated[
+        datetime, typer.Option("--end", formats=["%Y-%m-%d"], help="Last date, included.")
+    ],
+    force: Annotated[
+        bool, typer.Option(help="Rerun complete dates too, replacing unstarted assignments.")
+    ] = False,
+    max_concurrency: Annotated[
+        int, typer.Option(min=1, max=8, help="Dates at once from a deployment (here: 1).")
+    ] = 1,
+) -> None:
+    """Run the nightly job for every date from --start to --end; exit 1 naming failed dates."""
+    from flows.backfill import backfill_daily_challenges
+
+    state = backfill_daily_challenges(
+        start_date=start.date(),
+        end_date=end.date(),
+        force=force,
+        max_concurrency=max_concurrency,
+        return_state=True,
+    )
+    result = state.result(raise_on_failure=False)
+    rows = result if isinstance(result, list) else getattr(result, "rows", [])
+    for r in rows:
+        typer.echo(
+            f"{r['date']}: {r['outcome']} — {r['users_complete']} of {r['active_users']} active "
+            f"users complete, {r['assignments']} assignments ({r['assignments_added']} new), "
+            f"{r['seconds']} s"
+        )
+    if not state.is_completed():
+        reason = result if isinstance(result, BaseException) else state.message
+        typer.echo(f"backfill failed: {reason}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command("health-check")
@@ -150,6 +303,7 @@ def demo(
         f"simulated {s.users} learners ({s.active_users} active), {s.answers} answers "
         f"into {settings.safe_database_url()} in {time.perf_counter() - t0:.1f} s"
     )
+    _ensure_model(today)
     result = generate_daily_challenges(run_date=today)
     _echo_summary(result)
     per_user = read_frame(

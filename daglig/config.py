@@ -25,6 +25,7 @@ class Settings(BaseSettings):
         default=f"sqlite:///{DEFAULT_DATA_DIR / 'daglig.db'}",
         validation_alias=AliasChoices("DATABASE_URL", "DAGLIG_DATABASE_URL"),
         description="Any SQLAlchemy URL; the default is a SQLite file under data/.",
+        repr=False,  # it may carry a password: keep it out of reprs in logs and tracebacks
     )
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Runs, outbox and models.")
     timezone: str = Field(default="Europe/Oslo", description="The zone of a challenge day.")
@@ -40,6 +41,39 @@ class Settings(BaseSettings):
         default_factory=lambda: ["admin@localhost"]
     )
     prefect_ui_url: str | None = Field(default=None, description="Base URL of the Prefect UI.")
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the admin HTTP API; unset: the API refuses."
+    )
+    ml_holdout_share: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=0.5,
+        description="Share of ML-eligible users kept on fallback challenges, to compare.",
+    )
+    model_max_age_days: int = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description="The nightly run refuses (falls back from) a learner model older than this.",
+    )
+    dq_max_excluded_share: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Data-quality gate: the run stops when more than this share of the last "
+        "day's answers had to be excluded (quarantined).",
+    )
+    dq_min_answers: int = Field(
+        default=100,
+        ge=0,
+        le=10_000_000,
+        description="The excluded-share gate is enforced only from this many last-day answers.",
+    )
+    retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Cleanup deletes never-started challenges older than this many days.",
+    )
 
     @field_validator("admin_emails", mode="before")
     @classmethod

@@ -15,6 +15,9 @@ from typing import Any
 import polars as pl
 
 from daglig.catalogue import CATEGORIES
+from daglig.morning import chart_of, morning_context
+
+CHART_CID = "trend-chart@daglig.local"
 
 STATUS_NO = {
     "ok": "fullført",
@@ -41,6 +44,7 @@ QUARANTINE_NO = {
     "unknown_category": "ukjent kategori",
     "duplicate": "duplikater",
     "bad_time_spent_seconds": "ugyldig svartid (svaret beholdt)",
+    "future_answered_at": "svar datert fram i tid",
 }
 
 
@@ -75,6 +79,13 @@ class RunSummary:
     failed_task: str | None = None
     flow_run_url: str | None = None
     email: str | None = None
+    cleaned: dict[str, int] = field(default_factory=dict)  # retention cleanup's deletions
+    quality: dict[str, Any] = field(default_factory=dict)  # data-quality gates' reports
+    quarantine_file: str | None = None  # Parquet of the quarantined rows, with reasons
+    ml_status: str = "off"  # "used" | "fallback" (ML wanted, unavailable) | "off" (disabled)
+    ml_reason: str | None = None  # why ML was not used
+    model_version: str | None = None
+    morning: dict[str, Any] = field(default_factory=dict)  # yesterday, for the admins
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -122,6 +133,9 @@ def to_markdown(s: RunSummary) -> str:
     ]
     if s.error:
         lines += [f"**Failed in `{s.failed_task}`:** {s.error}", ""]
+    if s.email and s.email.startswith("FAILED"):
+        lines += [f"**Summary email not sent:** {s.email.removeprefix('FAILED: ')}", ""]
+    lines += [_ml_line(s), ""]
     lines += [f"- {n}" for n in s.notes]
     lines += [
         "",
@@ -152,6 +166,17 @@ def to_markdown(s: RunSummary) -> str:
     ]
     if s.quarantined:
         lines += [_table(list(s.quarantined.items()), ("quarantined", "rows")), ""]
+    if s.quarantine_file:
+        lines += [f"Quarantined rows, with reasons: `{s.quarantine_file}`", ""]
+    for gate, q in s.quality.items():
+        lines += [
+            f"Data-quality gate ({gate}): {q.get('passed', 0)} of {q.get('checks', 0)} checks "
+            f"passed in {q.get('seconds', 0.0):.2f} s.",
+            "",
+        ]
+        lines += [f"- warning: {w}" for w in q.get("warnings", [])]
+        lines += [f"- FAILED: {f}" for f in q.get("failed", [])]
+        lines += [""] if q.get("warnings") or q.get("failed") else []
     if s.settings_problems:
         lines += (
             ["## Settings problems (defaults used)", ""]
@@ -170,12 +195,26 @@ def _labelled(d: dict[str, int], names: dict[str, str]) -> list[tuple[str, int]]
     return [(names.get(k, k), v) for k, v in d.items()]
 
 
+def _ml_line(s: RunSummary) -> str:
+    if s.ml_status == "used":
+        return f"Learner model `{s.model_version}` used for ML-eligible users."
+    return f"Learner model not used ({s.ml_status}): {s.ml_reason or 'not reached'}."
+
+
+ML_STATUS_NO = {
+    "used": "brukt",
+    "fallback": "IKKE brukt, alle fikk regelbaserte utfordringer",
+    "off": "slått av",
+}
+
+
 def email_context(s: RunSummary) -> dict[str, Any]:
     """What the email templates show, already in Norwegian."""
     cat_names = {k: c.name_no for k, c in CATEGORIES.items()} | {"none": "Uten kategori"}
     return {
         "s": s,
         "status_no": STATUS_NO.get(s.status, s.status),
+        "ml_status_no": ML_STATUS_NO.get(s.ml_status, s.ml_status),
         "by_source": _labelled(s.by_source, SOURCE_NO),
         "by_type": _labelled(s.by_type, TYPE_NO),
         "by_category": _labelled(s.by_category, cat_names),
@@ -185,6 +224,9 @@ def email_context(s: RunSummary) -> dict[str, Any]:
         "task_seconds": [(k, f"{v:.1f}".replace(".", ",")) for k, v in s.task_seconds.items()],
         "total_seconds": f"{s.total_seconds:.1f}".replace(".", ","),
         "date_no": s.run_date.strftime("%d.%m.%Y"),
+        "m": morning_context(
+            s.morning, s.total_seconds, CHART_CID if chart_of(s.morning) else None
+        ),
     }
 
 
@@ -199,4 +241,8 @@ def compose_email(s: RunSummary, sender: str, recipients: list[str], env: Any) -
     msg["Message-ID"] = make_msgid(domain="daglig.local")
     msg.set_content(env.get_template("email/summary.txt.j2").render(**ctx))
     msg.add_alternative(env.get_template("email/summary.html.j2").render(**ctx), subtype="html")
+    chart = chart_of(s.morning)
+    if chart is not None:  # the trend chart, shown inline by the HTML part (cid:)
+        html_part = next(p for p in msg.iter_parts() if p.get_content_type() == "text/html")
+        html_part.add_related(chart, "image", "png", cid=f"<{CHART_CID}>")
     return msg

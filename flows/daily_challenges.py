@@ -21,12 +21,20 @@ from prefect.logging import get_run_logger
 
 from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
+from daglig.learner.model_store import ModelUnavailable
+from daglig.learner.selection import MLSelector
 from daglig.selection import FallbackSelector, Selector
 from daglig.summary import RunSummary, assignment_counts
-from tasks.features import extract_user_features
+from tasks.cleanup import cleanup_expired
+from tasks.features import FeatureRefs, extract_user_features
 from tasks.health import check_database
+from tasks.ml import assess_learners, load_learner_model
+from tasks.morning import build_morning_report
+from tasks.progress import Progress
+from tasks.quality import validate_inputs, validate_outputs
 from tasks.render import render_day
 from tasks.report import publish_summary, send_summary_email
+from tasks.runs import record_run_quietly
 from tasks.select import select_challenges
 from tasks.settings import load_challenge_settings
 from tasks.write import upsert_challenges
@@ -48,22 +56,53 @@ def resolve_run_date(run_date: date | None, tz: str = "Europe/Oslo") -> date:
 def _run_name() -> str:
     params = runtime.flow_run.parameters or {}
     day = params.get("run_date") or resolve_run_date(None)
-    flags = "".join(f"-{k.replace('_', '')}" for k in ("force", "dry_run") if params.get(k))
+    flags = "".join(
+        f"-{k.replace('_', '')}"
+        for k in ("force", "dry_run", "health_check_only", "cleanup")
+        if params.get(k)
+    )
     return f"daily-challenges-{day}{flags}"
 
 
-def choose_selector(challenge_settings: ChallengeSettings) -> Selector:
-    """The selector for this run. The learner model's selector takes over here once a
-    valid model exists; until then every user goes down the fallback path."""
-    return FallbackSelector()
+def ml_wanted(cs: ChallengeSettings, no_ml: bool) -> str | None:
+    """Why the learner model is off for this run, or None when it should be used."""
+    if no_ml:
+        return "ML switched off for this run (no_ml / --no-ml)"
+    if not cs.ml_enabled:
+        return "ml_enabled is false in challenge_settings"
+    return None
+
+
+def choose_selector(
+    step: _Timer, summary: RunSummary, settings: Settings, day: date, refs: FeatureRefs
+) -> Selector:
+    """The learner model's selector when a valid model loads and assesses the users; else
+    the fallback for everyone, with the reason in the summary. Never fails the run."""
+    try:
+        loaded = step("load-model", load_learner_model, settings, day)
+        assessment = step("assess-learners", assess_learners, refs, loaded)
+    except Exception as exc:  # no/old/mismatched/corrupt model, or the ML step failed
+        summary.ml_status = "fallback"
+        summary.ml_reason = f"{exc}" if isinstance(exc, ModelUnavailable) else _one_line(exc)
+        get_run_logger().warning("learner model not used: %s", summary.ml_reason)
+        return FallbackSelector()
+    summary.ml_status, summary.model_version = "used", loaded.version
+    return MLSelector(assessment, loaded.version, holdout_share=settings.ml_holdout_share)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 class _Timer:
-    """Runs steps, remembering each one's seconds and which step failed."""
+    """Runs steps, remembering each one's seconds and which step failed; moves the run's
+    progress artifact as each step finishes."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Progress | None = None) -> None:
         self.seconds: dict[str, float] = {}
         self.current: str | None = None
+        self.progress = progress
 
     def __call__(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         self.current = name
@@ -71,6 +110,8 @@ class _Timer:
         result = fn(*args, **kwargs)
         self.seconds[name] = round(time.perf_counter() - t0, 3)
         self.current = None
+        if self.progress is not None:
+            self.progress.advance(1, f"{name} done")
         return result
 
 
@@ -80,6 +121,10 @@ def generate_daily_challenges(
     force: bool = False,
     dry_run: bool = False,
     user_ids: list[int] | None = None,
+    health_check_only: bool = False,
+    cleanup: bool = False,
+    no_ml: bool = False,
+    notify: bool = True,
 ) -> dict[str, Any]:
     """Give every active user today's challenges.
 
@@ -88,6 +133,12 @@ def generate_daily_challenges(
         force: replace assignments nobody has started (progress 0, not completed).
         dry_run: compute and report, write nothing.
         user_ids: only these users (for tests and one-off fixes).
+        health_check_only: only check the database can serve a run; fail with the reason
+            when it cannot. Writes and creates nothing, sends no email when healthy.
+        cleanup: also delete challenges and assignments older than the retention
+            (DAGLIG_RETENTION_DAYS, default 90) that nobody started.
+        no_ml: give everyone rule-based (fallback) challenges, whatever the model.
+        notify: email the admins the summary (a failure is emailed whatever this says).
     """
     started = time.perf_counter()
     settings = Settings()
@@ -104,7 +155,9 @@ def generate_daily_challenges(
         summary.flow_run_url = (
             f"{settings.prefect_ui_url.rstrip('/')}/runs/flow-run/{runtime.flow_run.id}"
         )
-    step = _Timer()
+    if health_check_only:
+        return _health_check_only(summary, settings, day)
+    step = _Timer(Progress(f"daily-challenges-{day.isoformat()}-progress", PROGRESS_STEPS))
     try:
         step("check-health", check_database, settings, dry_run)
         cs = step("read-settings", load_challenge_settings, settings)
@@ -113,7 +166,9 @@ def generate_daily_challenges(
             summary.status = "disabled"
             summary.notes.append("generation_enabled is false: nothing was generated or written")
         else:
-            _generate(step, summary, settings, cs, day, force, dry_run, user_ids)
+            _generate(step, summary, settings, cs, day, force, dry_run, user_ids, no_ml)
+        if cleanup:
+            _cleanup(step, summary, settings, day, dry_run)
     except Exception as exc:
         summary.status = "failed"
         summary.failed_task = step.current or "flow"
@@ -121,9 +176,13 @@ def generate_daily_challenges(
             f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         )
         log.error("run for %s failed in %s: %s", day, summary.failed_task, summary.error)
+        if step.progress is not None:
+            step.progress.advance(0, f"failed in {summary.failed_task}")
         _report(step, summary, settings, started)
         raise
-    _report(step, summary, settings, started)
+    _report(step, summary, settings, started, notify)
+    if step.progress is not None:
+        step.progress.finish(summary.status)
     return summary.as_dict()
 
 
@@ -136,12 +195,41 @@ def _generate(
     force: bool,
     dry_run: bool,
     user_ids: list[int] | None,
+    no_ml: bool = False,
 ) -> None:
-    refs = step("extract-features", extract_user_features, settings, day, user_ids)
-    selector = choose_selector(cs)
+    off_reason = ml_wanted(cs, no_ml)
+    refs = step(
+        "extract-features",
+        extract_user_features,
+        settings,
+        day,
+        user_ids,
+        learner=off_reason is None,
+    )
+    summary.quarantined, summary.quarantine_file = refs.quarantined, str(refs.quarantine)
+    # data-quality gates: a blocking failure raises DataQualityError before any write
+    summary.quality["inputs"] = step("validate-inputs", validate_inputs, refs, settings).as_dict()
+    if off_reason is None:
+        selector = choose_selector(step, summary, settings, day, refs)
+    else:
+        selector, summary.ml_status, summary.ml_reason = FallbackSelector(), "off", off_reason
     summary.selector = selector.name
-    assignments_path = step("select-challenges", select_challenges, refs, cs, day, selector)
+    try:
+        assignments_path = step("select-challenges", select_challenges, refs, cs, day, selector)
+    except Exception as exc:
+        if selector.name != MLSelector.name:
+            raise
+        # An error inside ML selection: everyone goes down the fallback path instead.
+        summary.ml_status, summary.ml_reason = "fallback", f"ML selection failed: {_one_line(exc)}"
+        summary.selector, summary.model_version = FallbackSelector.name, None
+        get_run_logger().warning("%s", summary.ml_reason)
+        assignments_path = step(
+            "select-challenges", select_challenges, refs, cs, day, FallbackSelector()
+        )
     rendered = step("render-challenges", render_day, assignments_path)
+    summary.quality["outputs"] = step(
+        "validate-outputs", validate_outputs, refs, rendered, cs
+    ).as_dict()
 
     users = pl.read_parquet(refs.user_features, columns=["user_id", "is_active"])
     assignments = pl.read_parquet(assignments_path)
@@ -194,10 +282,72 @@ def _generate(
         summary.notes.append("the day was already complete: no new rows written")
 
 
-def _report(step: _Timer, summary: RunSummary, settings: Settings, started: float) -> None:
+# The steps of a full run, for the progress artifact (health, settings, features, input
+# gate, load model, assess learners, select, render, output gate, upsert, summary); a run
+# with fewer steps jumps to 100 % at its end, one with more waits just below it.
+PROGRESS_STEPS = 11
+
+
+def _health_check_only(summary: RunSummary, settings: Settings, day: date) -> dict[str, Any]:
+    """Only the health check, creating nothing. Healthy: return its findings. Unhealthy:
+    fail the run with the one-line reason (the failure email goes out as for any run)."""
+    started = time.perf_counter()
+    step = _Timer()
+    try:
+        report = step("check-health", check_database, settings, True)
+    except Exception as exc:
+        summary.status = "failed"
+        summary.failed_task = "check-health"
+        summary.error = f"{type(exc).__name__}: {str(exc).strip()}"
+        get_run_logger().error("health check for %s failed: %s", day, summary.error)
+        _report(step, summary, settings, started)
+        raise
+    return {
+        "run_date": day.isoformat(),
+        "status": "healthy",
+        "database": report.database,
+        "backend": report.backend,
+        "missing_pipeline_tables": list(report.missing_pipeline_tables),
+    }
+
+
+def _morning(summary: RunSummary, settings: Settings) -> dict[str, Any]:
+    """Yesterday's outcome for the admins' morning report; never fails the run."""
+    try:
+        return build_morning_report(settings, summary.run_date)
+    except Exception as exc:  # the report is a courtesy: the night's work is what matters
+        summary.notes.append(f"morning report unavailable: {_one_line(exc)}")
+        return {}
+
+
+def _cleanup(
+    step: _Timer, summary: RunSummary, settings: Settings, day: date, dry_run: bool
+) -> None:
+    """Retention cleanup after the day's write; nothing is deleted in a dry run."""
+    if dry_run:
+        summary.notes.append("dry run: cleanup skipped")
+        return
+    counts = step("cleanup-expired", cleanup_expired, settings, day)
+    summary.cleaned = counts.as_dict()
+    summary.notes.append(
+        f"cleanup: {counts.assignments_deleted} never-started assignments and "
+        f"{counts.challenges_deleted} unreferenced challenges dated before {counts.before} "
+        f"deleted ({settings.retention_days} days retention)"
+    )
+
+
+def _report(
+    step: _Timer, summary: RunSummary, settings: Settings, started: float, notify: bool = True
+) -> None:
     summary.task_seconds = dict(step.seconds)
     summary.total_seconds = round(time.perf_counter() - started, 3)
+    if summary.status in ("ok", "failed"):
+        summary.morning = _morning(summary, settings)
     publish_summary(summary)
+    if not notify and summary.status != "failed":
+        summary.notes.append("no summary email: notify is off for this run")
+        record_run_quietly(summary, settings)
+        return
     try:
         delivery = send_summary_email(summary, settings)
         summary.email = delivery.target
@@ -205,3 +355,5 @@ def _report(step: _Timer, summary: RunSummary, settings: Settings, started: floa
         summary.email = f"FAILED: {type(exc).__name__}: {exc}"
         summary.notes.append(f"summary email could not be sent: {type(exc).__name__}")
         get_run_logger().error("summary email failed after retries: %s", exc)
+        publish_summary(summary)  # a new version of the artifact, saying the email failed
+    record_run_quietly(summary, settings)  # a row in pipeline_runs; never fails the run

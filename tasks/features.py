@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -21,6 +21,8 @@ from daglig.features import (
     day_cutoff,
     extract_features,
 )
+from daglig.learner.features import EXAMS_SCHEMA, learner_rows
+from daglig.quality import last_day_answers
 from daglig.selection import PREVIOUS_SCHEMA
 from tasks.common import log_rows, run_folder, save
 
@@ -37,15 +39,25 @@ class FeatureRefs:
     answers_used: int
     answers_after_cutoff: int
     quarantined: dict[str, int]
+    # what the input data-quality gate validates: users, questions, last_day_answers
+    quality_inputs: dict[str, Path] = field(default_factory=dict)
+    # the learner model's scoring rows and question bank ("rows", "questions"), when asked
+    learner: dict[str, Path] = field(default_factory=dict)
 
 
 @task(name="extract-features", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
 def extract_user_features(
-    settings: Settings, run_date: date, user_ids: list[int] | None
+    settings: Settings,
+    run_date: date,
+    user_ids: list[int] | None,
+    now: datetime | None = None,
+    learner: bool = False,
 ) -> FeatureRefs:
     """Users, questions and the answer log up to the day's cutoff → per-user and
-    per-(user, category) features, quarantined rows, and yesterday's assignments."""
+    per-(user, category) features, quarantined rows, and yesterday's assignments.
+    ``now`` (naive UTC, default: the task's start) dates answers "in the future"."""
     t0 = time.perf_counter()
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     url = settings.database_url
     cutoff = day_cutoff(run_date, settings.timezone)
     users = read_frame(url, "read/users", {"cutoff": cutoff}, USERS_SCHEMA)
@@ -71,7 +83,7 @@ def extract_user_features(
         if has_pipeline
         else pl.DataFrame(schema=PREVIOUS_SCHEMA)
     )
-    fs = extract_features(users, questions, attempts, run_date, settings.timezone)
+    fs = extract_features(users, questions, attempts, run_date, settings.timezone, now)
     folder = run_folder(settings, run_date)
     refs = FeatureRefs(
         user_features=save(fs.user_features, folder, "user_features"),
@@ -86,6 +98,27 @@ def extract_user_features(
             str(k): int(v)
             for k, v in fs.quarantine.group_by("reason").len().sort("reason").iter_rows()
         },
+        quality_inputs={
+            "users": save(users, folder, "input_users"),
+            "questions": save(questions, folder, "input_questions"),
+            "last_day_answers": save(
+                last_day_answers(attempts, fs.quarantine, run_date, settings.timezone),
+                folder,
+                "input_last_day_answers",
+            ),
+        },
     )
+    if learner:  # the learner model's rows, from the same reads
+        exams = read_frame(url, "read/exam_sessions", {"cutoff": cutoff}, EXAMS_SCHEMA)
+        rows = learner_rows(
+            users.filter(pl.col("is_active")), questions, attempts, exams, cutoff, settings.timezone
+        )
+        refs = replace(
+            refs,
+            learner={
+                "rows": save(rows, folder, "learner_rows"),
+                "questions": save(questions, folder, "learner_questions"),
+            },
+        )
     log_rows("extract-features", attempts.height, fs.user_features.height, time.perf_counter() - t0)
     return refs
