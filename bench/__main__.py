@@ -18,10 +18,14 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from daglig.prefect_env import apply_offline_settings
+
+apply_offline_settings()  # before anything imports prefect
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def nightly(users: int, seed: int, run_date: date) -> dict[str, object]:
+def nightly(users: int, seed: int, run_date: date, with_model: bool = False) -> dict[str, object]:
     from simulator import simulate
 
     tmp = Path(tempfile.mkdtemp(prefix="daglig-bench-"))
@@ -31,6 +35,17 @@ def nightly(users: int, seed: int, run_date: date) -> dict[str, object]:
     t0 = time.perf_counter()
     sim = simulate(url, users=users, seed=seed, end_date=run_date - timedelta(days=1))
     sim_seconds = time.perf_counter() - t0
+    train_seconds = 0.0
+    if with_model:  # in its own process, so the peak RSS below is the nightly run's alone
+        import subprocess
+        import sys
+
+        t_train = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "daglig.cli", "train", "--as-of", run_date.isoformat()],
+            check=True,
+        )
+        train_seconds = time.perf_counter() - t_train
 
     from flows.daily_challenges import generate_daily_challenges
 
@@ -39,11 +54,14 @@ def nightly(users: int, seed: int, run_date: date) -> dict[str, object]:
     process_seconds = time.perf_counter() - t1
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "scale": f"nightly-{users}",
+        "scale": f"nightly-{users}" + ("-ml" if with_model else ""),
         "backend": url.split(":", 1)[0],
         "users": users,
         "answers": sim.answers,
         "simulate_seconds": round(sim_seconds, 2),
+        "train_seconds": round(train_seconds, 2),
+        "ml_status": result.get("ml_status"),
+        "by_source": result.get("by_source"),
         "flow_seconds": result["total_seconds"],
         "process_seconds": round(process_seconds, 2),
         "task_seconds": result["task_seconds"],
@@ -59,12 +77,27 @@ def nightly(users: int, seed: int, run_date: date) -> dict[str, object]:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench")
-    p.add_argument("what", choices=["nightly"])
+    p.add_argument("what", choices=["nightly", "learner", "reference"])
     p.add_argument("--users", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--date", type=date.fromisoformat, default=date(2026, 11, 24))
+    p.add_argument(
+        "--with-model",
+        action="store_true",
+        help="nightly: train the learner model first (not timed), so the run uses it",
+    )
     a = p.parse_args()
-    out = nightly(a.users, a.seed, a.date)
+    if a.what == "reference":
+        from bench.reference import reference_bench
+
+        out = reference_bench(a.users, a.seed, a.date)
+    elif a.what == "learner":
+        from bench.learner import learner, markdown
+
+        out = learner(a.users, a.seed, a.date)
+        print(markdown(out))
+    else:
+        out = nightly(a.users, a.seed, a.date, a.with_model)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{out['scale']}-{out['backend']}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
