@@ -199,17 +199,23 @@ def morning_context(
     else:
         ctx["diff_line"] = "For få elever i kontrollgruppen i går til å sammenligne ML."
     trend = morning.get("trend", [])
-    ctx["trend"] = [
+    ctx["trend"] = [  # days without challenges are left out (a phone screen is short)
         (date.fromisoformat(t["day"]).strftime("%d.%m"), _pct(t["ml"]), _pct(t["fallback"]))
         for t in trend
+        if t["ml"] is not None or t["fallback"] is not None
     ]
     ctx["chart_cid"] = chart_cid if chart_of(morning) is not None else None
     recent = morning.get("recent_seconds") or []
     if recent and tonight_seconds is not None:
         avg = sum(recent) / len(recent)
+        earlier = (
+            "forrige kjøring"
+            if len(recent) == 1
+            else f"snitt for de {len(recent)} forrige kjøringene"
+        )
         ctx["runtime_line"] = (
-            f"Kjøretid i natt {_num(tonight_seconds)} s; snitt for de {len(recent)} "
-            f"forrige kjøringene {_num(avg)} s ({_num(tonight_seconds / avg)} × snittet)."
+            f"Kjøretid i natt {_num(tonight_seconds)} s; {earlier} {_num(avg)} s "
+            f"({_num(tonight_seconds / avg)} × så lang tid)."
         )
     return ctx
 

@@ -159,10 +159,10 @@ def test_morning_context_in_norwegian(sqlite_url: str) -> None:
     assert ctx["diff_line"].startswith(
         "Fullføring per elev, ML minus kontrollgruppe: +37,5 prosentpoeng (95 % KI "
     )
-    assert ctx["trend"][-1] == ("23.11", "62,5 %", "16,7 %")
+    assert ctx["trend"] == [("22.11", "100,0 %", "–"), ("23.11", "62,5 %", "16,7 %")]
     assert ctx["chart_cid"] == "chart@daglig"
     assert ctx["runtime_line"] == (
-        "Kjøretid i natt 13,2 s; snitt for de 2 forrige kjøringene 11,0 s (1,2 × snittet)."
+        "Kjøretid i natt 13,2 s; snitt for de 2 forrige kjøringene 11,0 s (1,2 × så lang tid)."
     )
     empty = morning_context({})
     assert empty["present"] is False and empty["runtime_line"] is None
