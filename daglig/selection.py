@@ -233,25 +233,13 @@ class FallbackSelector:
                 "type_salt": pl.Int64,
             },
         )
-        prev = inputs.previous.lazy()
-        # A category-bound type is infeasible when yesterday used up every enabled category.
-        used_up = (
-            prev.filter(pl.col("category").is_in(list(s.enabled_categories)))
-            .group_by("user_id", "challenge_type")
-            .agg(n_used=pl.col("category").n_unique())
-            .filter(pl.col("n_used") >= n_cats)
-            .select("user_id", "challenge_type")
-        )
-        streak_given = prev.filter(pl.col("challenge_type").is_in(list(CATEGORYLESS_TYPES))).select(
-            "user_id", "challenge_type"
-        )
+        excluded = excluded_types(inputs)
         broken_streak = (pl.col("current_streak") == 0) & (
             pl.col("days_since_last_answer").is_between(2, 7)
         )
         chosen = (
             base.join(prefs.lazy(), on="level", how="inner")
-            .join(used_up, on=["user_id", "challenge_type"], how="anti")
-            .join(streak_given, on=["user_id", "challenge_type"], how="anti")
+            .join(excluded, on=["user_id", "challenge_type"], how="anti")
             .with_columns(
                 score=pl.col("pref")
                 + JITTER * uniform("user_id", inputs.run_date, "type_salt")
@@ -294,6 +282,24 @@ class FallbackSelector:
             .sort("user_id", "slot")
             .collect()
         )
+
+
+def excluded_types(inputs: SelectionInputs) -> pl.LazyFrame:
+    """(user_id, challenge_type) pairs no slot may take today: a categoryless type given
+    yesterday, or a category-bound type whose enabled categories yesterday used up."""
+    prev = inputs.previous.lazy()
+    enabled = list(inputs.settings.enabled_categories)
+    used_up = (
+        prev.filter(pl.col("category").is_in(enabled))
+        .group_by("user_id", "challenge_type")
+        .agg(n_used=pl.col("category").n_unique())
+        .filter(pl.col("n_used") >= len(enabled))
+        .select("user_id", "challenge_type")
+    )
+    given = prev.filter(pl.col("challenge_type").is_in(list(CATEGORYLESS_TYPES))).select(
+        "user_id", "challenge_type"
+    )
+    return pl.concat([used_up, given])
 
 
 def assign_categories(

@@ -11,9 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import polars as pl
 from prefect import flow, runtime
@@ -25,6 +24,7 @@ from daglig.learner.model_store import ModelUnavailable
 from daglig.learner.selection import MLSelector
 from daglig.selection import FallbackSelector, Selector
 from daglig.summary import RunSummary, assignment_counts
+from flows.common import resolve_run_date
 from tasks.cleanup import cleanup_expired
 from tasks.features import FeatureRefs, extract_user_features
 from tasks.health import check_database
@@ -40,17 +40,6 @@ from tasks.settings import load_challenge_settings
 from tasks.write import upsert_challenges
 
 T = TypeVar("T")
-
-
-def resolve_run_date(run_date: date | None, tz: str = "Europe/Oslo") -> date:
-    """The challenge day: as given; else the scheduled start's date in ``tz`` when a
-    deployment's schedule started the run; else today in ``tz``."""
-    if run_date is not None:
-        return run_date
-    scheduled = runtime.flow_run.scheduled_start_time
-    if scheduled is not None and runtime.flow_run.id:
-        return scheduled.astimezone(ZoneInfo(tz)).date()
-    return datetime.now(ZoneInfo(tz)).date()
 
 
 def _run_name() -> str:

@@ -9,14 +9,14 @@ metadata, and leaves the metrics table as a markdown artifact.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from prefect import flow, runtime
 
 from daglig.config import Settings
 from daglig.learner.training import plan_training
+from flows.common import resolve_run_date
 from tasks.ml import (
     fit_learner_model,
     publish_model_report,
@@ -25,18 +25,9 @@ from tasks.ml import (
 )
 
 
-def _as_of(as_of: date | None, tz: str) -> date:
-    if as_of is not None:
-        return as_of
-    scheduled = runtime.flow_run.scheduled_start_time
-    if scheduled is not None and runtime.flow_run.id:
-        return scheduled.astimezone(ZoneInfo(tz)).date()
-    return datetime.now(ZoneInfo(tz)).date()
-
-
 def _run_name() -> str:
     params = runtime.flow_run.parameters or {}
-    return f"train-learner-model-{params.get('as_of') or _as_of(None, 'Europe/Oslo')}"
+    return f"train-learner-model-{params.get('as_of') or resolve_run_date(None)}"
 
 
 @flow(name="train-learner-model", flow_run_name=_run_name, log_prints=True)
@@ -49,7 +40,7 @@ def train_learner_model(as_of: date | None = None) -> dict[str, Any]:
             today.
     """
     settings = Settings()
-    plan = plan_training(_as_of(as_of, settings.timezone), settings.timezone)
+    plan = plan_training(resolve_run_date(as_of, settings.timezone), settings.timezone)
     data = read_training_data(settings, plan)
     result = fit_learner_model(data, plan)
     meta = save_learner_model(settings, result, plan)

@@ -42,6 +42,7 @@ from daglig.selection import (
     SelectionInputs,
     Selector,
     assign_categories,
+    excluded_types,
     level_expr,
     snap_difficulty,
     targets_expr,
@@ -184,24 +185,11 @@ class MLSelector:
             .join(self.assessment.users.lazy(), on="user_id", how="inner")
             .with_columns(level=level_expr())
         )
-        prev = inputs.previous.lazy()
-        n_cats = len(s.enabled_categories)
-        used_up = (
-            prev.filter(pl.col("category").is_in(list(s.enabled_categories)))
-            .group_by("user_id", "challenge_type")
-            .agg(n_used=pl.col("category").n_unique())
-            .filter(pl.col("n_used") >= n_cats)
-            .select("user_id", "challenge_type")
-        )
-        streak_given = prev.filter(pl.col("challenge_type").is_in(list(CATEGORYLESS_TYPES))).select(
-            "user_id", "challenge_type"
-        )
         chosen = (
             base.join(kinds.lazy(), how="cross")
             .with_columns(fit=fit_expr)
             .filter(pl.col("fit") > 0)
-            .join(used_up, on=["user_id", "challenge_type"], how="anti")
-            .join(streak_given, on=["user_id", "challenge_type"], how="anti")
+            .join(excluded_types(inputs), on=["user_id", "challenge_type"], how="anti")
             .with_columns(
                 score=pl.col("ml_weight") * pl.col("fit")
                 + JITTER * uniform("user_id", inputs.run_date, "type_salt")
