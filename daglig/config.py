@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Cleanup deletes never-started challenges older than this many days.",
     )
+    shard_users: int = Field(
+        default=50_000,
+        ge=1,
+        description="Users per shard: a run splits its users by a stable hash into "
+        "ceil(users / shard_users) shards, each its own task in every per-user step.",
+    )
 
     @field_validator("admin_emails", mode="before")
     @classmethod

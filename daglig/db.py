@@ -7,6 +7,7 @@ tuples). On SQLite it returns booleans as int64 and timestamps as text, so
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -98,6 +99,46 @@ def read_frame(
             frame = pl.read_database(
                 sqlfiles.statement(name), c, execute_options={"parameters": params}
             )
+    return cast_frame(frame, schema) if schema else frame
+
+
+def stream_frames(
+    url: str,
+    name: str,
+    params: dict[str, Any] | None = None,
+    schema: dict[str, Any] | None = None,
+    batch_rows: int = 1_000_000,
+) -> Iterator[pl.DataFrame]:
+    """Run ``sql/<name>.sql`` through ADBC and yield its rows as frames of Arrow record
+    batches (cast to ``schema``), never holding the whole result: the answer log of a
+    million learners is ~100M rows. SQLite and PostgreSQL only."""
+    conn, style = _adbc_connect(url)
+    try:
+        query, args = sqlfiles.positional(sqlfiles.load(name), params or {}, style)
+        with conn.cursor() as cur:
+            if style == "qmark":  # ADBC-SQLite's batch size (rows), default 1024
+                cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
+            cur.execute(query, [_bind_value(a, style) for a in args] or None)
+            reader = cur.fetch_record_batch()
+            pending: list[Any] = []
+            held = 0
+            for batch in reader:
+                pending.append(batch)
+                held += batch.num_rows
+                if held >= batch_rows:
+                    yield _frame_of(pending, schema)
+                    pending, held = [], 0
+            if pending:
+                yield _frame_of(pending, schema)
+    finally:
+        conn.close()
+
+
+def _frame_of(batches: list[Any], schema: dict[str, Any] | None) -> pl.DataFrame:
+    import pyarrow as pa
+
+    frame = pl.from_arrow(pa.Table.from_batches(batches))
+    assert isinstance(frame, pl.DataFrame)
     return cast_frame(frame, schema) if schema else frame
 
 

@@ -81,6 +81,7 @@ class FeatureSet:
     user_features: pl.DataFrame
     user_category_features: pl.DataFrame
     quarantine: pl.DataFrame
+    clean: pl.DataFrame | None = None  # the usable answers, for the learner model's rows
 
 
 def clean_attempts(
@@ -256,4 +257,4 @@ def extract_features(
     clean, quarantine = pl.collect_all([clean_lf, quarantine_lf])
     uf = user_features(users.lazy(), clean.lazy(), run_date).collect()
     ucf = user_category_features(clean, run_date)
-    return FeatureSet(uf, ucf, quarantine)
+    return FeatureSet(uf, ucf, quarantine, clean)

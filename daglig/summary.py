@@ -86,6 +86,8 @@ class RunSummary:
     ml_reason: str | None = None  # why ML was not used
     model_version: str | None = None
     morning: dict[str, Any] = field(default_factory=dict)  # yesterday, for the admins
+    shards: int = 0  # how many shards the users were split into
+    shard_workers: list[str] = field(default_factory=list)  # host:pid that ran shard tasks
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)

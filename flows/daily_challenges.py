@@ -8,6 +8,7 @@ summary saying which step failed and why.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -17,11 +18,12 @@ from typing import Any, TypeVar
 import polars as pl
 from prefect import flow, runtime
 from prefect.logging import get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
 from daglig.learner.model_store import ModelUnavailable
-from daglig.learner.selection import MLSelector
+from daglig.learner.selection import MLSelector, ShardedMLSelector
 from daglig.selection import FallbackSelector, Selector
 from daglig.summary import RunSummary, assignment_counts
 from flows.common import resolve_run_date
@@ -76,7 +78,11 @@ def choose_selector(
         get_run_logger().warning("learner model not used: %s", summary.ml_reason)
         return FallbackSelector()
     summary.ml_status, summary.model_version = "used", loaded.version
-    return MLSelector(assessment, loaded.version, holdout_share=settings.ml_holdout_share)
+    return ShardedMLSelector(
+        {a.shard: (a.categories, a.users) for a in assessment},
+        loaded.version,
+        holdout_share=settings.ml_holdout_share,
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -104,7 +110,17 @@ class _Timer:
         return result
 
 
-@flow(name="daily-challenges", flow_run_name=_run_name, log_prints=True)
+# Shard tasks at once on the default runner: two, for two cores and memory bounded by two
+# shards. A Dask runner (daglig run --task-runner dask) decides its own parallelism.
+SHARD_THREADS = int(os.environ.get("DAGLIG_SHARD_THREADS", "2"))
+
+
+@flow(
+    name="daily-challenges",
+    flow_run_name=_run_name,
+    log_prints=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=SHARD_THREADS),  # type: ignore[arg-type]
+)
 def generate_daily_challenges(
     run_date: date | None = None,
     force: bool = False,
@@ -114,6 +130,7 @@ def generate_daily_challenges(
     cleanup: bool = False,
     no_ml: bool = False,
     notify: bool = True,
+    shards: int | None = None,
 ) -> dict[str, Any]:
     """Give every active user today's challenges.
 
@@ -128,6 +145,8 @@ def generate_daily_challenges(
             (DAGLIG_RETENTION_DAYS, default 90) that nobody started.
         no_ml: give everyone rule-based (fallback) challenges, whatever the model.
         notify: email the admins the summary (a failure is emailed whatever this says).
+        shards: split the users into this many shards (default: one per
+            DAGLIG_SHARD_USERS users, 50,000; one shard on small data).
     """
     started = time.perf_counter()
     settings = Settings()
@@ -155,7 +174,7 @@ def generate_daily_challenges(
             summary.status = "disabled"
             summary.notes.append("generation_enabled is false: nothing was generated or written")
         else:
-            _generate(step, summary, settings, cs, day, force, dry_run, user_ids, no_ml)
+            _generate(step, summary, settings, cs, day, force, dry_run, user_ids, no_ml, shards)
         if cleanup:
             _cleanup(step, summary, settings, day, dry_run)
     except Exception as exc:
@@ -185,6 +204,7 @@ def _generate(
     dry_run: bool,
     user_ids: list[int] | None,
     no_ml: bool = False,
+    shards: int | None = None,
 ) -> None:
     off_reason = ml_wanted(cs, no_ml)
     refs = step(
@@ -194,7 +214,9 @@ def _generate(
         day,
         user_ids,
         learner=off_reason is None,
+        shards=shards,
     )
+    summary.shards = len(refs.shards)
     summary.quarantined, summary.quarantine_file = refs.quarantined, str(refs.quarantine)
     # data-quality gates: a blocking failure raises DataQualityError before any write
     summary.quality["inputs"] = step("validate-inputs", validate_inputs, refs, settings).as_dict()
@@ -204,7 +226,7 @@ def _generate(
         selector, summary.ml_status, summary.ml_reason = FallbackSelector(), "off", off_reason
     summary.selector = selector.name
     try:
-        assignments_path = step("select-challenges", select_challenges, refs, cs, day, selector)
+        selected = step("select-challenges", select_challenges, refs, cs, day, selector)
     except Exception as exc:
         if selector.name != MLSelector.name:
             raise
@@ -212,16 +234,15 @@ def _generate(
         summary.ml_status, summary.ml_reason = "fallback", f"ML selection failed: {_one_line(exc)}"
         summary.selector, summary.model_version = FallbackSelector.name, None
         get_run_logger().warning("%s", summary.ml_reason)
-        assignments_path = step(
-            "select-challenges", select_challenges, refs, cs, day, FallbackSelector()
-        )
-    rendered = step("render-challenges", render_day, assignments_path)
+        selected = step("select-challenges", select_challenges, refs, cs, day, FallbackSelector())
+    rendered = step("render-challenges", render_day, selected, refs.folder)
+    summary.shard_workers = sorted({*refs.workers, *(s.worker for s in selected)})
     summary.quality["outputs"] = step(
         "validate-outputs", validate_outputs, refs, rendered, cs
     ).as_dict()
 
     users = pl.read_parquet(refs.user_features, columns=["user_id", "is_active"])
-    assignments = pl.read_parquet(assignments_path)
+    assignments = pl.read_parquet(rendered.assignments)
     c = assignment_counts(assignments)
     summary.users_total = users.height
     summary.users_active = int(users["is_active"].sum())

@@ -1,30 +1,24 @@
-"""Read the answer log and build user features (one pass), saved to the run folder."""
+"""The feature step: read the answer log once, split by shard, features per shard.
+
+``extract_user_features`` is a step of the flow, not a task: it runs the
+``read-answer-log`` task, then one ``extract-features`` task per shard on the flow's task
+runner, and merges what the whole run needs (every user's features, the quarantine, the
+input gate's frames, the population statistics) into the run folder.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
-from sqlalchemy import inspect
 
 from daglig.config import Settings
-from daglig.db import make_engine, read_frame
-from daglig.features import (
-    ATTEMPTS_SCHEMA,
-    QUESTIONS_SCHEMA,
-    USERS_SCHEMA,
-    day_cutoff,
-    extract_features,
-)
-from daglig.learner.features import EXAMS_SCHEMA, learner_rows
-from daglig.quality import last_day_answers
-from daglig.selection import PREVIOUS_SCHEMA
+from daglig.shards import population_stats
 from tasks.common import log_rows, run_folder, save
+from tasks.shards import ShardPlan, ShardRefs, extract_shard_features, map_shards, read_answer_log
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +26,6 @@ class FeatureRefs:
     """Paths of the feature files of one run, and the counts the summary needs."""
 
     user_features: Path
-    user_category_features: Path
     previous: Path
     quarantine: Path
     answers_read: int
@@ -41,84 +34,91 @@ class FeatureRefs:
     quarantined: dict[str, int]
     # what the input data-quality gate validates: users, questions, last_day_answers
     quality_inputs: dict[str, Path] = field(default_factory=dict)
-    # the learner model's scoring rows and question bank ("rows", "questions"), when asked
+    # the learner model's inputs: "questions", "curve", "cat_accuracy" (when asked)
     learner: dict[str, Path] = field(default_factory=dict)
+    shards: tuple[ShardRefs, ...] = ()
+    folder: Path | None = None
+    cutoff: datetime | None = None  # the day's start (naive UTC): the learner rows' "now"
+
+    @property
+    def workers(self) -> list[str]:
+        return sorted({s.worker for s in self.shards})
 
 
-@task(name="extract-features", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
 def extract_user_features(
     settings: Settings,
     run_date: date,
     user_ids: list[int] | None,
     now: datetime | None = None,
     learner: bool = False,
+    shards: int | None = None,
 ) -> FeatureRefs:
     """Users, questions and the answer log up to the day's cutoff → per-user and
-    per-(user, category) features, quarantined rows, and yesterday's assignments.
-    ``now`` (naive UTC, default: the task's start) dates answers "in the future"."""
+    per-(user, category) features per shard, quarantined rows, yesterday's assignments.
+    ``now`` (naive UTC, default: the step's start) dates answers "in the future"."""
     t0 = time.perf_counter()
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    url = settings.database_url
-    cutoff = day_cutoff(run_date, settings.timezone)
-    users = read_frame(url, "read/users", {"cutoff": cutoff}, USERS_SCHEMA)
-    if user_ids is not None:
-        users = users.filter(pl.col("user_id").is_in(user_ids))
-    questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA)
-    attempts = read_frame(url, "read/attempts", {"cutoff": cutoff}, ATTEMPTS_SCHEMA)
-    if user_ids is not None:
-        attempts = attempts.filter(pl.col("user_id").is_in(user_ids))
-    after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff})
-    engine = make_engine(url)
-    try:
-        has_pipeline = inspect(engine).has_table("user_daily_challenges")
-    finally:
-        engine.dispose()
-    previous = (
-        read_frame(
-            url,
-            "read/previous_assignments",
-            {"previous_date": run_date - timedelta(days=1)},
-            PREVIOUS_SCHEMA,
-        )
-        if has_pipeline
-        else pl.DataFrame(schema=PREVIOUS_SCHEMA)
-    )
-    fs = extract_features(users, questions, attempts, run_date, settings.timezone, now)
     folder = run_folder(settings, run_date)
-    refs = FeatureRefs(
-        user_features=save(fs.user_features, folder, "user_features"),
-        user_category_features=save(fs.user_category_features, folder, "user_category_features"),
-        previous=save(previous, folder, "previous"),
-        quarantine=save(fs.quarantine, folder, "quarantine"),
-        answers_read=attempts.height,
-        answers_used=attempts.height
-        - int((fs.quarantine["reason"] != "bad_time_spent_seconds").sum()),
-        answers_after_cutoff=int(after["n"][0]) if after.height else 0,
+    plan: ShardPlan = read_answer_log(settings, run_date, user_ids, folder, shards, learner)
+    parts: list[ShardRefs] = map_shards(
+        extract_shard_features,
+        list(range(plan.shards)),
+        plan,
+        run_date,
+        settings.timezone,
+        now,
+        learner,
+    )
+    refs = merge_features(plan, parts, learner)
+    log_rows("extract-features", plan.answers_read, plan.shards, time.perf_counter() - t0)
+    return refs
+
+
+def _concat(paths: list[Path], columns: list[str] | None = None) -> pl.DataFrame:
+    return pl.concat([pl.read_parquet(p, columns=columns) for p in paths], how="vertical")
+
+
+def merge_features(plan: ShardPlan, parts: list[ShardRefs], learner: bool) -> FeatureRefs:
+    """What the whole run needs from the shards' feature files (sorted by user, so the
+    files are the same whatever the shard count)."""
+    folder = plan.folder
+    users = pl.read_parquet(plan.users).drop("shard")
+    quarantine = _concat([p.quarantine for p in parts]).sort("attempt_id", "reason")
+    excluded = int((quarantine["reason"] != "bad_time_spent_seconds").sum())
+    learner_paths: dict[str, Path] = {}
+    if learner:
+        curve, cat_acc = population_stats(
+            [pl.read_parquet(p.bins) for p in parts], [pl.read_parquet(p.cats) for p in parts]
+        )
+        learner_paths = {
+            "questions": plan.questions,
+            "curve": save(curve, folder, "population_curve"),
+            "cat_accuracy": save(cat_acc, folder, "population_cat_accuracy"),
+        }
+    return FeatureRefs(
+        user_features=save(
+            _concat([p.user_features for p in parts]).sort("user_id"), folder, "user_features"
+        ),
+        previous=save(pl.read_parquet(plan.previous).drop("shard"), folder, "previous"),
+        quarantine=save(quarantine, folder, "quarantine"),
+        answers_read=plan.answers_read,
+        answers_used=plan.answers_read - excluded,
+        answers_after_cutoff=plan.answers_after_cutoff,
         quarantined={
             str(k): int(v)
-            for k, v in fs.quarantine.group_by("reason").len().sort("reason").iter_rows()
+            for k, v in quarantine.group_by("reason").len().sort("reason").iter_rows()
         },
         quality_inputs={
             "users": save(users, folder, "input_users"),
-            "questions": save(questions, folder, "input_questions"),
+            "questions": plan.questions,
             "last_day_answers": save(
-                last_day_answers(attempts, fs.quarantine, run_date, settings.timezone),
+                _concat([p.last_day_answers for p in parts]).sort("attempt_id"),
                 folder,
                 "input_last_day_answers",
             ),
         },
+        learner=learner_paths,
+        shards=tuple(parts),
+        folder=folder,
+        cutoff=plan.cutoff,
     )
-    if learner:  # the learner model's rows, from the same reads
-        exams = read_frame(url, "read/exam_sessions", {"cutoff": cutoff}, EXAMS_SCHEMA)
-        rows = learner_rows(
-            users.filter(pl.col("is_active")), questions, attempts, exams, cutoff, settings.timezone
-        )
-        refs = replace(
-            refs,
-            learner={
-                "rows": save(rows, folder, "learner_rows"),
-                "questions": save(questions, folder, "learner_questions"),
-            },
-        )
-    log_rows("extract-features", attempts.height, fs.user_features.height, time.perf_counter() - t0)
-    return refs

@@ -22,7 +22,6 @@ from prefect.logging import get_run_logger
 from daglig.config import Settings
 from daglig.db import read_frame
 from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
-from daglig.learner.assessment import Assessment, assess_with
 from daglig.learner.features import EXAMS_SCHEMA, FEATURES
 from daglig.learner.model_store import LoadedModel, ModelMetadata, load_model, save_model
 from daglig.learner.training import (
@@ -34,6 +33,7 @@ from daglig.learner.training import (
 )
 from tasks.common import log_rows, save
 from tasks.features import FeatureRefs
+from tasks.shards import AssessmentRefs, assess_shard, map_shards
 
 
 @task(name="load-model", cache_policy=NONE)
@@ -49,18 +49,22 @@ def load_learner_model(settings: Settings, run_date: date) -> LoadedModel:
     return loaded
 
 
-@task(name="assess-learners", cache_policy=NONE)
-def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> Assessment:
+def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> list[AssessmentRefs]:
     """Mastery per (user, category), weak areas, skill and exam readiness for every
-    active user, from tonight's learner rows."""
+    active user: one ``assess-learners`` task per shard, on the flow's task runner."""
     t0 = time.perf_counter()
-    if "rows" not in refs.learner:
-        raise RuntimeError("the feature step did not produce learner rows")
-    rows = pl.read_parquet(refs.learner["rows"])
-    questions = pl.read_parquet(refs.learner["questions"])
-    assessment = assess_with(loaded.model, rows, questions)
-    log_rows("assess-learners", rows.height, assessment.users.height, time.perf_counter() - t0)
-    return assessment
+    if not refs.learner or any(s.clean_log is None for s in refs.shards):
+        raise RuntimeError("the feature step did not produce the learner model's inputs")
+    out: list[AssessmentRefs] = map_shards(
+        assess_shard,
+        list(refs.shards),
+        refs.learner["questions"],
+        (refs.learner["curve"], refs.learner["cat_accuracy"]),
+        loaded.model,
+        refs.cutoff,
+    )
+    log_rows("assess-learners", sum(a.rows for a in out), len(out), time.perf_counter() - t0)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

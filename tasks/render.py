@@ -1,4 +1,5 @@
-"""Render each distinct challenge once in Norwegian and price it (pure compute)."""
+"""The render step: one ``render-challenges`` task per shard renders that shard's distinct
+challenges once; the step then merges them into the day's distinct challenges."""
 
 from __future__ import annotations
 
@@ -7,12 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 
-from daglig.challenges import distinct_challenges, finish_challenges, with_content_key
-from daglig.rendering import render_challenges
 from tasks.common import log_rows, save
+from tasks.shards import RenderedShard, SelectedRefs, map_shards, render_shard
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,14 +21,25 @@ class RenderedRefs:
     assignments: Path
 
 
-@task(name="render-challenges", cache_policy=NONE)
-def render_day(assignments_path: Path) -> RenderedRefs:
+def render_day(selected: list[SelectedRefs], folder: Path) -> RenderedRefs:
     t0 = time.perf_counter()
-    keyed = with_content_key(pl.read_parquet(assignments_path))
-    challenges = finish_challenges(render_challenges(distinct_challenges(keyed)))
-    folder = assignments_path.parent
-    refs = RenderedRefs(
+    parts: list[RenderedShard] = map_shards(render_shard, selected)
+    refs = merge_rendered(parts, folder)
+    log_rows(
+        "render-challenges", sum(s.rows for s in selected), len(parts), time.perf_counter() - t0
+    )
+    return refs
+
+
+def merge_rendered(parts: list[RenderedShard], folder: Path) -> RenderedRefs:
+    """The day's files: challenges once per content key (shards render the same challenge
+    alike), assignments sorted by (user, slot) — the same whatever the shard count."""
+    challenges = (
+        pl.concat([pl.read_parquet(p.challenges) for p in parts])
+        .unique("content_key", keep="first")
+        .sort("content_key")
+    )
+    keyed = pl.concat([pl.read_parquet(p.assignments) for p in parts]).sort("user_id", "slot")
+    return RenderedRefs(
         save(challenges, folder, "challenges"), save(keyed, folder, "assignments_keyed")
     )
-    log_rows("render-challenges", keyed.height, challenges.height, time.perf_counter() - t0)
-    return refs

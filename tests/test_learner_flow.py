@@ -195,3 +195,38 @@ def test_an_error_inside_ml_selection_falls_back_and_says_so(
     fields = {k: v for k, v in result.items() if k in RunSummary.__dataclass_fields__}
     fields["run_date"] = RUN
     assert md_line in to_markdown(RunSummary(**fields))
+
+
+DAY_ROWS = """
+SELECT a.user_id, a.challenge_date, a.slot, a.reason, a.progress,
+       d.content_key, d.challenge_type, d.category, d.title, d.description,
+       d.target_value, d.difficulty, d.xp_reward, d.bonus_xp, d.source
+FROM user_daily_challenges a JOIN daily_challenges d ON d.id = a.challenge_id
+ORDER BY a.user_id, a.slot
+"""
+
+
+def day_rows(url: str) -> list[tuple[Any, ...]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as c:
+            return [tuple(r) for r in c.execute(text(DAY_ROWS)).all()]
+    finally:
+        engine.dispose()
+
+
+def test_the_shard_count_changes_no_row(world: dict[str, Any], tmp_path: Path) -> None:
+    """One shard or five: the same challenges, texts, reasons and mastery, row for row
+    (the population statistics are summed over the shards before they are used)."""
+    other = tmp_path / "other.db"
+    shutil.copy(tmp_path / "app.db", other)
+    one = run(shards=1, notify=False)
+    os.environ["DATABASE_URL"] = f"sqlite:///{other}"  # the fixture's monkeypatch restores it
+    five = run(shards=5, notify=False)
+    assert (one["shards"], five["shards"]) == (1, 5)
+    assert one["ml_status"] == five["ml_status"] == "used"
+    rows = day_rows(world["url"])
+    assert len(rows) == one["assignments"] > 0
+    assert day_rows(f"sqlite:///{other}") == rows
+    for key in ("by_source", "by_type", "by_category", "quarantined", "answers_used"):
+        assert one[key] == five[key], key

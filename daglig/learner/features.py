@@ -150,20 +150,27 @@ def state_at(
     users: pl.LazyFrame,
     cutoff: datetime,
     categories: tuple[str, ...] = CATEGORY_KEYS,
+    population: tuple[pl.LazyFrame, pl.LazyFrame] | None = None,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """What was known at ``cutoff``: one row per (user in ``users``, category), with every
     feature except the question's own, and the difficulty curve to price a question with.
 
     Categories never practised get zero counts and NULL recency; the model treats them as
-    the evidence-free gaps they are.
+    the evidence-free gaps they are. ``population`` is the (difficulty curve, category
+    accuracy) of the whole population when ``log`` holds only some users (a shard); by
+    default both come from ``log`` itself.
     """
     past = _past(log, cutoff)
-    curve = difficulty_curve(past)
+    curve = difficulty_curve(past) if population is None else population[0]
     past = past.join(
         curve, left_on=difficulty_bin(pl.col("difficulty")), right_on="d_bin", how="left"
     ).with_columns(_resid=pl.col("is_correct").cast(pl.Float64) - pl.col("q_expected"))
-    cat_acc = past.group_by("category").agg(
-        cat_accuracy=(pl.col("is_correct").sum() + 1) / (pl.len() + 2)
+    cat_acc = (
+        past.group_by("category").agg(
+            cat_accuracy=(pl.col("is_correct").sum() + 1) / (pl.len() + 2)
+        )
+        if population is None
+        else population[1]
     )
     cats = pl.LazyFrame({"category": list(categories)}, schema={"category": pl.String})
 
@@ -274,10 +281,12 @@ def scoring_rows(
     users: pl.LazyFrame,
     questions: pl.LazyFrame,
     cutoff: datetime,
+    population: tuple[pl.LazyFrame, pl.LazyFrame] | None = None,
 ) -> pl.LazyFrame:
     """Tonight's rows: every (user, category) as of ``cutoff``, asked a question of the
-    category's median difficulty — the model's answer is that category's mastery."""
-    state, curve = state_at(log, exams, users, cutoff)
+    category's median difficulty — the model's answer is that category's mastery.
+    ``population``: see :func:`state_at`."""
+    state, curve = state_at(log, exams, users, cutoff, population=population)
     medians = category_medians(questions)
     return price_questions(
         state.join(medians, on="category", how="left").with_columns(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 
@@ -241,3 +242,36 @@ class MLSelector:
             .sort("user_id", "slot")
             .collect()
         )
+
+
+class ShardedMLSelector:
+    """The learner model's selector for a sharded run: each shard's assessment is a pair of
+    Parquet files (categories, users), loaded where the shard's selection runs — a Dask
+    worker needs the paths, not the frames. ``for_shard`` gives that shard's
+    :class:`MLSelector`; ``select`` (all shards at once) exists for the Selector protocol."""
+
+    name = MLSelector.name
+
+    def __init__(
+        self,
+        assessments: dict[int, tuple[Path, Path]],
+        model_version: str,
+        holdout_share: float = 0.0,
+    ) -> None:
+        self.assessments = assessments
+        self.model_version = model_version
+        self.holdout_share = holdout_share
+
+    def _selector(self, shards: list[int]) -> MLSelector:
+        paths = [self.assessments[k] for k in shards]
+        assessment = Assessment(
+            categories=pl.concat([pl.read_parquet(c) for c, _ in paths]),
+            users=pl.concat([pl.read_parquet(u) for _, u in paths]),
+        )
+        return MLSelector(assessment, self.model_version, holdout_share=self.holdout_share)
+
+    def for_shard(self, shard: int) -> MLSelector:
+        return self._selector([shard])
+
+    def select(self, inputs: SelectionInputs) -> pl.DataFrame:
+        return self._selector(sorted(self.assessments)).select(inputs)
