@@ -142,6 +142,14 @@ class GateReport:
 Spec = tuple[str, bool, Callable[[], Any]]
 
 
+def warm_up() -> None:
+    """Import Great Expectations (seconds of pure Python): the flow calls this in a thread
+    while the answer log is read, so the input gate does not wait for it. Import only —
+    the context itself is not thread-safe and is built by the gate."""
+    import great_expectations  # noqa: F401
+    import great_expectations.expectations  # noqa: F401
+
+
 @cache
 def _context() -> Any:
     """The process's one ephemeral GX context with a pandas data source."""

@@ -9,6 +9,7 @@ summary saying which step failed and why.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -24,6 +25,7 @@ from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
 from daglig.learner.model_store import ModelUnavailable
 from daglig.learner.selection import MLSelector, ShardedMLSelector
+from daglig.quality import warm_up
 from daglig.selection import FallbackSelector, Selector
 from daglig.summary import RunSummary, assignment_counts
 from flows.common import resolve_run_date
@@ -207,6 +209,8 @@ def _generate(
     shards: int | None = None,
 ) -> None:
     off_reason = ml_wanted(cs, no_ml)
+    # the input gate's library imports in the background while the answer log streams in
+    threading.Thread(target=warm_up, name="import-gx", daemon=True).start()
     refs = step(
         "extract-features",
         extract_user_features,

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 from prefect import task
@@ -24,16 +25,12 @@ from daglig.db import read_frame
 from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
 from daglig.learner.features import EXAMS_SCHEMA, FEATURES
 from daglig.learner.model_store import LoadedModel, ModelMetadata, load_model, save_model
-from daglig.learner.training import (
-    TrainingPlan,
-    TrainingResult,
-    build_examples,
-    fit_and_evaluate,
-    metrics_markdown,
-)
 from tasks.common import log_rows, save
 from tasks.features import FeatureRefs
 from tasks.shards import AssessmentRefs, assess_shard, map_shards
+
+if TYPE_CHECKING:  # scikit-learn takes seconds to import: the nightly run needs none of it
+    from daglig.learner.training import TrainingPlan, TrainingResult
 
 
 @task(name="load-model", cache_policy=NONE)
@@ -98,6 +95,8 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
 def fit_learner_model(data: TrainingData, plan: TrainingPlan) -> TrainingResult:
     """Examples from the temporal split; the model and the baselines fitted and scored on
     the later, held-out window."""
+    from daglig.learner.training import build_examples, fit_and_evaluate, metrics_markdown
+
     t0 = time.perf_counter()
     log, exams = pl.read_parquet(data.log), pl.read_parquet(data.exams)
     train, test = build_examples(log, exams, plan)
@@ -141,6 +140,8 @@ def publish_model_report(meta: ModelMetadata) -> str:
 
 def model_report(meta: ModelMetadata) -> str:
     """Markdown: version, training window, the metrics table, beats-every-baseline verdict."""
+    from daglig.learner.training import metrics_markdown
+
     model = meta.metrics["model"]
     baselines = {k: v for k, v in meta.metrics.items() if k != "model"}
     beats = all(

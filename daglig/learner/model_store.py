@@ -23,9 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import joblib
 import polars as pl
-import sklearn
 
 from daglig.learner.features import FEATURES
 
@@ -37,6 +35,13 @@ POINTER = "current.json"
 
 class ModelUnavailable(RuntimeError):
     """No usable learner model; the message is the reason, for the run summary."""
+
+
+def _sklearn_version() -> str:
+    # scikit-learn takes seconds to import: only when a model is saved or loaded
+    import sklearn
+
+    return str(sklearn.__version__)
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class ModelMetadata:
     n_test: int
     seconds: dict[str, float] = field(default_factory=dict)
     sha256: str = ""
-    sklearn_version: str = sklearn.__version__
+    sklearn_version: str = field(default_factory=lambda: _sklearn_version())
     polars_version: str = pl.__version__
     schema_version: int = SCHEMA_VERSION
 
@@ -93,6 +98,8 @@ def save_model(model_dir: Path, model: Any, metadata: ModelMetadata) -> ModelMet
     the data's end date plus the first 8 hex digits of the model file's SHA-256."""
     model_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=model_dir, prefix=".staging-"))
+    import joblib
+
     joblib.dump(model, staging / MODEL_FILE)
     digest = _sha256(staging / MODEL_FILE)
     version = f"lm-{metadata.trained_as_of.replace('-', '')}-{digest[:8]}"
@@ -160,6 +167,8 @@ def load_model(model_dir: Path, run_date: date, max_age_days: int) -> LoadedMode
             "(corrupted or replaced)"
         )
     try:
+        import joblib
+
         model = joblib.load(path)
         probe = pl.DataFrame({f: [0.5] for f in FEATURES})
         p = model.predict_proba(probe)
