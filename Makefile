@@ -47,6 +47,14 @@ lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# make bench SCALE=10k|100k|1m: one measured nightly run on the PostgreSQL server at
+# BENCH_PG (database daglig_bench_<N>; 1m reuses daglig_1m when it holds learners).
+SCALE ?= 10k
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432
+.PHONY: bench
+bench: venv ## time a nightly run at SCALE=10k|100k|1m on PostgreSQL (bench/README.md)
+	$(PY) -m bench scale --users $(SCALE) --database-url $(BENCH_PG)$(if $(filter 1m,$(SCALE)), --prepared-database daglig_1m)
+
 lock: ## re-resolve requirements.lock from pyproject.toml (needs the venv's uv)
 	$(UV) pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements.lock
 

@@ -1,6 +1,10 @@
 """``python -m bench nightly --users N``: simulate N learners, run the nightly flow, record
 per-task seconds, peak RSS and rows/s into ``bench/results/nightly-<N>.json``.
 
+``python -m bench scale --users 10k`` measures one run at a named scale on PostgreSQL, the
+run in a fresh process (bench/scale.py), into ``bench/results/pg-10k.json``; ``python -m
+bench table`` regenerates the README's scale table from those files (bench/table.py).
+
 The database is ``DATABASE_URL`` when set (it is replaced!), else a SQLite file in a
 temporary folder. Prefect's temporary API start-up (6–11 s) is outside the flow's own
 seconds and reported apart as ``process_seconds - flow_seconds``.
@@ -23,6 +27,7 @@ from daglig.prefect_env import apply_offline_settings
 apply_offline_settings()  # before anything imports prefect
 
 RESULTS = Path(__file__).resolve().parent / "results"
+README = Path(__file__).resolve().parent / "README.md"
 
 
 def nightly(users: int, seed: int, run_date: date, with_model: bool = False) -> dict[str, object]:
@@ -75,18 +80,90 @@ def nightly(users: int, seed: int, run_date: date, with_model: bool = False) -> 
     }
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m bench")
-    p.add_argument("what", choices=["nightly", "learner", "reference"])
-    p.add_argument("--users", type=int, default=10_000)
+def _add_common(p: argparse.ArgumentParser) -> None:
+    from bench.table import parse_users
+
+    p.add_argument("--users", type=parse_users, default=10_000, help="10000, 10k, 1m")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--date", type=date.fromisoformat, default=date(2026, 11, 24))
-    p.add_argument(
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench")
+    # _run (the run's own process, started by scale) is left out of the listing.
+    sub = p.add_subparsers(
+        dest="what", required=True, metavar="{nightly,learner,reference,scale,table}"
+    )
+    for name, text in (
+        ("nightly", "simulate into DATABASE_URL or a temporary SQLite file, run in-process"),
+        ("learner", "the learner model's accuracy against its baselines"),
+        ("reference", "the seed's per-user design, timed"),
+    ):
+        _add_common(sub.add_parser(name, help=text))
+    sub.choices["nightly"].add_argument(
         "--with-model",
         action="store_true",
-        help="nightly: train the learner model first (not timed), so the run uses it",
+        help="train the learner model first (not timed), so the run uses it",
     )
+    sc = sub.add_parser("scale", help="one measured run at a scale (bench/scale.py)")
+    _add_common(sc)
+    sc.add_argument(
+        "--database-url",
+        default=None,
+        help="a server (postgresql://…:5432: database daglig_bench_<N>, dropped and created) "
+        "or a database to use as given; default postgresql://postgres@127.0.0.1:5432",
+    )
+    sc.add_argument(
+        "--reuse-database",
+        action="store_true",
+        help="do not simulate: the database already holds the learners (the run date's "
+        "challenges are deleted first, so the run writes the whole day)",
+    )
+    sc.add_argument(
+        "--prepared-database",
+        default=None,
+        help="reuse this database on the same server when it exists and holds learners "
+        "(make bench SCALE=1m: daglig_1m), else simulate as usual",
+    )
+    sc.add_argument("--no-model", action="store_true", help="skip training: the run falls back")
+    sub.add_parser("table", help="regenerate the scale table in bench/README.md")
+    run = sub.add_parser("_run")
+    run.add_argument("--date", type=date.fromisoformat, required=True)
+    run.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
+
+    if a.what == "_run":
+        from bench.scale import run_child
+
+        run_child(a.date, a.out)
+        return
+    if a.what == "table":
+        from bench.table import write_table
+
+        print(write_table(RESULTS, README), end="")
+        print(f"written {README}")
+        return
+    RESULTS.mkdir(exist_ok=True)
+    if a.what == "scale":
+        from bench.scale import DEFAULT_PG, scale
+        from bench.table import write_table
+
+        out = scale(
+            a.users,
+            database_url=a.database_url or DEFAULT_PG,
+            reuse_database=a.reuse_database,
+            prepared_database=a.prepared_database,
+            with_model=not a.no_model,
+            run_date=a.date,
+            seed=a.seed,
+        )
+        path = RESULTS / f"{out['scale']}.json"
+        text = json.dumps(out, indent=2, default=str)  # default: dates in the simulator's summary
+        path.write_text(text + "\n")
+        print(text)
+        print(f"written {path}")
+        print(write_table(RESULTS, README), end="")
+        return
     if a.what == "reference":
         from bench.reference import reference_bench
 
@@ -98,7 +175,6 @@ def main() -> None:
         print(markdown(out))
     else:
         out = nightly(a.users, a.seed, a.date, a.with_model)
-    RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{out['scale']}-{out['backend']}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
