@@ -9,6 +9,7 @@ filled with COPY; on SQLite with ``executemany``.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -48,6 +49,7 @@ class WriteCounts:
     assignments_kept: int
     surplus_slots_deleted: int
     orphan_challenges_deleted: int
+    assignments_staged: int = 0
 
 
 def _one_line(exc: BaseException) -> str:
@@ -113,22 +115,28 @@ def _copy_frame(conn: Connection, table: str, frame: pl.DataFrame) -> None:
         cp.write(buf.getvalue())
 
 
-def _stage(conn: Connection, name: str, frame: pl.DataFrame) -> None:
+def _stage(conn: Connection, name: str, frames: pl.DataFrame | Iterable[pl.DataFrame]) -> int:
+    """Fill the temporary table ``name`` from one frame or a stream of them (one shard at
+    a time); returns the rows staged."""
     conn.execute(sqlfiles.statement(f"write/drop_{name}"))
     conn.execute(sqlfiles.statement(f"write/create_{name}"))
-    if frame.is_empty():
-        return
-    if conn.dialect.name == "postgresql":
-        _copy_frame(conn, name, frame)
-    else:
-        conn.execute(sqlfiles.statement(f"write/insert_{name}"), frame.to_dicts())
+    staged = 0
+    for frame in [frames] if isinstance(frames, pl.DataFrame) else frames:
+        if frame.is_empty():
+            continue
+        if conn.dialect.name == "postgresql":
+            _copy_frame(conn, name, frame)
+        else:
+            conn.execute(sqlfiles.statement(f"write/insert_{name}"), frame.to_dicts())
+        staged += frame.height
+    return staged
 
 
 def write_day(
     engine: Engine,
     challenge_date: date,
     challenges: pl.DataFrame,
-    assignments: pl.DataFrame,
+    assignments: pl.DataFrame | Iterable[pl.DataFrame],
     *,
     force: bool,
     challenges_per_user: int,
@@ -136,9 +144,10 @@ def write_day(
 ) -> WriteCounts:
     """Write one day's challenges and assignments in one transaction.
 
-    ``challenges`` has :data:`CHALLENGE_COLUMNS`; ``assignments`` has user_id, slot,
-    content_key, reason. Without ``force`` existing slots are never touched; with it, a
-    slot is replaced only while its progress is 0 and it is not completed.
+    ``challenges`` has :data:`CHALLENGE_COLUMNS`; ``assignments`` (a frame, or a stream
+    of frames such as one per shard) has user_id, slot, content_key, reason. Without
+    ``force`` existing slots are never touched; with it, a slot is replaced only while its
+    progress is 0 and it is not completed.
     """
     params: dict[str, Any] = {
         "challenge_date": challenge_date,
@@ -149,10 +158,13 @@ def write_day(
     with engine.begin() as conn:
         lock_day(conn, challenge_date)  # one writer per date; see daglig/lock.py
         _stage(conn, "stage_challenges", challenges.select(CHALLENGE_COLUMNS))
-        _stage(
+        staged = _stage(
             conn,
             "stage_assignments",
-            assignments.select("user_id", "slot", "content_key", "reason"),
+            (
+                a.select("user_id", "slot", "content_key", "reason")
+                for a in ([assignments] if isinstance(assignments, pl.DataFrame) else assignments)
+            ),
         )
         before = conn.execute(sqlfiles.statement("write/count_assignments"), params).scalar_one()
         ins_c = conn.execute(sqlfiles.statement("write/insert_challenges"), params).rowcount
@@ -175,7 +187,8 @@ def write_day(
         challenges_inserted=ins_c,
         assignments_inserted=inserted,
         assignments_replaced=replaced,
-        assignments_kept=assignments.height - inserted - replaced,
+        assignments_kept=staged - inserted - replaced,
         surplus_slots_deleted=surplus,
         orphan_challenges_deleted=orphans,
+        assignments_staged=staged,
     )

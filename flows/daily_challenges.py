@@ -246,7 +246,9 @@ def _generate(
     ).as_dict()
 
     users = pl.read_parquet(refs.user_features, columns=["user_id", "is_active"])
-    assignments = pl.read_parquet(rendered.assignments)
+    assignments = pl.read_parquet(
+        list(rendered.assignments), columns=["user_id", "source", "challenge_type", "category"]
+    )
     c = assignment_counts(assignments)
     summary.users_total = users.height
     summary.users_active = int(users["is_active"].sum())

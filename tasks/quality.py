@@ -58,7 +58,7 @@ def validate_outputs(
     """The output gate over the day's rendered challenges and keyed assignments."""
     report = check_outputs(
         pl.read_parquet(rendered.challenges),
-        pl.read_parquet(rendered.assignments, columns=["user_id", "slot", "content_key"]),
+        pl.read_parquet(list(rendered.assignments), columns=["user_id", "slot", "content_key"]),
         pl.read_parquet(refs.user_features, columns=["user_id", "is_active"]),
         pl.read_parquet(refs.previous),
         challenge_settings,

@@ -15,10 +15,12 @@ from tasks.shards import RenderedShard, SelectedRefs, map_shards, render_shard
 
 @dataclass(frozen=True, slots=True)
 class RenderedRefs:
-    """The day's distinct challenges (with text and XP) and the keyed assignments."""
+    """The day's distinct challenges (with text and XP) and its keyed assignments, one
+    file per shard (merging ~3M assignments with their reasons into one file would cost
+    a gigabyte of memory for nothing: every reader takes a list of files)."""
 
     challenges: Path
-    assignments: Path
+    assignments: tuple[Path, ...]
 
 
 def render_day(selected: list[SelectedRefs], folder: Path) -> RenderedRefs:
@@ -32,14 +34,11 @@ def render_day(selected: list[SelectedRefs], folder: Path) -> RenderedRefs:
 
 
 def merge_rendered(parts: list[RenderedShard], folder: Path) -> RenderedRefs:
-    """The day's files: challenges once per content key (shards render the same challenge
-    alike), assignments sorted by (user, slot) — the same whatever the shard count."""
+    """The day's challenges once per content key (shards render the same challenge alike),
+    sorted — the same whatever the shard count; the shards' assignment files as they are."""
     challenges = (
         pl.concat([pl.read_parquet(p.challenges) for p in parts])
         .unique("content_key", keep="first")
         .sort("content_key")
     )
-    keyed = pl.concat([pl.read_parquet(p.assignments) for p in parts]).sort("user_id", "slot")
-    return RenderedRefs(
-        save(challenges, folder, "challenges"), save(keyed, folder, "assignments_keyed")
-    )
+    return RenderedRefs(save(challenges, folder, "challenges"), tuple(p.assignments for p in parts))

@@ -25,7 +25,6 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NONE
 from prefect.futures import wait
-from prefect.utilities.annotations import quote
 
 from daglig.challenge_settings import ChallengeSettings
 from daglig.challenges import distinct_challenges, finish_challenges, with_content_key
@@ -63,8 +62,9 @@ def worker_name() -> str:
 def map_shards(fn: Any, items: Sequence[T], *args: Any) -> list[Any]:
     """Submit ``fn(item, *args)`` for every item to the flow's task runner and return the
     results in item order, after all have finished (the first failure is raised then)."""
-    shared = [quote(a) for a in args]  # no need for Prefect to walk big arguments
-    futures = [fn.submit(item, *shared) for item in items]
+    # Not wrapped in prefect's quote(): Dask turns its tuple subclass into a plain tuple
+    # and the task gets ((value,),) (prefect-dask issue #43).
+    futures = [fn.submit(item, *args) for item in items]
     wait(futures)
     return [f.result() for f in futures]
 

@@ -22,7 +22,11 @@ def upsert_challenges(
 ) -> WriteCounts:
     t0 = time.perf_counter()
     challenges = pl.read_parquet(refs.challenges)
-    assignments = pl.read_parquet(refs.assignments)
+    # one shard's assignments in memory at a time, staged one after the other
+    assignments = (
+        pl.read_parquet(p, columns=["user_id", "slot", "content_key", "reason"])
+        for p in refs.assignments
+    )
     engine = make_engine(settings.database_url)
     try:
         counts = write_day(
@@ -39,7 +43,7 @@ def upsert_challenges(
         engine.dispose()
     log_rows(
         "upsert-challenges",
-        assignments.height,
+        counts.assignments_staged,
         counts.assignments_inserted,
         time.perf_counter() - t0,
     )
