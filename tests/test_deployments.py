@@ -23,7 +23,11 @@ def deployments() -> dict[str, dict[str, Any]]:
 
 def test_nightly_and_backfill_on_the_process_pool() -> None:
     d = deployments()
-    assert set(d) == {"nightly", "backfill", "train"}
+    assert set(d) == {"nightly", "backfill", "train", "nightly-dask"}
+    assert d["nightly-dask"]["entrypoint"] == (
+        "flows/daily_challenges_dask.py:generate_daily_challenges_dask"
+    )
+    assert not any(s.get("active") for s in d["nightly-dask"].get("schedules") or [])
     assert d["train"]["schedules"] == [
         {"cron": "0 3 * * 0", "timezone": "Europe/Oslo", "active": True}
     ]
