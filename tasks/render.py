@@ -1,5 +1,5 @@
-"""The render step: one ``render-challenges`` task per shard renders that shard's distinct
-challenges once; the step then merges them into the day's distinct challenges."""
+"""The render step: one ``key-challenges`` task per shard finds its distinct challenges;
+the step renders the union of them once, in Norwegian, and prices them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import polars as pl
 
+from daglig.challenges import finish_challenges
+from daglig.rendering import render_challenges
 from tasks.common import log_rows, save
-from tasks.shards import RenderedShard, SelectedRefs, map_shards, render_shard
+from tasks.shards import KeyedShard, SelectedRefs, key_shard, map_shards
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,21 +26,21 @@ class RenderedRefs:
 
 
 def render_day(selected: list[SelectedRefs], folder: Path) -> RenderedRefs:
+    """Key every shard's assignments, then render each distinct challenge of the day once
+    (a few thousand templates for millions of assignments)."""
     t0 = time.perf_counter()
-    parts: list[RenderedShard] = map_shards(render_shard, selected)
-    refs = merge_rendered(parts, folder)
-    log_rows(
-        "render-challenges", sum(s.rows for s in selected), len(parts), time.perf_counter() - t0
-    )
-    return refs
-
-
-def merge_rendered(parts: list[RenderedShard], folder: Path) -> RenderedRefs:
-    """The day's challenges once per content key (shards render the same challenge alike),
-    sorted — the same whatever the shard count; the shards' assignment files as they are."""
-    challenges = (
-        pl.concat([pl.read_parquet(p.challenges) for p in parts])
+    parts: list[KeyedShard] = map_shards(key_shard, selected)
+    distinct = (
+        pl.concat([pl.read_parquet(p.distinct) for p in parts])
         .unique("content_key", keep="first")
         .sort("content_key")
     )
-    return RenderedRefs(save(challenges, folder, "challenges"), tuple(p.assignments for p in parts))
+    challenges = finish_challenges(render_challenges(distinct))
+    refs = RenderedRefs(save(challenges, folder, "challenges"), tuple(p.assignments for p in parts))
+    log_rows(
+        "render-challenges",
+        sum(s.rows for s in selected),
+        challenges.height,
+        time.perf_counter() - t0,
+    )
+    return refs

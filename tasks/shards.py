@@ -3,7 +3,7 @@
 ``read-answer-log`` streams the answer log once from the database (ADBC → Arrow, only the
 columns used) into one folder of Parquet parts per shard; then each shard is its own
 task in every per-user step — ``extract-features``, ``assess-learners``,
-``select-challenges``, ``render-challenges`` — submitted to the flow's task runner (threads
+``select-challenges``, ``key-challenges`` — submitted to the flow's task runner (threads
 by default, Dask workers with ``--task-runner dask``). The number of Prefect tasks grows
 with the number of shards, not of users; memory with the shard size. Tasks hand each other
 paths in the run folder, never frames, so a shard task can run on another machine that
@@ -27,7 +27,7 @@ from prefect.cache_policies import NONE
 from prefect.futures import wait
 
 from daglig.challenge_settings import ChallengeSettings
-from daglig.challenges import distinct_challenges, finish_challenges, with_content_key
+from daglig.challenges import distinct_challenges, with_content_key
 from daglig.config import Settings
 from daglig.db import make_engine, read_frame, stream_frames
 from daglig.features import (
@@ -39,7 +39,6 @@ from daglig.features import (
 )
 from daglig.learner.features import EXAMS_SCHEMA
 from daglig.quality import last_day_answers
-from daglig.rendering import render_challenges
 from daglig.selection import PREVIOUS_SCHEMA, SelectionInputs, Selector
 from daglig.shards import (
     partition_to_parquet,
@@ -328,32 +327,33 @@ def select_shard(
 
 
 @dataclass(frozen=True, slots=True)
-class RenderedShard:
-    """One shard's distinct challenges (rendered, priced) and keyed assignments."""
+class KeyedShard:
+    """One shard's assignments with their content key, and its distinct challenges (not
+    yet rendered)."""
 
     shard: int
-    challenges: Path
+    distinct: Path
     assignments: Path
     worker: str
 
 
-@task(name="render-challenges", cache_policy=NONE)
-def render_shard(selected: SelectedRefs) -> RenderedShard:
-    """Render each distinct challenge of one shard once, in Norwegian, and price it."""
+@task(name="key-challenges", cache_policy=NONE)
+def key_shard(selected: SelectedRefs) -> KeyedShard:
+    """One shard's assignments → content keys and the distinct challenges among them."""
     t0 = time.perf_counter()
     keyed = with_content_key(pl.read_parquet(selected.assignments))
-    challenges = finish_challenges(render_challenges(distinct_challenges(keyed)))
+    distinct = distinct_challenges(keyed)
     folder = selected.assignments.parent
-    out = RenderedShard(
+    out = KeyedShard(
         selected.shard,
-        save(challenges, folder, "challenges"),
+        save(distinct, folder, "distinct_challenges"),
         save(keyed, folder, "assignments_keyed"),
         worker_name(),
     )
     log_rows(
-        f"render-challenges[{selected.shard}]",
+        f"key-challenges[{selected.shard}]",
         keyed.height,
-        challenges.height,
+        distinct.height,
         time.perf_counter() - t0,
     )
     return out
