@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from daglig.db import make_engine
 from daglig.learner.model_store import read_metadata
+from tests.builders import copy_world, environ
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -33,17 +34,8 @@ def trained_world(tmp_path_factory: pytest.TempPathFactory, prefect_harness: Non
     root = tmp_path_factory.mktemp("learner-world")
     url = f"sqlite:///{root / 'app.db'}"
     simulate(url, users=USERS, seed=5, end_date=RUN - timedelta(days=1))
-    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "DAGLIG_DATA_DIR")}
-    os.environ["DATABASE_URL"] = url
-    os.environ["DAGLIG_DATA_DIR"] = str(root / "data")
-    try:
+    with environ(DATABASE_URL=url, DAGLIG_DATA_DIR=str(root / "data")):
         result = train_learner_model(as_of=RUN)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     (root / "train-result.json").write_text(json.dumps(result))
     return root
 
@@ -53,12 +45,7 @@ def world(
     trained_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, Any]]:
     """A private copy of the trained world: database, model store, env pointing at them."""
-    shutil.copy(trained_world / "app.db", tmp_path / "app.db")
-    shutil.copytree(trained_world / "data" / "models", tmp_path / "data" / "models")
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("DAGLIG_SMTP_HOST", raising=False)
+    url = copy_world(trained_world, tmp_path, monkeypatch)
     yield {"url": url, "models": tmp_path / "data" / "models"}
 
 
