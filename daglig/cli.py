@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import typer
@@ -55,6 +55,14 @@ def simulate(
     ] = None,
     history_days: Annotated[int, typer.Option(help="Days of history before end-date.")] = 180,
     answers_per_user: Annotated[float, typer.Option(help="Mean answers per user.")] = 100.0,
+    chunk_users: Annotated[
+        int,
+        typer.Option(
+            help="Learners generated and loaded at a time (bounds memory; up to this many "
+            "users the data is the same as unchunked).",
+            min=1,
+        ),
+    ] = 100_000,
     days: Annotated[
         int,
         typer.Option(
@@ -82,11 +90,14 @@ def simulate(
         end_date=end,
         history_days=history_days,
         answers_per_user=answers_per_user,
+        chunk_users=chunk_users,
     )
     typer.echo(
         f"simulated {s.users} users ({s.active_users} active), {s.answers} answers, "
         f"{s.sessions} quiz sessions up to {end} into {settings.safe_database_url()} "
-        f"in {time.perf_counter() - t0:.1f} s"
+        f"in {time.perf_counter() - t0:.1f} s ({s.chunks} chunk(s); generate "
+        f"{s.generate_seconds:.1f} s, write {s.write_seconds:.1f} s of which keys and "
+        f"indexes {s.index_seconds:.1f} s)"
     )
 
 
@@ -148,19 +159,65 @@ def run(
             help="Also delete never-started challenges older than DAGLIG_RETENTION_DAYS (90)."
         ),
     ] = False,
+    task_runner: Annotated[
+        Literal["threads", "dask"] | None,
+        typer.Option(
+            help="Where the shard tasks run: threads of this process, or a Dask cluster "
+            "(default: dask when a Dask address is given, else threads)."
+        ),
+    ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DAGLIG_DASK_ADDRESS",
+            help="Scheduler of an existing Dask cluster, e.g. tcp://host:8786 (implies "
+            "--task-runner dask). Unset: a local cluster of --dask-workers processes.",
+        ),
+    ] = None,
+    dask_workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes of the local Dask cluster.")
+    ] = 2,
+    shards: Annotated[
+        int | None,
+        typer.Option(min=1, help="Split the users into this many shards (default: by count)."),
+    ] = None,
 ) -> None:
     """Run the nightly job once, for one date."""
+    from contextlib import nullcontext
+
+    from daglig.runners import api_reachable_from_workers
+    from daglig.runners import task_runner as make_task_runner
     from flows.daily_challenges import generate_daily_challenges
 
-    try:
-        result = generate_daily_challenges(
-            run_date=run_date.date() if run_date else None,
-            force=force,
-            dry_run=dry_run,
-            user_ids=list(user_id) if user_id else None,
-            no_ml=no_ml,
-            cleanup=cleanup,
+    # an explicit --task-runner threads wins over a DAGLIG_DASK_ADDRESS in the environment
+    kind = task_runner or ("dask" if dask_address else "threads")
+    address = dask_address if kind == "dask" else None
+    # threads: the flow's own runner (its thread count is bounded for memory)
+    flow = (
+        generate_daily_challenges.with_options(
+            task_runner=make_task_runner(kind, address, dask_workers)
         )
+        if kind == "dask"
+        else generate_daily_challenges
+    )
+    try:
+        # Dask workers are other processes: they need a Prefect API URL, not the
+        # in-process temporary server (daglig/runners.py)
+        with api_reachable_from_workers() if kind == "dask" else nullcontext() as api:
+            if address and api and api.startswith("http://127.0.0.1:"):
+                typer.echo(
+                    f"note: task runs report to {api}; Dask workers on other machines need "
+                    "PREFECT_API_URL set to a Prefect server they can reach"
+                )
+            result = flow(
+                run_date=run_date.date() if run_date else None,
+                force=force,
+                dry_run=dry_run,
+                user_ids=list(user_id) if user_id else None,
+                no_ml=no_ml,
+                cleanup=cleanup,
+                shards=shards,
+            )
     except Exception as exc:
         typer.echo(
             f"run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
@@ -168,6 +225,12 @@ def run(
         )
         raise typer.Exit(1) from None
     _echo_summary(result)
+    if "shards" in result:
+        workers = result.get("shard_workers") or []
+        typer.echo(
+            f"shards: {result['shards']} on {kind} ({len(workers)} worker process(es): "
+            f"{', '.join(workers)})"
+        )
 
 
 @app.command()

@@ -1,11 +1,13 @@
 """Bulk loading of the generated frames into SQLite or PostgreSQL.
 
 The schema comes from SQLAlchemy (``models.tables.create_app_tables`` plus the side table
-:data:`GROUND_TRUTH`); the rows go in as one transaction per database: ``executemany`` of
-Python's sqlite3 on SQLite, ADBC bulk ingest (binary COPY) on PostgreSQL.
-The contract's secondary indexes on ``question_attempts`` are dropped before the load and
-re-created from the same SQLAlchemy ``Index`` objects afterwards, so the final schema is
-exactly ``create_app_tables``'.
+:data:`GROUND_TRUTH`); the rows go in as one transaction per database, one chunk of learners
+after another (:func:`load_chunks`): ``executemany`` of Python's sqlite3 on SQLite, ADBC
+bulk ingest (binary COPY) on PostgreSQL. What would slow the rows down is created only
+after the last chunk, from the same SQLAlchemy objects, so the final schema is exactly
+``create_app_tables``': on SQLite the secondary indexes of ``question_attempts``; on
+PostgreSQL also the primary keys of the big tables (:data:`DEFERRED_KEYS`) and every foreign
+key of the loaded tables.
 
 SQLite stores what SQLAlchemy's SQLite dialect reads back: DateTime as
 ``'YYYY-MM-DD HH:MM:SS.ffffff'`` text, Date as ``'YYYY-MM-DD'``, booleans as 0/1.
@@ -17,6 +19,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -52,6 +57,25 @@ GROUND_TRUTH = Table(
 # Load order respects the foreign keys.
 LOAD_ORDER: tuple[str, ...] = (*APP_TABLES, "sim_ground_truth")
 _DEFERRED_INDEX_TABLE = "question_attempts"
+# PostgreSQL: tables whose primary key is built after the load (one sort instead of a B-tree
+# insert per row). Only tables that nothing outside the load references: the pipeline's
+# tables (kept with replace=False) reference users, whose key therefore stays.
+DEFERRED_KEYS: tuple[str, ...] = ("quiz_sessions", "question_attempts", "sim_ground_truth")
+
+Frames = dict[str, pl.DataFrame]
+
+
+@dataclass
+class LoadTimings:
+    """Wall-clock seconds of a load: ``prepare`` dropping and creating the tables, ``rows``
+    writing the rows of every chunk (not waiting for them), ``finish``
+    the keys, indexes, foreign keys and ANALYZE after them; ``steps`` splits ``finish``
+    by statement."""
+
+    prepare: float = 0.0
+    rows: float = 0.0
+    finish: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 def _table(name: str) -> Table:
@@ -60,7 +84,7 @@ def _table(name: str) -> Table:
 
 def prepare_schema(engine: Engine, *, replace: bool) -> None:
     """Drop (when ``replace``) and create the app tables and the ground-truth table, leaving
-    the deferred indexes off until :func:`load` has run. Without ``replace`` the tables must
+    the deferred indexes off until :func:`load_chunks` has run. Without ``replace`` the tables must
     be missing or empty."""
     with engine.begin() as conn:
         if replace:
@@ -117,8 +141,9 @@ def _journal_mode(conn: sqlite3.Connection, mode: str) -> bool:
         return False
 
 
-def _load_sqlite(engine: Engine, frames: dict[str, pl.DataFrame]) -> None:
-    """Python's sqlite3 ``executemany`` in one transaction.
+def _load_sqlite(engine: Engine, chunks: Iterable[Frames], timings: LoadTimings) -> None:
+    """Python's sqlite3 ``executemany`` in one transaction over all chunks; each chunk's
+    tables are written in :data:`LOAD_ORDER` (a table missing from a chunk is skipped).
 
     ADBC ingest was faster (10M answers: 6.3 s against 17 s) but links its own SQLite
     (3.53 here; Python's is 3.40). Two SQLite copies in one process do not see each other's
@@ -142,27 +167,41 @@ def _load_sqlite(engine: Engine, frames: dict[str, pl.DataFrame]) -> None:
         # them down (6 s with the default 2 MiB, 13-17 s with 64 MiB-1 GiB).
         conn.execute("PRAGMA threads=2")
         conn.execute("BEGIN")
-        for name in LOAD_ORDER:
-            frame = sqlite_frame(frames[name])
-            columns = ", ".join(frame.columns)
-            marks = ", ".join("?" * frame.width)
-            insert = f"INSERT INTO {name} ({columns}) VALUES ({marks})"
-            for offset in range(0, frame.height, _SQLITE_CHUNK):
-                chunk = frame.slice(offset, _SQLITE_CHUNK)
-                conn.executemany(
-                    insert, zip(*(chunk[c].to_list() for c in chunk.columns), strict=True)
-                )
+        for frames in chunks:
+            t0 = time.perf_counter()
+            for name in LOAD_ORDER:
+                if name not in frames:
+                    continue
+                frame = sqlite_frame(frames[name])
+                columns = ", ".join(frame.columns)
+                marks = ", ".join("?" * frame.width)
+                insert = f"INSERT INTO {name} ({columns}) VALUES ({marks})"
+                for offset in range(0, frame.height, _SQLITE_CHUNK):
+                    chunk = frame.slice(offset, _SQLITE_CHUNK)
+                    conn.executemany(
+                        insert, zip(*(chunk[c].to_list() for c in chunk.columns), strict=True)
+                    )
+            del frames
+            timings.rows += time.perf_counter() - t0
+        t0 = time.perf_counter()
         for ddl in _index_ddl(engine):
-            conn.execute(ddl)
+            _timed(timings, ddl, lambda ddl=ddl: conn.execute(ddl))
         conn.execute("COMMIT")
         if switched:
             _journal_mode(conn, "WAL")
+        timings.finish += time.perf_counter() - t0
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
     finally:
         conn.close()
+
+
+def _timed(timings: LoadTimings, label: str, step: Any) -> None:
+    t0 = time.perf_counter()
+    step()
+    timings.steps[" ".join(label.split())[:90]] = round(time.perf_counter() - t0, 3)
 
 
 # ------------------------------------------------------------------ PostgreSQL
@@ -194,62 +233,117 @@ def postgres_arrow(frame: pl.DataFrame, table: Table, engine: Engine) -> Any:
     return frame.select(exprs).to_arrow()
 
 
-def _foreign_keys(engine: Engine) -> tuple[list[str], list[str]]:
-    """(DROP, ADD) statements for the foreign keys of the loaded tables. The ADD statements
-    are SQLAlchemy's DDL for the models' constraints, so re-adding them gives the schema
-    ``create_app_tables`` creates (PostgreSQL names them ``<table>_<column>_fkey`` again)."""
-    drops, adds = [], []
+def _deferred_ddl(engine: Engine) -> tuple[list[str], list[str], list[str]]:
+    """(DROP, BUILD, ADD FOREIGN KEY) statements for what PostgreSQL makes after the load:
+    the primary keys of :data:`DEFERRED_KEYS`, the secondary indexes (already dropped by
+    :func:`prepare_schema`) and every foreign key of the loaded tables.
+
+    BUILD (keys, then indexes) and ADD are SQLAlchemy's DDL for the models' objects, so the
+    result is the schema ``create_app_tables`` creates: PostgreSQL names them
+    ``<table>_pkey`` and ``<table>_<column>_fkey`` again. The foreign keys go last: each
+    needs the key it references.
+    """
+    drops: list[str] = []
     insp = inspect(engine)
     for name in LOAD_ORDER:
-        table = _table(name)
         for fk in insp.get_foreign_keys(name):
-            drops.append(f'ALTER TABLE {table.name} DROP CONSTRAINT "{fk["name"]}"')
+            drops.append(f'ALTER TABLE {name} DROP CONSTRAINT "{fk["name"]}"')
+    for name in DEFERRED_KEYS:
+        pk = insp.get_pk_constraint(name)
+        if pk.get("name"):
+            drops.append(f'ALTER TABLE {name} DROP CONSTRAINT "{pk["name"]}"')
+    # isolate_from_table=False: by default AddConstraint marks the model's constraint as
+    # "not inline", and every later create_all in the process (create_app_tables in a test,
+    # the next simulate) would then create the table without it.
+    builds = [
+        str(
+            AddConstraint(_table(name).primary_key, isolate_from_table=False).compile(
+                dialect=engine.dialect
+            )
+        )
+        for name in DEFERRED_KEYS
+    ] + _index_ddl(engine)
+    adds: list[str] = []
+    for name in LOAD_ORDER:
+        table = _table(name)
         for con in sorted(table.foreign_key_constraints, key=lambda c: tuple(c.column_keys)):
-            adds.append(str(AddConstraint(con).compile(dialect=engine.dialect)))
-    return drops, adds
+            add = AddConstraint(con, isolate_from_table=False)
+            adds.append(str(add.compile(dialect=engine.dialect)))
+    return drops, builds, adds
 
 
-def _load_postgres(engine: Engine, frames: dict[str, pl.DataFrame]) -> None:
+def _load_postgres(engine: Engine, chunks: Iterable[Frames], timings: LoadTimings) -> None:
+    """ADBC ingest (binary COPY) of every chunk, then the deferred keys and indexes,
+    ANALYZE and the foreign keys, all in one transaction."""
     import adbc_driver_postgresql.dbapi as adbc_pg
 
-    # Foreign keys are dropped for the load and re-added (and so validated) after it, in
-    # the same transaction: checking them row by row made the 10M-answer COPY 9x slower.
-    drop_fks, add_fks = _foreign_keys(engine)
+    # Foreign keys are dropped for the load and re-added (and so validated) after it:
+    # checking them row by row made the 10M-answer COPY 9x slower.
+    drops, builds, fks = _deferred_ddl(engine)
     libpq = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     conn = adbc_pg.connect(libpq)
     try:
         with conn.cursor() as cur:
             cur.execute("SET LOCAL synchronous_commit = off")
-            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            for ddl in drop_fks:
+            # Index builds sort in memory up to this much (per build; the parallel workers
+            # share it). Measured on the 10M-answer (user_id, answered_at) index: 7.4 s with
+            # 256 MB, 5.6-5.8 s with 1 GB, no clear gain beyond.
+            cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
+            for ddl in drops:
                 cur.execute(ddl)
-            for name in LOAD_ORDER:
-                cur.adbc_ingest(
-                    name, postgres_arrow(frames[name], _table(name), engine), mode="append"
-                )
-            for ddl in _index_ddl(engine) + add_fks:
-                cur.execute(ddl)
-            for name in LOAD_ORDER:
-                cur.execute(f"ANALYZE {name}")
+            for frames in chunks:
+                t0 = time.perf_counter()
+                for name in LOAD_ORDER:
+                    if name in frames:
+                        arrow = postgres_arrow(frames[name], _table(name), engine)
+                        cur.adbc_ingest(name, arrow, mode="append")
+                        del arrow
+                del frames
+                timings.rows += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for ddl in builds:
+                _timed(timings, ddl, lambda ddl=ddl: cur.execute(ddl))
+            # Statistics before the foreign keys are validated: their check is one join
+            # query per key, planned better with row counts than with guesses.
+            analyze = f"ANALYZE {', '.join(LOAD_ORDER)}"
+            _timed(timings, "ANALYZE", lambda: cur.execute(analyze))
+            for ddl in fks:
+                _timed(timings, ddl, lambda ddl=ddl: cur.execute(ddl))
         conn.commit()
+        timings.finish += time.perf_counter() - t0
     finally:
         conn.close()
 
 
-def load_frames(
-    database_url: str, frames: dict[str, pl.DataFrame], *, replace: bool = True
-) -> None:
-    """Create the schema and bulk-load ``frames`` (as returned by ``generate``)."""
+def load_chunks(
+    database_url: str, chunks: Iterable[Frames], *, replace: bool = True
+) -> LoadTimings:
+    """Create the schema and bulk-load every chunk of frames, in order, in one transaction.
+
+    Each chunk is a dict of frames as returned by ``generate`` (ids already unique across
+    chunks); a table absent from a chunk is skipped, so the question bank can come with the
+    first chunk only. ``chunks`` may be a lazy iterator: each chunk is released once
+    written, so memory stays at about one chunk (two while the next is generated ahead).
+    """
+    timings = LoadTimings()
     engine = make_engine(database_url)
     try:
+        t0 = time.perf_counter()
         prepare_schema(engine, replace=replace)
         engine.dispose()  # a pooled SQLite connection would block the journal-mode switch
+        timings.prepare = time.perf_counter() - t0
         backend = engine.url.get_backend_name()
         if backend == "sqlite":
-            _load_sqlite(engine, frames)
+            _load_sqlite(engine, chunks, timings)
         elif backend == "postgresql":
-            _load_postgres(engine, frames)
+            _load_postgres(engine, chunks, timings)
         else:
             raise ValueError(f"unsupported database backend {backend!r} (sqlite or postgresql)")
     finally:
         engine.dispose()
+    return timings
+
+
+def load_frames(database_url: str, frames: Frames, *, replace: bool = True) -> None:
+    """Create the schema and bulk-load ``frames`` (as returned by ``generate``)."""
+    load_chunks(database_url, [frames], replace=replace)

@@ -3,6 +3,8 @@
 Everything is drawn from one ``numpy.random.default_rng(seed)`` in a fixed order, with
 numpy arrays over all users / sessions / answers at once (the only Python loops run over
 the 12 categories or the five archetypes), so the same arguments give identical frames.
+A later chunk of a chunked simulation (``chunk`` > 0) takes the question bank from that
+same stream and its learners from child streams (:func:`chunk_streams`).
 
 See docs/simulator.md for the model in words. Time is handled as int64 microseconds since
 the Unix epoch: ``*_utc`` arrays are naive UTC (the contract's form), ``*_local`` arrays are
@@ -174,6 +176,40 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- generation
 
 
+@dataclass(frozen=True)
+class FirstIds:
+    """Ids already taken by earlier chunks of a chunked simulation: this chunk's users,
+    quiz sessions and attempts are numbered from ``users + 1``, ``sessions + 1`` and
+    ``attempts + 1``. Question ids are never offset (every chunk shares the bank)."""
+
+    users: int = 0
+    sessions: int = 0
+    attempts: int = 0
+
+    def after(self, frames: dict[str, pl.DataFrame]) -> FirstIds:
+        """The offsets for the chunk that follows the one whose ``frames`` these are."""
+        return FirstIds(
+            users=self.users + frames["users"].height,
+            sessions=self.sessions + frames["quiz_sessions"].height,
+            attempts=self.attempts + frames["question_attempts"].height,
+        )
+
+
+def chunk_streams(seed: int, chunk: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """(main, weak-spot) random streams of learner chunk ``chunk``.
+
+    Chunk 0 keeps the unchunked streams (``default_rng(seed)`` after the question bank,
+    ``default_rng([seed, 7])``), so a simulation that fits in one chunk is unchanged. Later
+    chunks get child streams of the same seed sequences (numpy's spawn key), independent of
+    each other and of chunk 0.
+    """
+    if chunk == 0:
+        raise ValueError("chunk 0 draws from the question bank's stream; see simulate_frames")
+    main = np.random.SeedSequence(seed, spawn_key=(chunk,))
+    weak = np.random.SeedSequence([seed, 7], spawn_key=(chunk,))
+    return np.random.default_rng(main), np.random.default_rng(weak)
+
+
 def simulate_frames(
     *,
     users: int,
@@ -182,12 +218,22 @@ def simulate_frames(
     history_days: int = 180,
     answers_per_user: float = 100.0,
     questions_per_category: int = 100,
+    chunk: int = 0,
+    first_ids: FirstIds = FirstIds(),  # noqa: B008 (frozen, so a shared default is safe)
 ) -> SimulatedData:
-    """Generate every table; see :func:`simulator.generate`."""
+    """Generate every table; see :func:`simulator.generate`.
+
+    ``chunk`` > 0 makes one later chunk of a larger simulation: the same question bank
+    (drawn from ``default_rng(seed)`` as always), its learners from the chunk's own streams
+    (:func:`chunk_streams`) and its ids numbered after ``first_ids``. Inside a chunk the
+    archetype and latent arrays are indexed by ``user id - 1 - first_ids.users``.
+    """
     if users < 0 or history_days < 1 or questions_per_category < 1 or answers_per_user < 0:
         raise ValueError(
             "users, answers_per_user must be >= 0; history_days, questions_per_category >= 1"
         )
+    if chunk < 0:
+        raise ValueError("chunk must be >= 0")
     rng = np.random.default_rng(seed)
     n_cat = len(CATEGORY_KEYS)
     cutoff = day_end_utc(end_date)
@@ -210,6 +256,10 @@ def simulate_frames(
     active_ids = np.flatnonzero(q_active)  # sorted by category since ids are category-major
     act_count = np.bincount(q_cat[active_ids], minlength=n_cat)
     act_start = _segment_starts(act_count)
+    if chunk == 0:
+        weak_rng = np.random.default_rng([seed, 7])
+    else:  # the bank above is chunk 0's; the learners come from the chunk's own streams
+        rng, weak_rng = chunk_streams(seed, chunk)
 
     # ---------------------------------------------------------------- users
     n = users
@@ -221,7 +271,7 @@ def simulate_frames(
     speed = rng.normal(0.0, 0.25, n)
     offsets = np.array([CATEGORY_OFFSET.get(k, 0.0) for k in CATEGORY_KEYS])
     base = ability[:, None] + offsets[None, :] + rng.normal(0.0, CATEGORY_SD, (n, n_cat))
-    base -= _weak_spots(np.random.default_rng([seed, 7]), n, n_cat)
+    base -= _weak_spots(weak_rng, n, n_cat)
 
     # Sessions per user, scaled so that the mean answers per user is about answers_per_user.
     sizes_mean = float(SHORT_SIZES @ SHORT_SIZES_P)
@@ -394,6 +444,7 @@ def simulate_frames(
 
     frames = _frames(
         n=n,
+        first_ids=first_ids,
         arch=arch,
         created=created,
         login=login,
@@ -504,8 +555,9 @@ def _ts(values: np.ndarray, name: str) -> pl.Series:
     return s.set(s < 0, None).cast(pl.Datetime("us"))
 
 
-def _frames(n: int, **v: Any) -> dict[str, pl.DataFrame]:
-    ids = pl.Series("id", np.arange(1, n + 1, dtype=np.int64))
+def _frames(n: int, first_ids: FirstIds, **v: Any) -> dict[str, pl.DataFrame]:
+    u0, s0, a0 = first_ids.users, first_ids.sessions, first_ids.attempts
+    ids = pl.Series("id", np.arange(u0 + 1, u0 + n + 1, dtype=np.int64))
     cats = pl.Series("category", list(CATEGORY_KEYS), dtype=pl.String)
 
     users = (
@@ -553,8 +605,8 @@ def _frames(n: int, **v: Any) -> dict[str, pl.DataFrame]:
     s_cat = v["s_cat"][r]
     sessions = pl.DataFrame(
         {
-            "id": np.arange(1, n_s + 1, dtype=np.int64),
-            "user_id": v["s_user"][r] + 1,
+            "id": np.arange(s0 + 1, s0 + n_s + 1, dtype=np.int64),
+            "user_id": v["s_user"][r] + (u0 + 1),
             "quiz_type": pl.Series(list(QUIZ_TYPES), dtype=pl.String).gather(v["s_type"][r]),
             "category": cats.gather(np.maximum(s_cat, 0)).set(pl.Series(s_cat < 0), None),
             "started_at": _ts(v["s_start"][r], "started_at"),
@@ -568,10 +620,10 @@ def _frames(n: int, **v: Any) -> dict[str, pl.DataFrame]:
     n_a = len(r)
     attempts = pl.DataFrame(
         {
-            "id": np.arange(1, n_a + 1, dtype=np.int64),
-            "user_id": v["a_user"][r] + 1,
+            "id": np.arange(a0 + 1, a0 + n_a + 1, dtype=np.int64),
+            "user_id": v["a_user"][r] + (u0 + 1),
             "question_id": v["a_q"][r] + 1,
-            "quiz_session_id": v["a_sess_id"][r],
+            "quiz_session_id": v["a_sess_id"][r] + s0,
             "is_correct": pl.Series(v["a_correct"][r], dtype=pl.Boolean),
             "time_spent_seconds": pl.Series(v["a_spent"][r], dtype=pl.Float64),
             "answered_at": _ts(v["a_at"][r], "answered_at"),
@@ -581,7 +633,7 @@ def _frames(n: int, **v: Any) -> dict[str, pl.DataFrame]:
     n_cat = len(CATEGORY_KEYS)
     truth = pl.DataFrame(
         {
-            "user_id": np.repeat(np.arange(1, n + 1, dtype=np.int64), n_cat),
+            "user_id": np.repeat(np.arange(u0 + 1, u0 + n + 1, dtype=np.int64), n_cat),
             "category": cats.gather(np.tile(np.arange(n_cat), n)),
             "theta": pl.Series(v["gt_theta"], dtype=pl.Float64),
             "mastery": pl.Series(v["gt_mastery"], dtype=pl.Float64),
