@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Cleanup deletes never-started challenges older than this many days.",
     )
+    train_max_users: int = Field(
+        default=100_000,
+        ge=1,
+        description="Training reads the answer log of at most this many learners (a stable "
+        "hash sample), so its memory does not grow with the app.",
+    )
     shard_users: int = Field(
         default=50_000,
         ge=1,

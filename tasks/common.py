@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import polars as pl
 from prefect import runtime
+from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
@@ -29,4 +32,8 @@ def save(frame: pl.DataFrame, folder: Path, name: str) -> Path:
 
 
 def log_rows(task: str, rows_in: int, rows_out: int, seconds: float) -> None:
-    get_run_logger().info("%s: %d rows in, %d rows out, %.2f s", task, rows_in, rows_out, seconds)
+    try:
+        log: Any = get_run_logger()
+    except MissingContextError:  # a task's function called bare (task.fn) in a script or test
+        log = logging.getLogger("daglig")
+    log.info("%s: %d rows in, %d rows out, %.2f s", task, rows_in, rows_out, seconds)

@@ -21,10 +21,11 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.db import read_frame
+from daglig.db import read_frame, stream_frames
 from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
 from daglig.learner.features import EXAMS_SCHEMA, FEATURES
 from daglig.learner.model_store import LoadedModel, ModelMetadata, load_model, save_model
+from daglig.shards import shard_count, shard_of
 from tasks.common import log_rows, save
 from tasks.features import FeatureRefs
 from tasks.shards import AssessmentRefs, assess_shard, map_shards
@@ -75,13 +76,27 @@ class TrainingData:
 
 @task(name="read-answer-log", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
 def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
-    """The cleaned answer log and completed exams before ``plan.eval_end``, as Parquet in
-    the training run's folder (the only step that touches the database)."""
+    """The cleaned answer log and completed exams before ``plan.eval_end`` of at most
+    ``DAGLIG_TRAIN_MAX_USERS`` learners (a stable hash sample: one shard of
+    ``ceil(users / max)``), as Parquet in the training run's folder (the only step that
+    touches the database). The log is streamed, so memory follows the sample, not the app."""
     t0 = time.perf_counter()
     url = settings.database_url
     questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA)
-    attempts = read_frame(url, "read/attempts", {"cutoff": plan.eval_end}, ATTEMPTS_SCHEMA)
-    exams = read_frame(url, "read/exam_sessions", {"cutoff": plan.eval_end}, EXAMS_SCHEMA)
+    users = read_frame(url, "read/users", {"cutoff": plan.eval_end}, {"user_id": pl.Int64})
+    n = shard_count(users.height, settings.train_max_users)
+
+    def sample(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame if n == 1 else frame.filter(shard_of(frame["user_id"], n) == 0)
+
+    attempts = pl.concat(
+        [
+            sample(b)
+            for b in stream_frames(url, "read/attempts", {"cutoff": plan.eval_end}, ATTEMPTS_SCHEMA)
+        ]
+        or [pl.DataFrame(schema=ATTEMPTS_SCHEMA)]
+    ).sort("attempt_id")
+    exams = sample(read_frame(url, "read/exam_sessions", {"cutoff": plan.eval_end}, EXAMS_SCHEMA))
     clean, _ = clean_attempts(attempts.lazy(), questions.lazy(), settings.timezone)
     log = clean.collect()
     folder = settings.runs_dir / f"train-{plan.as_of.isoformat()}"

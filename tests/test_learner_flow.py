@@ -217,3 +217,26 @@ def test_the_shard_count_changes_no_row(world: dict[str, Any], tmp_path: Path) -
     assert day_rows(f"sqlite:///{other}") == rows
     for key in ("by_source", "by_type", "by_category", "quarantined", "answers_used"):
         assert one[key] == five[key], key
+
+
+def test_training_reads_a_stable_sample_of_a_big_app(world: dict[str, Any]) -> None:
+    """With more learners than DAGLIG_TRAIN_MAX_USERS, training streams the answer log and
+    keeps one hash shard of the learners: memory follows the sample, not the app."""
+    import polars as pl
+
+    from daglig.config import Settings
+    from daglig.learner.training import plan_training
+    from daglig.shards import shard_of
+    from tasks.ml import read_training_data
+
+    plan = plan_training(RUN)
+    whole = pl.read_parquet(read_training_data.fn(Settings(), plan).log)
+    data = read_training_data.fn(Settings(train_max_users=200), plan)
+    log = pl.read_parquet(data.log)
+    learners = log["user_id"].unique()
+    assert whole["user_id"].n_unique() > 600  # 800 simulated, some without answers
+    assert 120 < learners.len() <= 260  # about a quarter: one shard of ceil(800 / 200)
+    assert (shard_of(learners, 4) == 0).all()
+    kept = whole.filter(shard_of(whole["user_id"], 4) == 0)
+    assert log.equals(kept)  # the same rows, cleaned the same way
+    assert data.answers == log.height

@@ -600,7 +600,8 @@ def dry_run_user(settings: Settings, user_id: int, day: date) -> dict[str, Any]:
         raise NotFound(f"no user {user_id} known before the cutoff of {day}")
     cols = ["is_active", "total_answers", "accuracy", "current_streak"]
     user = {k: _jsonable(v) for k, v in users.select(cols).row(0, named=True).items()}
-    keyed = pl.read_parquet(folder / "assignments_keyed.parquet").filter(
+    # one file of keyed assignments per shard (tasks/shards.py)
+    keyed = pl.read_parquet(sorted(folder.glob("shard-*/assignments_keyed.parquet"))).filter(
         pl.col("user_id") == user_id
     )
     texts = pl.read_parquet(folder / "challenges.parquet").select(
