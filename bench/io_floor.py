@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from daglig.db import make_engine, read_frame
+from daglig.db import make_engine, read_frame, stream_frames
 from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, day_cutoff
 
 SINK_DDL = (
@@ -39,7 +39,13 @@ def io_floor(url: str, run_date: date, rows_to_write: int) -> dict[str, Any]:
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     cutoff = day_cutoff(run_date)
-    attempts = read_frame(url, "read/attempts", {"cutoff": cutoff}, ATTEMPTS_SCHEMA)
+    # streamed as the run streams it (a query without bind parameters goes through COPY)
+    attempts = pl.concat(
+        [
+            b.filter(pl.col("answered_at") < cutoff)
+            for b in stream_frames(url, "read/answer_log", None, ATTEMPTS_SCHEMA)
+        ]
+    )
     questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA)
     seconds["read"] = time.perf_counter() - t0
 

@@ -90,9 +90,9 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
         return frame if n == 1 else frame.filter(shard_of(frame["user_id"], n) == 0)
 
     attempts = pl.concat(
-        [
-            sample(b)
-            for b in stream_frames(url, "read/attempts", {"cutoff": plan.eval_end}, ATTEMPTS_SCHEMA)
+        [  # streamed through COPY (no bind parameters: see sql/read/answer_log.sql)
+            sample(b.filter(pl.col("answered_at") < plan.eval_end))
+            for b in stream_frames(url, "read/answer_log", None, ATTEMPTS_SCHEMA)
         ]
         or [pl.DataFrame(schema=ATTEMPTS_SCHEMA)]
     ).sort("attempt_id")

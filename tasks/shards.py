@@ -112,8 +112,13 @@ def read_answer_log(
     wanted = None if user_ids is None else pl.Series(user_ids, dtype=pl.Int64).implode()
 
     def batches() -> Any:
-        for b in stream_frames(url, "read/attempts", {"cutoff": cutoff}, ATTEMPTS_SCHEMA):
-            yield b if wanted is None else b.filter(pl.col("user_id").is_in(wanted))
+        # the log without bind parameters, so ADBC-PostgreSQL streams it through COPY (with
+        # parameters libpq fetches the whole result first); the cutoff applies per batch
+        for b in stream_frames(url, "read/answer_log", None, ATTEMPTS_SCHEMA):
+            keep = pl.col("answered_at") < cutoff
+            if wanted is not None:
+                keep = keep & pl.col("user_id").is_in(wanted)
+            yield b.filter(keep)
 
     rows = partition_to_parquet(batches(), n, folder / "answers")
     after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff})
