@@ -186,12 +186,21 @@ def clear_run_date(url: str, run_date: date) -> dict[str, int]:
     try:
         tables = set(inspect(engine).get_table_names())
         with engine.begin() as c:
+            if {"user_daily_challenges", "daily_challenges"} <= tables:
+                # Each deleted challenge makes PostgreSQL look for assignments still pointing
+                # at it; without an index on challenge_id that is a scan of the table per
+                # row (thousands of challenges × millions of assignments: many minutes).
+                c.execute(
+                    text("CREATE INDEX bench_udc_challenge ON user_daily_challenges (challenge_id)")
+                )
             for table in ("user_daily_challenges", "daily_challenges"):  # children first
                 if table in tables:
                     n = c.execute(
                         text(f"DELETE FROM {table} WHERE challenge_date = :d"), {"d": run_date}
                     ).rowcount
                     deleted[table] = int(n or 0)
+            if {"user_daily_challenges", "daily_challenges"} <= tables:
+                c.execute(text("DROP INDEX bench_udc_challenge"))
     finally:
         engine.dispose()
     return deleted

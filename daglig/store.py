@@ -166,6 +166,8 @@ def write_day(
                 for a in ([assignments] if isinstance(assignments, pl.DataFrame) else assignments)
             ),
         )
+        if conn.dialect.name == "postgresql":
+            conn.execute(sqlfiles.statement("write/analyze_stage_postgresql"))
         before = conn.execute(sqlfiles.statement("write/count_assignments"), params).scalar_one()
         ins_c = conn.execute(sqlfiles.statement("write/insert_challenges"), params).rowcount
         upserted = conn.execute(sqlfiles.statement("write/upsert_assignments"), params).rowcount
