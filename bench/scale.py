@@ -174,6 +174,12 @@ def count_rows(url: str, table: str) -> int:
         engine.dispose()
 
 
+CLEAR_DAY: tuple[tuple[str, str], ...] = (
+    ("user_daily_challenges", "DELETE FROM user_daily_challenges WHERE challenge_date = :d"),
+    ("daily_challenges", "DELETE FROM daily_challenges WHERE challenge_date = :d"),
+)
+
+
 def clear_run_date(url: str, run_date: date) -> dict[str, int]:
     """Delete the run date's assignments and challenges, so that a run on a reused
     database writes the whole day again instead of finding it complete."""
@@ -193,11 +199,9 @@ def clear_run_date(url: str, run_date: date) -> dict[str, int]:
                 c.execute(
                     text("CREATE INDEX bench_udc_challenge ON user_daily_challenges (challenge_id)")
                 )
-            for table in ("user_daily_challenges", "daily_challenges"):  # children first
+            for table, statement in CLEAR_DAY:  # children first
                 if table in tables:
-                    n = c.execute(
-                        text(f"DELETE FROM {table} WHERE challenge_date = :d"), {"d": run_date}
-                    ).rowcount
+                    n = c.execute(text(statement), {"d": run_date}).rowcount
                     deleted[table] = int(n or 0)
             if {"user_daily_challenges", "daily_challenges"} <= tables:
                 c.execute(text("DROP INDEX bench_udc_challenge"))
