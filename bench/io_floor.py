@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from daglig.db import make_engine, read_frame, stream_frames
-from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, day_cutoff
+from daglig.db import make_engine, read_frame, stream_answer_log
+from daglig.features import QUESTIONS_SCHEMA, day_cutoff
 
 SINK_DDL = (
     "CREATE TABLE IF NOT EXISTS io_floor_sink (user_id BIGINT, challenge_date DATE, "
@@ -40,12 +40,7 @@ def io_floor(url: str, run_date: date, rows_to_write: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     cutoff = day_cutoff(run_date)
     # streamed as the run streams it (a query without bind parameters goes through COPY)
-    attempts = pl.concat(
-        [
-            b.filter(pl.col("answered_at") < cutoff)
-            for b in stream_frames(url, "read/answer_log", None, ATTEMPTS_SCHEMA)
-        ]
-    )
+    attempts = pl.concat(list(stream_answer_log(url, cutoff)))
     questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA)
     seconds["read"] = time.perf_counter() - t0
 

@@ -134,6 +134,16 @@ def stream_frames(
         conn.close()
 
 
+def stream_answer_log(url: str, cutoff: datetime) -> Iterator[pl.DataFrame]:
+    """The answer log's answers before ``cutoff`` (naive UTC), in batches of the columns the
+    features use. ``sql/read/answer_log.sql`` has no bind parameters on purpose, so
+    ADBC-PostgreSQL streams it through COPY; the cutoff is applied batch by batch."""
+    from daglig.features import ATTEMPTS_SCHEMA
+
+    for batch in stream_frames(url, "read/answer_log", None, ATTEMPTS_SCHEMA):
+        yield batch.filter(pl.col("answered_at") < cutoff)
+
+
 def _frame_of(batches: list[Any], schema: dict[str, Any] | None) -> pl.DataFrame:
     import pyarrow as pa
 

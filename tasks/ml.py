@@ -21,7 +21,7 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.db import read_frame, stream_frames
+from daglig.db import read_frame, stream_answer_log
 from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
 from daglig.learner.features import EXAMS_SCHEMA, FEATURES
 from daglig.learner.model_store import LoadedModel, ModelMetadata, load_model, save_model
@@ -90,10 +90,7 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
         return frame if n == 1 else frame.filter(shard_of(frame["user_id"], n) == 0)
 
     attempts = pl.concat(
-        [  # streamed through COPY (no bind parameters: see sql/read/answer_log.sql)
-            sample(b.filter(pl.col("answered_at") < plan.eval_end))
-            for b in stream_frames(url, "read/answer_log", None, ATTEMPTS_SCHEMA)
-        ]
+        [sample(b) for b in stream_answer_log(url, plan.eval_end)]
         or [pl.DataFrame(schema=ATTEMPTS_SCHEMA)]
     ).sort("attempt_id")
     exams = sample(read_frame(url, "read/exam_sessions", {"cutoff": plan.eval_end}, EXAMS_SCHEMA))

@@ -29,7 +29,7 @@ from prefect.futures import wait
 from daglig.challenge_settings import ChallengeSettings
 from daglig.challenges import distinct_challenges, with_content_key
 from daglig.config import Settings
-from daglig.db import make_engine, read_frame, stream_frames
+from daglig.db import make_engine, read_frame, stream_answer_log
 from daglig.features import (
     ATTEMPTS_SCHEMA,
     QUESTIONS_SCHEMA,
@@ -112,13 +112,8 @@ def read_answer_log(
     wanted = None if user_ids is None else pl.Series(user_ids, dtype=pl.Int64).implode()
 
     def batches() -> Any:
-        # the log without bind parameters, so ADBC-PostgreSQL streams it through COPY (with
-        # parameters libpq fetches the whole result first); the cutoff applies per batch
-        for b in stream_frames(url, "read/answer_log", None, ATTEMPTS_SCHEMA):
-            keep = pl.col("answered_at") < cutoff
-            if wanted is not None:
-                keep = keep & pl.col("user_id").is_in(wanted)
-            yield b.filter(keep)
+        for b in stream_answer_log(url, cutoff):
+            yield b if wanted is None else b.filter(pl.col("user_id").is_in(wanted))
 
     rows = partition_to_parquet(batches(), n, folder / "answers")
     after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff})

@@ -12,12 +12,10 @@ read like the situation they set up::
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
@@ -49,19 +47,6 @@ def environ(**values: str) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-def copy_world(world: Path, to: Path, monkeypatch: Any) -> str:
-    """A private copy of a simulated world (``app.db`` and ``data/models``) in ``to``, the
-    environment pointing at it (no SMTP: emails go to the outbox); returns its URL."""
-    to.mkdir(parents=True, exist_ok=True)
-    shutil.copy(world / "app.db", to / "app.db")
-    shutil.copytree(world / "data" / "models", to / "data" / "models")
-    url = f"sqlite:///{to / 'app.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("DAGLIG_DATA_DIR", str(to / "data"))
-    monkeypatch.delenv("DAGLIG_SMTP_HOST", raising=False)
-    return url
 
 
 def question_id(category: str, k: int = 0) -> int:

@@ -3,6 +3,7 @@ given environment, read the database back, and a real SMTP server on loopback (a
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,6 +85,17 @@ def flow_env(
         monkeypatch.delenv(f"DAGLIG_{k}", raising=False)
     for k, v in env.items():
         monkeypatch.setenv(f"DAGLIG_{k.upper()}", str(v))
+
+
+def copy_world(world: Path, to: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A private copy of a simulated world (``app.db`` and ``data/models``) in ``to``, the
+    flow pointed at it (:func:`flow_env`); returns its URL."""
+    to.mkdir(parents=True, exist_ok=True)
+    shutil.copy(world / "app.db", to / "app.db")
+    shutil.copytree(world / "data" / "models", to / "data" / "models")
+    url = f"sqlite:///{to / 'app.db'}"
+    flow_env(monkeypatch, url, to)
+    return url
 
 
 def run_flow(**kwargs: Any) -> Any:

@@ -11,23 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 from typer.testing import CliRunner, Result
 
 from daglig.cli import app
 from daglig.db import make_engine
 from tests.builders import AppDataBuilder
+from tests.dq_helpers import query
 
 RUN = date(2026, 11, 24)
-
-
-def query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql), params)]
-    finally:
-        engine.dispose()
 
 
 def build_app(url: str) -> None:

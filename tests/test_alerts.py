@@ -14,7 +14,8 @@ from prefect import task
 from typer.testing import CliRunner
 
 from daglig.db import make_engine
-from tests.test_flow import build_app, query
+from tests.dq_helpers import query
+from tests.test_flow import build_app
 
 RUN = date(2026, 11, 24)
 UI = "http://prefect.example:4200"

@@ -14,7 +14,8 @@ from daglig.cleanup import delete_run_folders_before, delete_unstarted_before, r
 from daglig.db import make_engine
 from models import DailyChallenge, UserDailyChallenge, create_pipeline_tables
 from tests.builders import AppDataBuilder
-from tests.test_flow import build_app, query
+from tests.dq_helpers import query
+from tests.test_flow import build_app
 
 RUN = date(2026, 11, 24)
 OLD = date(2026, 8, 1)  # older than 90 days before RUN

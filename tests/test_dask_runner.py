@@ -17,7 +17,8 @@ import yaml
 
 from daglig.prefect_env import apply_offline_settings
 from daglig.runners import local_cluster_kwargs, task_runner
-from tests.builders import copy_world, environ
+from tests.builders import environ
+from tests.dq_helpers import copy_world
 
 apply_offline_settings()
 

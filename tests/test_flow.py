@@ -19,6 +19,7 @@ from sqlalchemy import text
 from daglig.db import make_engine
 from models import ChallengeSetting, create_pipeline_tables
 from tests.builders import AppDataBuilder
+from tests.dq_helpers import query
 
 RUN = date(2026, 11, 24)
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -64,14 +65,6 @@ def set_settings(url: str, **values: Any) -> None:
                 },
             )
     engine.dispose()
-
-
-def query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(text(sql), params)]
-    engine.dispose()
-    return rows
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from sqlalchemy import text
 
 from daglig.db import make_engine
 from daglig.learner.model_store import read_metadata
-from tests.builders import copy_world, environ
+from tests.builders import environ
+from tests.dq_helpers import copy_world
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -16,6 +16,7 @@ from daglig.morning import COMPLETION_SCHEMA, USER_COMPLETION_SCHEMA, build_repo
 from models import create_pipeline_tables
 from models.tables import DailyChallenge, UserDailyChallenge
 from tests.builders import AppDataBuilder
+from tests.dq_helpers import flow_env
 
 RUN = date(2026, 11, 24)
 YESTERDAY = RUN - timedelta(days=1)
@@ -180,9 +181,7 @@ def test_the_summary_email_is_the_morning_report(
     from flows.daily_challenges import generate_daily_challenges
     from tests.test_flow import build_app
 
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("DAGLIG_SMTP_HOST", raising=False)
+    flow_env(monkeypatch, sqlite_url, tmp_path)
     build_app(sqlite_url)
     first = generate_daily_challenges(run_date=YESTERDAY)
     engine = make_engine(sqlite_url)
@@ -216,9 +215,7 @@ def test_notify_off_sends_no_email_but_failures_still_do(
     from flows.daily_challenges import generate_daily_challenges
     from tests.test_flow import build_app
 
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("DAGLIG_SMTP_HOST", raising=False)
+    flow_env(monkeypatch, sqlite_url, tmp_path)
     build_app(sqlite_url)
     result = generate_daily_challenges(run_date=RUN, dry_run=True, notify=False)
     assert result["email"] is None and not (tmp_path / "data" / "outbox").exists()
