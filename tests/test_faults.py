@@ -92,12 +92,9 @@ def no_retry_delays(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for name in ("upsert_challenges", "send_summary_email"):
         monkeypatch.setattr(fd, name, getattr(fd, name).with_options(retry_delay_seconds=0))
-    try:  # the run's own bookkeeping row, when the flow records one (it also retries)
-        import tasks.runs as runs
+    import tasks.runs as runs  # the run's own bookkeeping row (it retries too)
 
-        monkeypatch.setattr(runs, "record_run", runs.record_run.with_options(retry_delay_seconds=0))
-    except (ImportError, AttributeError):
-        pass
+    monkeypatch.setattr(runs, "record_run", runs.record_run.with_options(retry_delay_seconds=0))
 
 
 # ----------------------------------------------------------------------------- SIGKILL
