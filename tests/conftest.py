@@ -87,3 +87,24 @@ def prefect_harness() -> Iterator[None]:
 def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
     """A SQLite database file in the test's temporary folder."""
     return f"sqlite:///{tmp_path / 'app.db'}"
+
+
+@pytest.fixture(scope="session")
+def prefect_api(prefect_harness: None) -> str:
+    """The URL of the test run's Prefect API, for ``daglig`` subprocesses (tests/cli.py):
+    with it a command reports there instead of starting a temporary server of its own."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url, "the Prefect test harness set no API URL"
+    return str(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """An empty database of each kind: a SQLite file, then a fresh PostgreSQL database
+    (skipped, or failed under CI=true, when no server answers)."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    request.applymarker(pytest.mark.postgres)
+    return str(request.getfixturevalue("postgres_url"))
