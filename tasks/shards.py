@@ -47,7 +47,7 @@ from daglig.shards import (
     shard_count,
     with_shard,
 )
-from tasks.common import log_rows, save
+from tasks.common import failing_task, log_rows, save
 from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 
 T = TypeVar("T")
@@ -66,7 +66,8 @@ def map_shards(fn: Any, items: Sequence[T], *args: Any) -> list[Any]:
     # and the task gets ((value,),) (prefect-dask issue #43).
     futures = [fn.submit(item, *args) for item in items]
     wait(futures)
-    return [f.result() for f in futures]
+    with failing_task(fn.name):  # the summary names the shard task that failed
+        return [f.result() for f in futures]
 
 
 # ------------------------------------------------------------------------- the read
