@@ -216,3 +216,24 @@ def test_an_app_transaction_holding_the_days_rows_bounds_a_forced_rerun(
     assert sorted(after) == sorted(before)  # nothing changed
     again, _ = _run(postgres_url, tmp_path, prefect_api, "--force")  # the app is done
     assert again.returncode == 0, again
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("DAGLIG_DB_LOCK_TIMEOUT_SECONDS", "0"),
+        ("DAGLIG_DB_LOCK_TIMEOUT_SECONDS", "-5"),
+        ("DAGLIG_DB_STATEMENT_TIMEOUT_SECONDS", "0"),
+        ("DAGLIG_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "100000"),
+        ("DAGLIG_DB_LOCK_REPORT_SECONDS", "0"),
+    ],
+)
+def test_wait_settings_out_of_bounds_are_refused(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str
+) -> None:
+    from pydantic import ValidationError
+
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert var.removeprefix("DAGLIG_").lower() in str(info.value)
