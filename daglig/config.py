@@ -6,6 +6,7 @@ Environment variables carry the prefix ``DAGLIG_`` (``DAGLIG_SMTP_HOST``…), ex
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,24 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """How long any session of ours may wait: on PostgreSQL ``lock_timeout``,
+    ``statement_timeout`` and ``idle_in_transaction_session_timeout`` (and
+    ``application_name``, so the app's DBAs can see us); on SQLite the busy timeout is
+    ``lock_timeout_seconds``. The defaults are :class:`Settings`' defaults; see
+    docs/failure-handling.md for how they were chosen."""
+
+    lock_timeout_seconds: float = 120.0
+    statement_timeout_seconds: float = 1800.0
+    idle_in_transaction_timeout_seconds: float = 300.0
+    lock_report_seconds: float = 5.0
+    application_name: str = "daglig"
+
+
+_LIMITS = SessionLimits()
 
 
 class Settings(BaseSettings):
@@ -35,7 +54,16 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
-    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    smtp_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="SMTP: each socket operation's timeout."
+    )
+    smtp_deadline_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="SMTP: the whole send (connect, EHLO, STARTTLS, login, message) must "
+        "finish within this many seconds, or it is abandoned and reported (not retried).",
+    )
     email_from: str = "daglig@localhost"
     admin_emails: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["admin@localhost"]
@@ -87,6 +115,35 @@ class Settings(BaseSettings):
         "ceil(users / shard_users) shards, each its own task in every per-user step.",
     )
 
+    db_lock_timeout_seconds: float = Field(
+        default=_LIMITS.lock_timeout_seconds,
+        gt=0,
+        le=3600,
+        description="The longest any lock wait of ours may take (PostgreSQL lock_timeout, "
+        "SQLite busy timeout); above the 1M-learner day's write (~56 s), so a second run of "
+        "the same day outwaits a healthy first one, and fails naming a frozen holder.",
+    )
+    db_statement_timeout_seconds: float = Field(
+        default=_LIMITS.statement_timeout_seconds,
+        gt=0,
+        le=86_400,
+        description="PostgreSQL statement_timeout of our sessions (one statement, e.g. the "
+        "answer log's streamed read).",
+    )
+    db_idle_in_transaction_timeout_seconds: float = Field(
+        default=_LIMITS.idle_in_transaction_timeout_seconds,
+        gt=0,
+        le=86_400,
+        description="PostgreSQL idle_in_transaction_session_timeout: a stalled session of "
+        "ours gives its locks back after this long.",
+    )
+    db_lock_report_seconds: float = Field(
+        default=_LIMITS.lock_report_seconds,
+        gt=0,
+        le=600,
+        description="While the day's write waits for a lock, log who holds it this often.",
+    )
+
     @field_validator("admin_emails", mode="before")
     @classmethod
     def _split_emails(cls, v: object) -> object:
@@ -106,6 +163,15 @@ class Settings(BaseSettings):
     @property
     def model_dir(self) -> Path:
         return self.data_dir / "models"
+
+    def session_limits(self) -> SessionLimits:
+        """The bounds of every database session the pipeline opens."""
+        return SessionLimits(
+            lock_timeout_seconds=self.db_lock_timeout_seconds,
+            statement_timeout_seconds=self.db_statement_timeout_seconds,
+            idle_in_transaction_timeout_seconds=self.db_idle_in_transaction_timeout_seconds,
+            lock_report_seconds=self.db_lock_report_seconds,
+        )
 
     def safe_database_url(self) -> str:
         """The database URL with any password masked, for logs and messages."""

@@ -3,6 +3,11 @@
 ADBC reads PostgreSQL and SQLite straight into Arrow (2-6x faster than fetching Python
 tuples). On SQLite it returns booleans as int64 and timestamps as text, so
 :func:`read_frame` casts columns to the schema the caller asks for.
+
+Every session is bounded and named (:class:`daglig.config.SessionLimits`): on PostgreSQL
+``lock_timeout``, ``statement_timeout``, ``idle_in_transaction_session_timeout`` and
+``application_name=daglig`` are set when the connection opens (libpq ``options``), for
+SQLAlchemy and ADBC alike; SQLite's busy timeout is the lock timeout.
 """
 
 from __future__ import annotations
@@ -16,17 +21,51 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from daglig import sql as sqlfiles
+from daglig.config import SessionLimits
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL and foreign keys on, and its folder created."""
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def pg_session_options(limits: SessionLimits) -> dict[str, str]:
+    """libpq connection parameters that bound and name a PostgreSQL session."""
+    return {
+        "application_name": limits.application_name,
+        "options": (
+            f"-c lock_timeout={_ms(limits.lock_timeout_seconds)} "
+            f"-c statement_timeout={_ms(limits.statement_timeout_seconds)} "
+            "-c idle_in_transaction_session_timeout="
+            f"{_ms(limits.idle_in_transaction_timeout_seconds)}"
+        ),
+    }
+
+
+def _pg_connect_args(u: Any, limits: SessionLimits) -> dict[str, str]:
+    """Our session parameters, under any the URL itself sets (those win: a URL's own
+    ``application_name`` is kept, its ``options`` come after ours)."""
+    ours = pg_session_options(limits)
+    query = dict(u.query)
+    args = {"application_name": ours["application_name"]}
+    if "application_name" in query:
+        args.pop("application_name")
+    given = query.get("options")
+    args["options"] = ours["options"] + (f" {given}" if isinstance(given, str) else "")
+    return args
+
+
+def make_engine(url: str, limits: SessionLimits | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and foreign keys on, its folder created and
+    the lock timeout as busy timeout; PostgreSQL sessions get ``limits`` (default: the
+    defaults of :class:`~daglig.config.SessionLimits`)."""
+    limits = limits or SessionLimits()
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             from pathlib import Path
 
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(u, connect_args={"timeout": 30})
+        engine = create_engine(u, connect_args={"timeout": limits.lock_timeout_seconds})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -39,6 +78,10 @@ def make_engine(url: str) -> Engine:
     if u.get_backend_name() == "postgresql" and u.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is what we install; a plain postgresql:// URL means it.
         u = u.set(drivername="postgresql+psycopg")
+    if u.get_backend_name() == "postgresql":
+        args = _pg_connect_args(u, limits)
+        u = u.difference_update_query(["options"])
+        return create_engine(u, pool_pre_ping=True, connect_args=args)
     return create_engine(u, pool_pre_ping=True)
 
 
@@ -47,7 +90,7 @@ def backend(url: str) -> str:
     return make_url(url).get_backend_name()
 
 
-def _adbc_connect(url: str) -> tuple[Any, str]:
+def _adbc_connect(url: str, limits: SessionLimits | None = None) -> tuple[Any, str]:
     u = make_url(url)
     name = u.get_backend_name()
     if name == "sqlite":
@@ -55,9 +98,14 @@ def _adbc_connect(url: str) -> tuple[Any, str]:
 
         return adbc_sqlite.connect(u.database or ":memory:"), "qmark"
     if name == "postgresql":
+        from urllib.parse import quote, urlencode
+
         import adbc_driver_postgresql.dbapi as adbc_pg
 
-        libpq = u.set(drivername="postgresql").render_as_string(hide_password=False)
+        query = {**dict(u.query), **_pg_connect_args(u, limits or SessionLimits())}
+        base = u.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+        # libpq decodes %20, not the "+" SQLAlchemy's rendering puts for a space
+        libpq = f"{base}?{urlencode(query, doseq=True, quote_via=quote)}"
         return adbc_pg.connect(libpq), "numeric_dollar"
     raise ValueError(f"no ADBC driver for backend {name!r}")
 
@@ -76,6 +124,7 @@ def read_frame(
     name: str,
     params: dict[str, Any] | None = None,
     schema: dict[str, Any] | None = None,
+    limits: SessionLimits | None = None,
 ) -> pl.DataFrame:
     """Run ``sql/<name>.sql`` and return a polars frame cast to ``schema``.
 
@@ -83,7 +132,7 @@ def read_frame(
     """
     params = params or {}
     if backend(url) in ("sqlite", "postgresql"):
-        conn, style = _adbc_connect(url)
+        conn, style = _adbc_connect(url, limits)
         try:
             query, args = sqlfiles.positional(sqlfiles.load(name), params, style)
             with conn.cursor() as cur:
@@ -94,7 +143,7 @@ def read_frame(
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
     else:
-        engine = make_engine(url)
+        engine = make_engine(url, limits)
         with engine.connect() as c:
             frame = pl.read_database(
                 sqlfiles.statement(name), c, execute_options={"parameters": params}
@@ -108,11 +157,12 @@ def stream_frames(
     params: dict[str, Any] | None = None,
     schema: dict[str, Any] | None = None,
     batch_rows: int = 1_000_000,
+    limits: SessionLimits | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Run ``sql/<name>.sql`` through ADBC and yield its rows as frames of Arrow record
     batches (cast to ``schema``), never holding the whole result: the answer log of a
     million learners is ~100M rows. SQLite and PostgreSQL only."""
-    conn, style = _adbc_connect(url)
+    conn, style = _adbc_connect(url, limits)
     try:
         query, args = sqlfiles.positional(sqlfiles.load(name), params or {}, style)
         with conn.cursor() as cur:
@@ -134,13 +184,15 @@ def stream_frames(
         conn.close()
 
 
-def stream_answer_log(url: str, cutoff: datetime) -> Iterator[pl.DataFrame]:
+def stream_answer_log(
+    url: str, cutoff: datetime, limits: SessionLimits | None = None
+) -> Iterator[pl.DataFrame]:
     """The answer log's answers before ``cutoff`` (naive UTC), in batches of the columns the
     features use. ``sql/read/answer_log.sql`` has no bind parameters on purpose, so
     ADBC-PostgreSQL streams it through COPY; the cutoff is applied batch by batch."""
     from daglig.features import ATTEMPTS_SCHEMA
 
-    for batch in stream_frames(url, "read/answer_log", None, ATTEMPTS_SCHEMA):
+    for batch in stream_frames(url, "read/answer_log", None, ATTEMPTS_SCHEMA, limits=limits):
         yield batch.filter(pl.col("answered_at") < cutoff)
 
 

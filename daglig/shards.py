@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from daglig.files import atomic_path
 from daglig.hashing import _splitmix
 from daglig.learner.features import difficulty_bin
 
@@ -71,11 +72,8 @@ def partition_to_parquet(
         pending, held = [], 0
         for (k,), piece in chunk.partition_by("shard", as_dict=True, maintain_order=True).items():
             kk = int(k)  # type: ignore[call-overload]
-            piece.drop("shard").write_parquet(
-                shard_dir(root, kk) / f"part-{part:05d}.parquet",
-                compression="lz4",
-                statistics=False,
-            )
+            with atomic_path(shard_dir(root, kk) / f"part-{part:05d}.parquet") as tmp:
+                piece.drop("shard").write_parquet(tmp, compression="lz4", statistics=False)
             rows[kk] += piece.height
         part += 1
 

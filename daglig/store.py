@@ -9,6 +9,7 @@ filled with COPY; on SQLite with ``executemany``.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,12 +17,13 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from daglig import sql as sqlfiles
 from daglig.challenge_settings import ChallengeSettings, parse_challenge_settings
 from daglig.challenges import CHALLENGE_COLUMNS
-from daglig.lock import lock_day
+from daglig.config import SessionLimits
+from daglig.lock import LockWaitTimeout, LockWatch, lock_day
 from models import APP_TABLES, PIPELINE_TABLES, create_pipeline_tables
 
 
@@ -141,6 +143,8 @@ def write_day(
     force: bool,
     challenges_per_user: int,
     written_at: datetime,
+    limits: SessionLimits | None = None,
+    log: logging.Logger | logging.LoggerAdapter[Any] | None = None,
 ) -> WriteCounts:
     """Write one day's challenges and assignments in one transaction.
 
@@ -148,43 +152,94 @@ def write_day(
     of frames such as one per shard) has user_id, slot, content_key, reason. Without
     ``force`` existing slots are never touched; with it, a slot is replaced only while its
     progress is 0 and it is not completed.
+
+    The app writes progress while we write (docs/contract.md, "Writing progress"). With
+    ``force`` the rows that may be replaced are locked first (``SELECT … FOR UPDATE`` in
+    (user, slot) order on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds the
+    database) and copied as read under the lock into ``stage_replaceable``; only rows still
+    exactly as read (same challenge, progress 0, not completed) are replaced, and a
+    replaced row is deleted and inserted anew, not updated in place: an app update of that
+    row waiting on our lock then matches 0 rows after our commit instead of landing on the
+    new challenge. An app update that got its lock first keeps its row.
+
+    Every lock wait is bounded by ``limits.lock_timeout_seconds``; while waiting, who
+    holds the lock is logged to ``log`` every ``limits.lock_report_seconds``, and at the
+    bound :class:`~daglig.lock.LockWaitTimeout` names the holder.
     """
+    limits = limits or SessionLimits()
     params: dict[str, Any] = {
         "challenge_date": challenge_date,
         "written_at": written_at,
         "force": force,
         "challenges_per_user": challenges_per_user,
     }
+    what = f"the write of {challenge_date.isoformat()}"
     with engine.begin() as conn:
-        lock_day(conn, challenge_date)  # one writer per date; see daglig/lock.py
-        _stage(conn, "stage_challenges", challenges.select(CHALLENGE_COLUMNS))
-        staged = _stage(
-            conn,
-            "stage_assignments",
-            (
-                a.select("user_id", "slot", "content_key", "reason")
-                for a in ([assignments] if isinstance(assignments, pl.DataFrame) else assignments)
-            ),
+        watch = LockWatch(engine, conn, what, limits.lock_report_seconds, log)
+        with watch:
+            try:
+                counts = _write(conn, watch, params, challenges, assignments, force)
+            except OperationalError as exc:
+                if _lock_timed_out(exc):
+                    raise LockWaitTimeout(
+                        watch.timeout_message(limits.lock_timeout_seconds)
+                    ) from exc
+                raise
+    return counts
+
+
+def _lock_timed_out(exc: OperationalError) -> bool:
+    """PostgreSQL's lock_timeout (55P03). SQLite's busy timeout stays "database is
+    locked", which the retry policy retries (tasks/retry.py)."""
+    return getattr(exc.orig, "sqlstate", None) == "55P03"
+
+
+def _write(
+    conn: Connection,
+    watch: LockWatch,
+    params: dict[str, Any],
+    challenges: pl.DataFrame,
+    assignments: pl.DataFrame | Iterable[pl.DataFrame],
+    force: bool,
+) -> WriteCounts:
+    postgres = conn.dialect.name == "postgresql"
+    watch.waiting(True)
+    lock_day(conn, params["challenge_date"])  # one writer per date; see daglig/lock.py
+    watch.waiting(False)
+    _stage(conn, "stage_challenges", challenges.select(CHALLENGE_COLUMNS))
+    staged = _stage(
+        conn,
+        "stage_assignments",
+        (
+            a.select("user_id", "slot", "content_key", "reason")
+            for a in ([assignments] if isinstance(assignments, pl.DataFrame) else assignments)
+        ),
+    )
+    conn.execute(sqlfiles.statement("write/drop_stage_replaceable"))
+    conn.execute(sqlfiles.statement("write/create_stage_replaceable"))
+    if postgres:
+        conn.execute(sqlfiles.statement("write/analyze_stage_postgresql"))
+    replaced = surplus = orphans = 0
+    if force:
+        # lock what may be replaced, in (user, slot) order, and keep it as read
+        conn.execute(
+            sqlfiles.statement(f"write/stage_replaceable_{'postgresql' if postgres else 'sqlite'}"),
+            params,
         )
-        if conn.dialect.name == "postgresql":
-            conn.execute(sqlfiles.statement("write/analyze_stage_postgresql"))
-        before = conn.execute(sqlfiles.statement("write/count_assignments"), params).scalar_one()
-        ins_c = conn.execute(sqlfiles.statement("write/insert_challenges"), params).rowcount
-        upserted = conn.execute(sqlfiles.statement("write/upsert_assignments"), params).rowcount
-        surplus = orphans = 0
-        if force:
-            surplus = conn.execute(
-                sqlfiles.statement("write/delete_surplus_slots"), params
-            ).rowcount
-        after = conn.execute(sqlfiles.statement("write/count_assignments"), params).scalar_one()
-        if force:
-            orphans = conn.execute(
-                sqlfiles.statement("write/delete_orphan_challenges"), params
-            ).rowcount
-        conn.execute(sqlfiles.statement("write/drop_stage_challenges"))
-        conn.execute(sqlfiles.statement("write/drop_stage_assignments"))
-    inserted = after - before + surplus
-    replaced = upserted - inserted
+        if postgres:
+            conn.execute(sqlfiles.statement("write/analyze_replaceable_postgresql"))
+    ins_c = conn.execute(sqlfiles.statement("write/insert_challenges"), params).rowcount
+    if force:
+        replaced = conn.execute(sqlfiles.statement("write/delete_replaced"), params).rowcount
+        surplus = conn.execute(sqlfiles.statement("write/delete_surplus_slots"), params).rowcount
+    written = conn.execute(sqlfiles.statement("write/insert_assignments"), params).rowcount
+    if force:
+        orphans = conn.execute(
+            sqlfiles.statement("write/delete_orphan_challenges"), params
+        ).rowcount
+    for name in ("stage_challenges", "stage_assignments", "stage_replaceable"):
+        conn.execute(sqlfiles.statement(f"write/drop_{name}"))
+    inserted = written - replaced
     return WriteCounts(
         challenges_inserted=ins_c,
         assignments_inserted=inserted,

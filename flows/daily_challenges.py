@@ -30,6 +30,7 @@ from daglig.selection import FallbackSelector, Selector
 from daglig.summary import RunSummary, assignment_counts
 from flows.common import resolve_run_date
 from tasks.cleanup import cleanup_expired
+from tasks.common import failed_task_of, tidy_failed_run
 from tasks.features import FeatureRefs, extract_user_features
 from tasks.health import check_database
 from tasks.ml import assess_learners, load_learner_model
@@ -181,10 +182,13 @@ def generate_daily_challenges(
             _cleanup(step, summary, settings, day, dry_run)
     except Exception as exc:
         summary.status = "failed"
-        summary.failed_task = step.current or "flow"
+        summary.failed_task = failed_task_of(exc) or step.current or "flow"
         summary.error = (
             f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         )
+        tidied = tidy_failed_run(settings, day, exc)  # a full disk: give the space back
+        if tidied:
+            summary.notes.append(tidied)
         log.error("run for %s failed in %s: %s", day, summary.failed_task, summary.error)
         if step.progress is not None:
             step.progress.advance(0, f"failed in {summary.failed_task}")

@@ -13,15 +13,22 @@ from daglig.config import Settings
 from daglig.db import make_engine
 from daglig.features import day_cutoff
 from tasks.common import log_rows
+from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 
 
-@task(name="check-complete-dates", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+@task(
+    name="check-complete-dates",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NONE,
+)
 def read_day_statuses(
     settings: Settings, days: list[date], challenges_per_user: int
 ) -> list[DayStatus]:
     """For each date: active users, users with a full set of assignments, assignments."""
     t0 = time.perf_counter()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.session_limits())
     try:
         statuses = [
             read_day_status(engine, d, day_cutoff(d, settings.timezone), challenges_per_user)

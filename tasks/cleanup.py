@@ -18,15 +18,22 @@ from daglig.cleanup import (
 from daglig.config import Settings
 from daglig.db import make_engine
 from tasks.common import log_rows
+from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 
 
-@task(name="cleanup-expired", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+@task(
+    name="cleanup-expired",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NONE,
+)
 def cleanup_expired(settings: Settings, run_date: date) -> CleanupCounts:
     """Assignments and challenges dated more than ``settings.retention_days`` before
     ``run_date`` that nobody started → deleted; old run folders → removed."""
     t0 = time.perf_counter()
     before = retention_cutoff(run_date, settings.retention_days)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.session_limits())
     try:
         counts = delete_unstarted_before(engine, before)
     finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,21 +16,66 @@ from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
+from daglig.files import atomic_path, clear_failed_folder, is_disk_full
 
 
 def run_folder(settings: Settings, run_date: date) -> Path:
     """``data/runs/<run_date>/<flow run id>/``: the Parquet files one run's tasks hand each
     other. One folder per flow run, so two runs of the same date at once (or a dry run for a
     few users beside the nightly run) never read each other's files."""
-    folder = settings.runs_dir / run_date.isoformat() / (runtime.flow_run.id or uuid4().hex)
+    folder = run_folder_path(settings, run_date)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
+def run_folder_path(settings: Settings, run_date: date) -> Path:
+    """Where :func:`run_folder` puts this flow run's files (not created)."""
+    return settings.runs_dir / run_date.isoformat() / (runtime.flow_run.id or uuid4().hex)
+
+
 def save(frame: pl.DataFrame, folder: Path, name: str) -> Path:
+    """``folder/<name>.parquet``, whole or absent (daglig/files.py)."""
     path = folder / f"{name}.parquet"
-    frame.write_parquet(path)
+    with atomic_path(path) as tmp:
+        frame.write_parquet(tmp)
     return path
+
+
+FAILED_TASK = "daglig_failed_task"
+
+
+@contextmanager
+def failing_task(name: str) -> Iterator[None]:
+    """Inside a flow step that runs several tasks, mark an exception with the name of the
+    task it came from (the first mark wins), so the summary names that task, not the step."""
+    try:
+        yield
+    except Exception as exc:
+        if not hasattr(exc, FAILED_TASK):
+            with suppress(AttributeError, TypeError):
+                setattr(exc, FAILED_TASK, name)
+        raise
+
+
+def failed_task_of(exc: BaseException) -> str | None:
+    """The task an exception was marked with by :func:`failing_task`."""
+    name = getattr(exc, FAILED_TASK, None)
+    return name if isinstance(name, str) else None
+
+
+def tidy_failed_run(settings: Settings, run_date: date, exc: BaseException) -> str | None:
+    """After a failed run: its files are whole (atomic writes) and stay for debugging,
+    except when the disk was full. Then the run folder is emptied but for a one-line
+    ``FAILED.txt``, so the next run finds the space it needs. Returns a note for the
+    summary, or None when nothing was removed."""
+    if not is_disk_full(exc):
+        return None
+    folder = run_folder_path(settings, run_date)
+    freed = clear_failed_folder(folder, f"run for {run_date.isoformat()} failed: disk full: {exc}")
+    return (
+        f"disk full: removed this run's files ({freed / 1e6:.1f} MB) from {folder}, "
+        "keeping FAILED.txt"
+    )
 
 
 def log_rows(task: str, rows_in: int, rows_out: int, seconds: float) -> None:

@@ -17,7 +17,7 @@ import polars as pl
 
 from daglig.config import Settings
 from daglig.shards import population_stats
-from tasks.common import log_rows, run_folder, save
+from tasks.common import failing_task, log_rows, run_folder, save
 from tasks.shards import ShardPlan, ShardRefs, extract_shard_features, map_shards, read_answer_log
 
 
@@ -59,7 +59,8 @@ def extract_user_features(
     t0 = time.perf_counter()
     now = now or datetime.now(UTC).replace(tzinfo=None)
     folder = run_folder(settings, run_date)
-    plan: ShardPlan = read_answer_log(settings, run_date, user_ids, folder, shards, learner)
+    with failing_task("read-answer-log"):  # the summary names the task, not this step
+        plan: ShardPlan = read_answer_log(settings, run_date, user_ids, folder, shards, learner)
     parts: list[ShardRefs] = map_shards(
         extract_shard_features,
         list(range(plan.shards)),

@@ -28,6 +28,7 @@ from daglig.learner.model_store import LoadedModel, ModelMetadata, load_model, s
 from daglig.shards import shard_count, shard_of
 from tasks.common import log_rows, save
 from tasks.features import FeatureRefs
+from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 from tasks.shards import AssessmentRefs, assess_shard, map_shards
 
 if TYPE_CHECKING:  # scikit-learn takes seconds to import: the nightly run needs none of it
@@ -74,7 +75,13 @@ class TrainingData:
     answers: int
 
 
-@task(name="read-answer-log", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+@task(
+    name="read-answer-log",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NONE,
+)
 def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
     """The cleaned answer log and completed exams before ``plan.eval_end`` of at most
     ``DAGLIG_TRAIN_MAX_USERS`` learners (a stable hash sample: one shard of
@@ -120,7 +127,13 @@ def fit_learner_model(data: TrainingData, plan: TrainingPlan) -> TrainingResult:
     return result
 
 
-@task(name="save-model", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+@task(
+    name="save-model",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NONE,
+)
 def save_learner_model(
     settings: Settings, result: TrainingResult, plan: TrainingPlan
 ) -> ModelMetadata:

@@ -21,11 +21,18 @@ from daglig.morning import (
     build_report,
 )
 from tasks.common import log_rows
+from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 
 RECENT_RUNS = 7
 
 
-@task(name="build-morning-report", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+@task(
+    name="build-morning-report",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NONE,
+)
 def build_morning_report(settings: Settings, run_date: date) -> dict[str, Any]:
     """Yesterday's completion by source, ML vs holdout, the trend, and the seconds of the
     last successful runs (``MorningReport.as_dict()`` plus ``recent_seconds``); empty

@@ -26,6 +26,7 @@ from daglig.db import make_engine
 from daglig.summary import RunSummary
 from models.tables import Base
 from tasks.common import log_rows
+from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 
 
 def run_row(summary: RunSummary, finished_at: datetime, flow_run_id: str | None) -> dict[str, Any]:
@@ -48,7 +49,13 @@ def run_row(summary: RunSummary, finished_at: datetime, flow_run_id: str | None)
     }
 
 
-@task(name="record-run", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+@task(
+    name="record-run",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NONE,
+)
 def record_run(summary: RunSummary, settings: Settings) -> bool:
     """Insert the run's row into ``pipeline_runs``; False when deliberately not recorded."""
     t0 = time.perf_counter()
@@ -57,7 +64,7 @@ def record_run(summary: RunSummary, settings: Settings) -> bool:
         datetime.now(UTC).replace(tzinfo=None),
         str(runtime.flow_run.id) if runtime.flow_run.id else None,
     )
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.session_limits())
     try:
         if not inspect(engine).has_table("pipeline_runs"):
             if summary.dry_run:

@@ -13,12 +13,19 @@ from daglig.config import Settings
 from daglig.db import make_engine
 from daglig.store import read_settings_rows
 from tasks.common import log_rows
+from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 
 
-@task(name="read-settings", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+@task(
+    name="read-settings",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NONE,
+)
 def load_challenge_settings(settings: Settings) -> ChallengeSettings:
     t0 = time.perf_counter()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.session_limits())
     try:
         rows = read_settings_rows(engine)
     finally:

@@ -28,7 +28,7 @@ from prefect.futures import wait
 
 from daglig.challenge_settings import ChallengeSettings
 from daglig.challenges import distinct_challenges, with_content_key
-from daglig.config import Settings
+from daglig.config import SessionLimits, Settings
 from daglig.db import make_engine, read_frame, stream_answer_log
 from daglig.features import (
     ATTEMPTS_SCHEMA,
@@ -47,7 +47,8 @@ from daglig.shards import (
     shard_count,
     with_shard,
 )
-from tasks.common import log_rows, save
+from tasks.common import failing_task, log_rows, save
+from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -65,7 +66,8 @@ def map_shards(fn: Any, items: Sequence[T], *args: Any) -> list[Any]:
     # and the task gets ((value,),) (prefect-dask issue #43).
     futures = [fn.submit(item, *args) for item in items]
     wait(futures)
-    return [f.result() for f in futures]
+    with failing_task(fn.name):  # the summary names the shard task that failed
+        return [f.result() for f in futures]
 
 
 # ------------------------------------------------------------------------- the read
@@ -89,7 +91,13 @@ class ShardPlan:
     rows_per_shard: dict[int, int]
 
 
-@task(name="read-answer-log", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+@task(
+    name="read-answer-log",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NONE,
+)
 def read_answer_log(
     settings: Settings,
     run_date: date,
@@ -102,25 +110,28 @@ def read_answer_log(
     model) and the answer log before the day's cutoff, split by shard into ``folder``."""
     t0 = time.perf_counter()
     url = settings.database_url
+    limits = settings.session_limits()
     cutoff = day_cutoff(run_date, settings.timezone)
-    users = read_frame(url, "read/users", {"cutoff": cutoff}, USERS_SCHEMA)
+    users = read_frame(url, "read/users", {"cutoff": cutoff}, USERS_SCHEMA, limits)
     if user_ids is not None:
         users = users.filter(pl.col("user_id").is_in(user_ids))
     n = shard_count(users.height, settings.shard_users, shards)
-    questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA)
-    previous = _previous(url, run_date)
+    questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA, limits)
+    previous = _previous(url, run_date, limits)
     wanted = None if user_ids is None else pl.Series(user_ids, dtype=pl.Int64).implode()
 
     def batches() -> Any:
-        for b in stream_answer_log(url, cutoff):
+        for b in stream_answer_log(url, cutoff, limits):
             yield b if wanted is None else b.filter(pl.col("user_id").is_in(wanted))
 
     rows = partition_to_parquet(batches(), n, folder / "answers")
-    after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff})
+    after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff}, limits=limits)
     exams = None
     if learner:
         exams = save(
-            with_shard(read_frame(url, "read/exam_sessions", {"cutoff": cutoff}, EXAMS_SCHEMA), n),
+            with_shard(
+                read_frame(url, "read/exam_sessions", {"cutoff": cutoff}, EXAMS_SCHEMA, limits), n
+            ),
             folder,
             "exams",
         )
@@ -141,10 +152,10 @@ def read_answer_log(
     return plan
 
 
-def _previous(url: str, run_date: date) -> pl.DataFrame:
+def _previous(url: str, run_date: date, limits: SessionLimits) -> pl.DataFrame:
     from sqlalchemy import inspect
 
-    engine = make_engine(url)
+    engine = make_engine(url, limits)
     try:
         has_pipeline = inspect(engine).has_table("user_daily_challenges")
     finally:
@@ -156,6 +167,7 @@ def _previous(url: str, run_date: date) -> pl.DataFrame:
         "read/previous_assignments",
         {"previous_date": run_date - timedelta(days=1)},
         PREVIOUS_SCHEMA,
+        limits,
     )
 
 

@@ -8,15 +8,23 @@ from datetime import UTC, date, datetime
 import polars as pl
 from prefect import task
 from prefect.cache_policies import NONE
+from prefect.logging import get_run_logger
 
 from daglig.config import Settings
 from daglig.db import make_engine
 from daglig.store import WriteCounts, write_day
 from tasks.common import log_rows
 from tasks.render import RenderedRefs
+from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 
 
-@task(name="upsert-challenges", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NONE)
+@task(
+    name="upsert-challenges",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NONE,
+)
 def upsert_challenges(
     settings: Settings, run_date: date, refs: RenderedRefs, force: bool, challenges_per_user: int
 ) -> WriteCounts:
@@ -27,7 +35,8 @@ def upsert_challenges(
         pl.read_parquet(p, columns=["user_id", "slot", "content_key", "reason"])
         for p in refs.assignments
     )
-    engine = make_engine(settings.database_url)
+    limits = settings.session_limits()
+    engine = make_engine(settings.database_url, limits)
     try:
         counts = write_day(
             engine,
@@ -38,6 +47,8 @@ def upsert_challenges(
             challenges_per_user=challenges_per_user,
             # when the row was written: I/O metadata, not an input of any decision
             written_at=datetime.now(UTC).replace(tzinfo=None),
+            limits=limits,
+            log=get_run_logger(),
         )
     finally:
         engine.dispose()

@@ -186,7 +186,9 @@ def smtp_server(password: str | None = None) -> Iterator[Mailbox]:
             return AuthResult(success=False, handled=False)
         login, pw = data.login.decode(), data.password.decode()
         box.logins.append((login, pw))
-        return AuthResult(success=pw == password)
+        # handled=False: the server replies 535 itself (AuthResult's default, handled=True,
+        # sends no reply at all and the client waits for its timeout)
+        return AuthResult(success=pw == password, handled=False)
 
     kwargs: dict[str, Any] = {}
     if password is not None:
@@ -229,3 +231,53 @@ def run_logs(flow_run_id: Any) -> list[str]:
             log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
         )
     return [f"{log.name} {log.message}" for log in logs]
+
+
+def task_runs(flow_run_id: Any, expect: set[str]) -> dict[str, tuple[str, int]]:
+    """{task name: (final state type, run count)} of one flow run, from the Prefect API.
+    The server records task runs from events, a moment later: wait until the ``expect``ed
+    tasks are there in a final state."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    found: dict[str, tuple[str, int]] = {}
+    with get_client(sync_client=True) as client:
+        for _ in range(300):
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            found = {
+                r.name.rsplit("-", 1)[0]: (r.state.type.value, r.run_count)
+                for r in runs
+                if r.state is not None and r.state.is_final()
+            }
+            if expect <= found.keys():
+                return found
+            time.sleep(0.1)
+    raise AssertionError(f"task runs {expect - found.keys()} not recorded; found {found}")
+
+
+def latest_flow_run(name: str, after: Any) -> Any:
+    """The newest flow run called ``name`` that started after ``after`` (an aware datetime):
+    how a test finds the run a ``daglig`` subprocess reported to the test's Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterName,
+        FlowRunFilterStartTime,
+    )
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                name=FlowRunFilterName(any_=[name]),
+                start_time=FlowRunFilterStartTime(after_=after),
+            ),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+    assert runs, f"no flow run {name!r} after {after}"
+    return runs[0]

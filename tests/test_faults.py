@@ -12,7 +12,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import psycopg
 import pytest
@@ -32,6 +31,7 @@ from tests.dq_helpers import (
     set_settings,
     smtp_server,
     snapshot,
+    task_runs,
 )
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -60,30 +60,6 @@ def psql(url: str) -> psycopg.Connection[Any]:
 
 def admin(url: str) -> psycopg.Connection[Any]:
     return psql(make_url(url).set(database="postgres").render_as_string(hide_password=False))
-
-
-def task_runs(flow_run_id: UUID, expect: set[str]) -> dict[str, tuple[str, int]]:
-    """{task name: (final state type, run count)} of one flow run, from the Prefect API.
-    The server records task runs from events, a moment later: wait until the ``expect``ed
-    tasks are there in a final state."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    found: dict[str, tuple[str, int]] = {}
-    with get_client(sync_client=True) as client:
-        for _ in range(300):
-            runs = client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-            )
-            found = {
-                r.name.rsplit("-", 1)[0]: (r.state.type.value, r.run_count)
-                for r in runs
-                if r.state is not None and r.state.is_final()
-            }
-            if expect <= found.keys():
-                return found
-            time.sleep(0.1)
-    raise AssertionError(f"task runs {expect - found.keys()} not recorded; found {found}")
 
 
 def no_retry_delays(monkeypatch: pytest.MonkeyPatch) -> None:
