@@ -41,7 +41,7 @@ def _echo_summary(result: dict) -> None:  # type: ignore[type-arg]
     for note in result.get("notes", []):
         typer.echo(f"note: {note}")
     for problem in result.get("settings_problems", []):
-        typer.echo(f"setting ignored: {problem}")
+        typer.echo(f"settings problem: {problem}")
     typer.echo(f"summary email: {result.get('email')}")
 
 

@@ -181,7 +181,7 @@ def to_markdown(s: RunSummary) -> str:
         lines += [""] if q.get("warnings") or q.get("failed") else []
     if s.settings_problems:
         lines += (
-            ["## Settings problems (defaults used)", ""]
+            ["## Settings problems (each says what was used instead)", ""]
             + [f"- {p}" for p in s.settings_problems]
             + [""]
         )

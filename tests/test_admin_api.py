@@ -170,7 +170,7 @@ def _settings_change_is_visible(url: str, serve: Any) -> None:
     r = api.put(
         "/settings",
         headers=AUTH,
-        json={"challenges_per_user": 4, "enabled_types": ["streak", "quiz"], "changed_by": "kari"},
+        json={"challenges_per_user": 1, "enabled_types": ["streak", "quiz"], "changed_by": "kari"},
     )
     assert r.status_code == 200, r.text
     assert [c["key"] for c in r.json()["changed"]] == ["enabled_types", "challenges_per_user"]
@@ -178,7 +178,7 @@ def _settings_change_is_visible(url: str, serve: Any) -> None:
     assert r.status_code == 200 and r.json()["changed_by"] == "api"
 
     s = api.get("/settings", headers=AUTH).json()
-    assert s["settings"]["challenges_per_user"] == 4
+    assert s["settings"]["challenges_per_user"] == 1
     assert s["settings"]["enabled_types"] == ["quiz", "streak"]
     assert s["settings"]["ml_enabled"] is False
     assert {r["key"]: r["updated_by"] for r in s["stored"]} == {
@@ -188,10 +188,10 @@ def _settings_change_is_visible(url: str, serve: Any) -> None:
     }
     assert [(h["key"], h["old_value"], h["new_value"], h["changed_by"]) for h in s["history"]] == [
         ("ml_enabled", None, "false", "api"),
-        ("challenges_per_user", None, "4", "kari"),
+        ("challenges_per_user", None, "1", "kari"),
         ("enabled_types", None, '["streak", "quiz"]', "kari"),
     ]
-    assert api.get("/overview", headers=AUTH).json()["settings"]["challenges_per_user"] == 4
+    assert api.get("/overview", headers=AUTH).json()["settings"]["challenges_per_user"] == 1
 
 
 def test_settings_change_visible_sqlite(sqlite_url: str, serve: Any) -> None:
