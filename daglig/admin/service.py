@@ -82,6 +82,11 @@ class NotFound(AdminError):
     """The thing asked about does not exist (e.g. an unknown user id)."""
 
 
+class Unavailable(AdminError):
+    """What the operation needs is not there (e.g. the nightly deployment on the Prefect
+    server): a matter of how the API is set up, not of the request (HTTP 503)."""
+
+
 def today(tz: str = "Europe/Oslo") -> date:
     """Today's challenge day."""
     return datetime.now(ZoneInfo(tz)).date()
@@ -665,7 +670,7 @@ def generate(
                 timeout=wait_seconds,
             )
         except ObjectNotFound:
-            raise AdminError(
+            raise Unavailable(
                 f"deployment {NIGHTLY_DEPLOYMENT} not found at {api} "
                 "(deploy it: prefect --no-prompt deploy --all)"
             ) from None
