@@ -102,7 +102,12 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
     t0 = time.perf_counter()
     url = settings.database_url
     questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA)
-    users = read_frame(url, "read/users", {"cutoff": plan.eval_end}, {"user_id": pl.Int64})
+    users = read_frame(
+        url,
+        "read/users",
+        {"cutoff": plan.eval_end},
+        {"user_id": pl.Int64, "created_at": pl.Datetime("us")},
+    )
     n = shard_count(users.height, settings.train_max_users)
 
     def sample(frame: pl.DataFrame) -> pl.DataFrame:
@@ -113,7 +118,9 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
         or [pl.DataFrame(schema=ATTEMPTS_SCHEMA)]
     ).sort("attempt_id")
     exams = sample(read_frame(url, "read/exam_sessions", {"cutoff": plan.eval_end}, EXAMS_SCHEMA))
-    clean, _ = clean_attempts(attempts.lazy(), questions.lazy(), settings.timezone)
+    clean, _ = clean_attempts(
+        attempts.lazy(), questions.lazy(), settings.timezone, users=sample(users).lazy()
+    )
     log = clean.collect()
     folder = settings.runs_dir / f"train-{plan.as_of.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)

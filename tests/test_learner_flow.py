@@ -155,7 +155,10 @@ def test_a_run_on_another_database_falls_back_and_says_why(
     assert "ml" not in result["by_source"] and result["users_served"] == result["users_active"]
     fields = {k: v for k, v in result.items() if k in RunSummary.__dataclass_fields__}
     fields["run_date"] = RUN
-    assert f"Learner model not used (fallback): {reason}." in to_markdown(RunSummary(**fields))
+    from daglig import markdown
+
+    shown = f"Learner model not used (fallback): {markdown.text(reason)}."
+    assert shown in to_markdown(RunSummary(**fields))
 
 
 def _spoil_checksum(models: Path, url: str) -> None:
