@@ -6,9 +6,10 @@ message (a category ``…<img src=x onerror=alert(1)>``, a user's name, an excep
 goes through :func:`text` (running text, table cells) or :func:`code` (a code span):
 
 * ``&``, ``<`` and ``>`` become HTML entities, so no tag, comment or autolink is made;
-* markdown's inline punctuation (backslash, backtick, ``*``, ``_``, ``[``, ``]``, ``|``,
-  ``~``, ``#``) is backslash-escaped, so no emphasis, link, image, table cell or heading
-  is made; a leading list marker is escaped too;
+* markdown's inline punctuation (backslash, backtick, ``*``, ``[``, ``]``, ``|``, ``~``,
+  ``#``, and ``_`` except inside a word such as ``traffic_signs``, where it makes no
+  emphasis) is backslash-escaped, so no emphasis, link, image, table cell or heading is
+  made; a leading list marker is escaped too;
 * line breaks become spaces, so a value stays inside its line, list item or table row.
 """
 
@@ -19,7 +20,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-_INLINE = re.compile(r"([\\`*_\[\]|~#])")
+_INLINE = re.compile(r"([\\`*\[\]|~#])")
+# an underscore inside a word (traffic_signs) makes no emphasis in CommonMark: left as is
+_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 _LEADING = re.compile(r"^(\s*)([-+]|\d+(?=[.)]))(?=[.)]?(\s|$))")
 
 
@@ -28,6 +31,7 @@ def text(value: object) -> str:
     s = " ".join(str(value).splitlines())
     s = html.escape(s, quote=False)
     s = _INLINE.sub(r"\\\1", s)
+    s = _UNDERSCORE.sub(r"\\_", s)
     # "- x", "+ x" and "1. x" would start a list item: escape the marker (for a number,
     # its dot or parenthesis)
     m = _LEADING.match(s)
