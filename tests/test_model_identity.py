@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,7 +18,8 @@ from tests.dq_helpers import query
 
 pytestmark = pytest.mark.slow
 
-TODAY = datetime.now(ZoneInfo("Europe/Oslo")).date().isoformat()
+# fixed dates, so that no test depends on the wall clock (or crosses midnight in Oslo)
+LAST_DAY, DAY = "2026-11-23", "2026-11-24"
 
 
 def identity_of(url: str) -> str | None:
@@ -37,8 +36,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> dict[
     root = tmp_path_factory.mktemp("model-identity")
     url = f"sqlite:///{root / 'a.db'}"
     env = cli_env(url, root / "data", prefect_api)
-    assert daglig("simulate", "--users", "250", "--seed", "3", env=env).returncode == 0
-    return {"root": root, "url": url, "env": env, "train": daglig("train", env=env)}
+    made = daglig("simulate", "--users", "250", "--seed", "3", "--end-date", LAST_DAY, env=env)
+    assert made.returncode == 0, made
+    train = daglig("train", "--as-of", DAY, env=env)
+    return {"root": root, "url": url, "env": env, "train": train}
 
 
 def by_source(r: Result) -> dict[str, int]:
@@ -70,8 +71,9 @@ def test_a_run_on_another_database_does_not_use_the_model_and_says_why(
     """Database B (here: SQLite or PostgreSQL) shares the data folder with A."""
     root, url = Path(str(trained["root"])), str(trained["url"])
     env = cli_env(db_url, root / "data", prefect_api)
-    assert daglig("simulate", "--users", "150", "--seed", "8", env=env).returncode == 0
-    r = daglig("run", "--dry-run", "--date", TODAY, env=env)
+    made = daglig("simulate", "--users", "150", "--seed", "8", "--end-date", LAST_DAY, env=env)
+    assert made.returncode == 0, made
+    r = daglig("run", "--dry-run", "--date", DAY, env=env)
     assert r.returncode == 0, r
     reason = (
         f"note: learner model not used: the learner model in {root / 'data' / 'models'} was "
@@ -90,7 +92,7 @@ def test_the_trained_database_and_a_copy_of_its_file_use_the_model(
     shutil.copy(root / "a.db", copy)
     for target in (url, f"sqlite:///{copy}"):
         r = daglig(
-            "run", "--dry-run", "--date", TODAY, env=cli_env(target, root / "data", prefect_api)
+            "run", "--dry-run", "--date", DAY, env=cli_env(target, root / "data", prefect_api)
         )
         assert r.returncode == 0, r
         assert by_source(r).get("ml", 0) > 0, r
