@@ -50,6 +50,10 @@ CHALLENGE_TYPES: dict[str, ChallengeType] = {
     )
 }
 TYPE_KEYS: tuple[str, ...] = tuple(CHALLENGE_TYPES)
+# Types not tied to a category (the selectors never give one two days running).
+CATEGORYLESS_TYPES: tuple[str, ...] = ("streak",)
+# Types the learner model's selector gives only to learners it rates advanced.
+ADVANCED_ONLY_TYPES: tuple[str, ...] = ("speed_challenge",)
 
 CATEGORIES: dict[str, Category] = {
     c.key: c

@@ -1,8 +1,18 @@
 """Admin controls from ``challenge_settings``: parsed, validated, defaulted.
 
-A key that is missing takes its default. A value that is malformed or out of range is
-reported (one line per problem, for the run summary) and takes its default; it never
-stops the run.
+The one validator of the settings, called by ``daglig admin settings set`` and the admin
+API before anything is stored (:func:`validate_update`) and by the nightly run when it
+reads the table (:func:`parse_challenge_settings`). It checks meaning as well as type:
+
+* each key: its type and bounds; the lists non-empty and of known keys;
+* the combination: ``min_difficulty`` ≤ ``max_difficulty``, and enough types and
+  categories that the selectors can give every active learner ``challenges_per_user``
+  challenges every day (:func:`serving_problem`).
+
+A key that is missing takes its default. In the nightly run a value that is malformed or
+out of range is reported (one line per problem, for the run summary, the log and the
+email; each line says what was used instead) and takes its default, and a combination
+that cannot serve falls back to defaults for the offending keys; it never stops the run.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
+from daglig.catalogue import ADVANCED_ONLY_TYPES, CATEGORY_KEYS, CATEGORYLESS_TYPES, TYPE_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +87,8 @@ def _subset(allowed: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
     def parse(v: Any) -> tuple[str, ...]:
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
             raise SettingError("must be a JSON list of keys")
+        if not v:
+            raise SettingError(f"must not be empty (known: {', '.join(allowed)})")
         unknown = sorted(set(v) - set(allowed))
         if unknown:
             raise SettingError(f"unknown keys {unknown}")
@@ -109,10 +121,75 @@ def parse_value(key: str, raw: str) -> Any:
     return PARSERS[key](value)
 
 
-def parse_challenge_settings(rows: Mapping[str, str]) -> ChallengeSettings:
-    """Build the run's settings from ``{key: json value}`` rows, defaulting what is wrong."""
+def _shown(value: Any) -> str:
+    return json.dumps(list(value) if isinstance(value, tuple) else value)
+
+
+def _default_text(key: str) -> str:
+    default = getattr(DEFAULTS, key)
+    if key in ("enabled_types", "enabled_categories"):
+        return f"all {len(default)}" if key == "enabled_categories" else "all six"
+    return _shown(default)
+
+
+def _types(n: int) -> str:
+    return f"{n} enabled type{'' if n == 1 else 's'}"
+
+
+def serving_problem(s: ChallengeSettings) -> str | None:
+    """Why the selectors cannot give every active learner ``challenges_per_user``
+    challenges every day with these settings (one line, saying what to change), or None.
+
+    What the selectors need (``daglig/selection.py``, ``daglig/learner/selection.py``):
+    a learner's challenges of a day are of different types; a (type, category) pair given
+    yesterday is not given today, so ``streak`` (no category) is never given two days
+    running, and with one enabled category no type is; the learner model's selector
+    gives ``speed_challenge`` only to learners it rates advanced, so with ``ml_enabled``
+    it does not count. Onboarding and holdout learners are served by the rule-based
+    selector, which needs no more than that.
+    """
+    n = s.challenges_per_user
+    uncounted: list[str] = []  # types some learners cannot get every day
+    why = ["a learner's challenges are of different types"]
+    if s.ml_enabled and any(t in ADVANCED_ONLY_TYPES for t in s.enabled_types):
+        uncounted += [t for t in ADVANCED_ONLY_TYPES if t in s.enabled_types]
+        why.append(
+            f"with ml_enabled the learner model gives {', '.join(uncounted)} "
+            "to advanced learners only"
+        )
+    have = f"enabled_types [{', '.join(s.enabled_types)}]"
+    if len(s.enabled_categories) == 1:
+        counted = [t for t in s.enabled_types if t not in uncounted]
+        if len(counted) >= 2 * n:
+            return None
+        why.append("none comes back the next day in the one category")
+        besides = f" besides {', '.join(uncounted)}" if uncounted else ""
+        return (
+            f"challenges_per_user {n} with one enabled category ({s.enabled_categories[0]}) "
+            f"needs {_types(2 * n)}{besides} ({'; '.join(why)}); {have} has "
+            f"{len(counted)}: enable more categories or types, or lower challenges_per_user"
+        )
+    uncounted = [t for t in s.enabled_types if t in CATEGORYLESS_TYPES] + uncounted
+    counted = [t for t in s.enabled_types if t not in uncounted]
+    if len(counted) >= n:
+        return None
+    never_twice = [t for t in s.enabled_types if t in CATEGORYLESS_TYPES]
+    if never_twice:
+        why.append(f"{', '.join(never_twice)} is never given two days running")
+    besides = f" besides {', '.join(uncounted)}" if uncounted else ""
+    return (
+        f"challenges_per_user {n} needs {_types(n)}{besides} ({'; '.join(why)}); "
+        f"{have} has {len(counted)}: enable more types or lower challenges_per_user"
+    )
+
+
+# The keys of the combination rule, in the order the nightly run tries defaulting them
+# one at a time (the smallest change to what the admin chose first).
+SERVING_KEYS: tuple[str, ...] = ("challenges_per_user", "enabled_categories", "enabled_types")
+
+
+def _per_key(rows: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    problems: list[str] = []
     for key, raw in sorted(rows.items()):
         if key not in PARSERS:
             problems.append(f"{key}: unknown setting, ignored")
@@ -120,24 +197,74 @@ def parse_challenge_settings(rows: Mapping[str, str]) -> ChallengeSettings:
         try:
             values[key] = parse_value(key, raw)
         except SettingError as exc:
-            default = getattr(DEFAULTS, key)
-            shown = list(default) if isinstance(default, tuple) else default
-            problems.append(f"{key}: {exc}; using default {json.dumps(shown)}")
+            problems.append(f"{key}: {exc}; using default {_default_text(key)}")
+    return values
+
+
+def _difficulty_problem(values: Mapping[str, Any]) -> str | None:
     lo = values.get("min_difficulty", DEFAULTS.min_difficulty)
     hi = values.get("max_difficulty", DEFAULTS.max_difficulty)
-    if lo > hi:
+    return f"min_difficulty {lo} is above max_difficulty {hi}" if lo > hi else None
+
+
+def parse_challenge_settings(rows: Mapping[str, str]) -> ChallengeSettings:
+    """Build the run's settings from ``{key: json value}`` rows, defaulting what is wrong:
+    a bad value takes its default; an inverted difficulty range takes both defaults; a
+    combination that cannot serve (:func:`serving_problem`) takes the default of the first
+    of ``SERVING_KEYS`` whose default makes it serve, else of all three. Every problem is
+    one line saying what was used instead."""
+    problems: list[str] = []
+    values = _per_key(rows, problems)
+    if (why := _difficulty_problem(values)) is not None:
         problems.append(
-            f"min_difficulty {lo} > max_difficulty {hi}; using defaults "
-            f"{DEFAULTS.min_difficulty} .. {DEFAULTS.max_difficulty}"
+            f"{why}; using defaults {DEFAULTS.min_difficulty} .. {DEFAULTS.max_difficulty}"
         )
-        values["min_difficulty"], values["max_difficulty"] = (
-            DEFAULTS.min_difficulty,
-            DEFAULTS.max_difficulty,
+        values["min_difficulty"] = DEFAULTS.min_difficulty
+        values["max_difficulty"] = DEFAULTS.max_difficulty
+    if (why := serving_problem(ChallengeSettings(**values))) is not None:
+        stored = [k for k in SERVING_KEYS if k in values]
+        fix = next(
+            (
+                [k]
+                for k in stored
+                if serving_problem(ChallengeSettings(**{x: v for x, v in values.items() if x != k}))
+                is None
+            ),
+            stored,
         )
-    for key in ("enabled_types", "enabled_categories"):
-        if key in values and not values[key]:
-            problems.append(f"{key}: empty list; nothing of that kind can be generated")
+        for k in fix:
+            del values[k]
+        used = ", ".join(f"{k} {_default_text(k)}" for k in fix)
+        problems.append(f"{why}; using default {used}")
     return ChallengeSettings(**values, problems=tuple(problems))
+
+
+def validate_update(stored: Mapping[str, str], changes: Mapping[str, Any]) -> dict[str, str]:
+    """The JSON text to store per changed key, or ``SettingError`` with the one-line reason:
+    an unknown key, a malformed or out-of-range value, or a combination the change would
+    leave that makes no sense (min_difficulty above max_difficulty, too few types or
+    categories for challenges_per_user). The combination is the stored settings as the
+    nightly run reads them, with the changes applied; it is checked when the change
+    touches one of its keys (one key may be changed at a time)."""
+    encoded: dict[str, str] = {}
+    for key, value in changes.items():
+        if key not in PARSERS:
+            raise SettingError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+        try:
+            encoded[key] = encode_value(key, value)
+        except SettingError as exc:
+            raise SettingError(f"{key}: {exc}") from None
+    values = _per_key({k: v for k, v in stored.items() if k in PARSERS}, [])
+    values.update({k: parse_value(k, raw) for k, raw in encoded.items()})
+    touched = set(encoded)
+    inverted = _difficulty_problem(values)
+    if inverted is not None and touched & {"min_difficulty", "max_difficulty"}:
+        raise SettingError(inverted)
+    if touched & {*SERVING_KEYS, "ml_enabled"}:
+        cannot_serve = serving_problem(ChallengeSettings(**values))
+        if cannot_serve is not None:
+            raise SettingError(cannot_serve)
+    return encoded
 
 
 def encode_value(key: str, value: Any) -> str:

@@ -40,8 +40,10 @@ def _echo_summary(result: dict) -> None:  # type: ignore[type-arg]
         typer.echo(f"written: {result['written']}")
     for note in result.get("notes", []):
         typer.echo(f"note: {note}")
+    if result.get("ml_status") == "fallback":
+        typer.echo(f"note: learner model not used: {result.get('ml_reason')}")
     for problem in result.get("settings_problems", []):
-        typer.echo(f"setting ignored: {problem}")
+        typer.echo(f"settings problem: {problem}")
     typer.echo(f"summary email: {result.get('email')}")
 
 
@@ -253,7 +255,10 @@ def train(
     except Exception as exc:
         typer.echo(f"training failed: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"learner model {result['version']} (answers up to {result['trained_as_of']})")
+    typer.echo(
+        f"learner model {result['version']} (answers up to {result['trained_as_of']}) of "
+        f"{result['database_url']}, saved in {result['folder']}"
+    )
     typer.echo(metrics_markdown(result["metrics"], result["n_test"]))
 
 
@@ -261,10 +266,12 @@ def _ensure_model(today: date) -> None:
     """Train once when there is no valid model for ``today`` (the demo shows ML)."""
     from daglig.config import Settings
     from daglig.learner.model_store import ModelUnavailable, load_model
+    from tasks.ml import database_identity
 
     settings = Settings()
     try:
-        loaded = load_model(settings.model_dir, today, settings.model_max_age_days)
+        identity = database_identity(settings)
+        loaded = load_model(settings.model_dir, today, settings.model_max_age_days, identity)
         typer.echo(f"learner model {loaded.version} is current: not retraining")
         return
     except ModelUnavailable as exc:
@@ -275,7 +282,8 @@ def _ensure_model(today: date) -> None:
     result = train_learner_model(as_of=today)
     m = result["metrics"]
     typer.echo(
-        f"learner model {result['version']} trained in {time.perf_counter() - t0:.1f} s: "
+        f"learner model {result['version']} trained in {time.perf_counter() - t0:.1f} s, "
+        f"saved in {result['folder']}: "
         + ", ".join(f"{k} log loss {v['log_loss']:.4f} AUC {v['auc']:.3f}" for k, v in m.items())
     )
 

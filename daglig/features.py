@@ -10,14 +10,15 @@ Three frames come out of one pass over the answer log:
 
 Attempts are cleaned first: rows whose question is missing or whose category is unknown
 are quarantined, exact duplicates (same user, question and instant) are kept once, answers
-time-stamped after the run started (a device clock in the future) are quarantined, and an
-impossible ``time_spent_seconds`` (negative, NaN or above an hour) is quarantined as a
-value — the row is kept with the time set to NULL, since the answer itself is good. A
-question difficulty that is NULL stays NULL (unknown); one outside 0 .. 1 is set to NULL.
+time-stamped after the run started (a device clock in the future) or before the learner's
+account was created (a clock reset to 1970) are quarantined, and an impossible
+``time_spent_seconds`` (negative, NaN or above an hour) is quarantined as a value — the
+row is kept with the time set to NULL, since the answer itself is good. A question
+difficulty that is NULL stays NULL (unknown); one outside 0 .. 1 is set to NULL.
 
 Quarantine reasons, in the order they are tested (a row gets the first that applies):
-``missing_question``, ``unknown_category``, ``future_answered_at``, ``duplicate``; and,
-for rows kept, ``bad_time_spent_seconds``.
+``missing_question``, ``unknown_category``, ``future_answered_at``, ``before_account``,
+``duplicate``; and, for rows kept, ``bad_time_spent_seconds``.
 """
 
 from __future__ import annotations
@@ -89,13 +90,16 @@ def clean_attempts(
     questions: pl.LazyFrame,
     tz: str = "Europe/Oslo",
     now: datetime | None = None,
+    users: pl.LazyFrame | None = None,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Split the answer log into usable rows (with category, difficulty and Oslo date) and
     quarantined rows with a reason. ``attempts`` and ``questions`` are not modified.
 
     ``now`` is when the run started (naive UTC, the contract's form): answers after it are
     quarantined as ``future_answered_at``. None skips that rule (pure callers that do not
-    know the run's start)."""
+    know the run's start). ``users`` (``user_id``, ``created_at``, naive UTC) dates the
+    accounts: answers before their learner's account was created are quarantined as
+    ``before_account``; None (or a user not among them) skips that rule."""
     known = pl.Series(CATEGORY_KEYS, dtype=pl.String)
     future = pl.lit(False) if now is None else pl.col("answered_at") > pl.lit(now)
     joined = attempts.join(
@@ -103,13 +107,25 @@ def clean_attempts(
         on="question_id",
         how="left",
         maintain_order="left",
-    ).with_columns(
+    )
+    before_account = pl.lit(False)
+    if users is not None:
+        joined = joined.join(
+            users.select("user_id", _created_at="created_at"),
+            on="user_id",
+            how="left",
+            maintain_order="left",
+        )
+        before_account = pl.col("answered_at") < pl.col("_created_at")
+    joined = joined.with_columns(
         _reason=pl.when(pl.col("category").is_null())
         .then(pl.lit("missing_question"))
         .when(~pl.col("category").is_in(known.implode()))
         .then(pl.lit("unknown_category"))
         .when(future)
-        .then(pl.lit("future_answered_at")),
+        .then(pl.lit("future_answered_at"))
+        .when(before_account)
+        .then(pl.lit("before_account")),
         difficulty=pl.when(pl.col("difficulty").is_between(0.0, 1.0))
         .then(pl.col("difficulty"))
         .otherwise(None),
@@ -150,7 +166,7 @@ def clean_attempts(
             .dt.convert_time_zone(tz)
             .dt.date(),
         )
-        .drop("_reason")
+        .drop("_reason", *(["_created_at"] if users is not None else []))
     )
     return clean, quarantine
 
@@ -253,7 +269,9 @@ def extract_features(
 ) -> FeatureSet:
     """The whole feature pass: clean, then per-user (Polars) and per-(user, category) (DuckDB).
     ``now`` is the run's start (naive UTC); see :func:`clean_attempts`."""
-    clean_lf, quarantine_lf = clean_attempts(attempts.lazy(), questions.lazy(), tz, now)
+    clean_lf, quarantine_lf = clean_attempts(
+        attempts.lazy(), questions.lazy(), tz, now, users.lazy()
+    )
     clean, quarantine = pl.collect_all([clean_lf, quarantine_lf])
     uf = user_features(users.lazy(), clean.lazy(), run_date).collect()
     ucf = user_category_features(clean, run_date)

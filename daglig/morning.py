@@ -47,7 +47,7 @@ class MorningReport:
 
     yesterday: date
     by_group: list[dict[str, Any]] = field(default_factory=list)  # group, assigned, rates
-    ml_vs_holdout: dict[str, float] = field(default_factory=dict)
+    ml_vs_holdout: dict[str, float | int | None] = field(default_factory=dict)
     trend: list[dict[str, Any]] = field(default_factory=list)  # day, ml, fallback rates
     chart_png: bytes | None = None
 

@@ -26,7 +26,7 @@ from typing import Protocol
 
 import polars as pl
 
-from daglig.catalogue import DIFFICULTY_STEP, TYPE_KEYS
+from daglig.catalogue import CATEGORYLESS_TYPES, DIFFICULTY_STEP, TYPE_KEYS
 from daglig.challenge_settings import ChallengeSettings
 from daglig.hashing import salt_of, uniform
 
@@ -59,7 +59,6 @@ TYPE_PREFERENCE: dict[str, dict[str, float]] = {
 }
 JITTER = 0.35  # how far luck can reorder neighbouring preferences
 BROKEN_STREAK_BOOST = 0.3
-CATEGORYLESS_TYPES: tuple[str, ...] = ("streak",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +341,7 @@ def assign_categories(
 
 __all__ = [
     "ASSIGNMENT_SCHEMA",
+    "CATEGORYLESS_TYPES",
     "FallbackSelector",
     "PREVIOUS_SCHEMA",
     "SelectionInputs",

@@ -7,18 +7,20 @@ import math
 import numpy as np
 
 
-def welch(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+def welch(a: np.ndarray, b: np.ndarray) -> dict[str, float | int | None]:
     """Means of ``a`` and ``b`` (NaNs dropped), their difference and its 95 % Welch
     interval (normal quantile: the groups compared here have dozens of members or more).
-    With fewer than two values on a side the difference is NaN and no interval is given."""
+    With fewer than two values on a side the difference is None and no interval is given;
+    the mean of an empty side is None. Never NaN: the result goes into JSON (the run's
+    result, the admin API), which has no NaN."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if a.size < 2 or b.size < 2:
         return {
-            "ml": float(a.mean()) if a.size else float("nan"),
-            "holdout": float(b.mean()) if b.size else float("nan"),
-            "diff": float("nan"),
+            "ml": round(float(a.mean()), 4) if a.size else None,
+            "holdout": round(float(b.mean()), 4) if b.size else None,
+            "diff": None,
             "n_ml": int(a.size),
             "n_holdout": int(b.size),
         }

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from daglig import markdown as md
 from daglig.catalogue import CATEGORIES
 from daglig.morning import chart_of, morning_context
 
@@ -45,6 +46,7 @@ QUARANTINE_NO = {
     "duplicate": "duplikater",
     "bad_time_spent_seconds": "ugyldig svartid (svaret beholdt)",
     "future_answered_at": "svar datert fram i tid",
+    "before_account": "svar datert før kontoen ble opprettet",
 }
 
 
@@ -120,25 +122,27 @@ def assignment_counts(assignments: pl.DataFrame) -> dict[str, Any]:
 
 def _table(rows: list[tuple[str, Any]], head: tuple[str, str]) -> str:
     out = [f"| {head[0]} | {head[1]} |", "| --- | ---: |"]
-    out += [f"| {k} | {v} |" for k, v in rows]
+    out += [f"| {md.text(k)} | {md.text(v)} |" for k, v in rows]
     return "\n".join(out)
 
 
 def to_markdown(s: RunSummary) -> str:
-    """The summary as a Prefect markdown artifact (English, for data engineers)."""
+    """The summary as a Prefect markdown artifact (English, for data engineers). Every
+    value that may carry app data, settings or an error's text is escaped
+    (:mod:`daglig.markdown`): it shows as text, never as markup."""
     lines = [
-        f"# Daily challenges {s.run_date.isoformat()}: {s.status}",
+        f"# Daily challenges {s.run_date.isoformat()}: {md.text(s.status)}",
         "",
-        f"Database `{s.database}` · selector `{s.selector}` · force={s.force} · dry_run={s.dry_run}"
-        f" · {s.total_seconds:.1f} s",
+        f"Database {md.code(s.database)} · selector {md.code(s.selector)} · force={s.force}"
+        f" · dry_run={s.dry_run} · {s.total_seconds:.1f} s",
         "",
     ]
     if s.error:
-        lines += [f"**Failed in `{s.failed_task}`:** {s.error}", ""]
+        lines += [f"**Failed in {md.code(s.failed_task)}:** {md.text(s.error)}", ""]
     if s.email and s.email.startswith("FAILED"):
-        lines += [f"**Summary email not sent:** {s.email.removeprefix('FAILED: ')}", ""]
+        lines += [f"**Summary email not sent:** {md.text(s.email.removeprefix('FAILED: '))}", ""]
     lines += [_ml_line(s), ""]
-    lines += [f"- {n}" for n in s.notes]
+    lines += [f"- {md.text(n)}" for n in s.notes]
     lines += [
         "",
         f"Users: {s.users_total} known, {s.users_active} active, {s.users_served} served; "
@@ -169,20 +173,20 @@ def to_markdown(s: RunSummary) -> str:
     if s.quarantined:
         lines += [_table(list(s.quarantined.items()), ("quarantined", "rows")), ""]
     if s.quarantine_file:
-        lines += [f"Quarantined rows, with reasons: `{s.quarantine_file}`", ""]
+        lines += [f"Quarantined rows, with reasons: {md.code(s.quarantine_file)}", ""]
     for gate, q in s.quality.items():
         lines += [
             f"Data-quality gate ({gate}): {q.get('passed', 0)} of {q.get('checks', 0)} checks "
             f"passed in {q.get('seconds', 0.0):.2f} s.",
             "",
         ]
-        lines += [f"- warning: {w}" for w in q.get("warnings", [])]
-        lines += [f"- FAILED: {f}" for f in q.get("failed", [])]
+        lines += [f"- warning: {md.text(w)}" for w in q.get("warnings", [])]
+        lines += [f"- FAILED: {md.text(f)}" for f in q.get("failed", [])]
         lines += [""] if q.get("warnings") or q.get("failed") else []
     if s.settings_problems:
         lines += (
-            ["## Settings problems (defaults used)", ""]
-            + [f"- {p}" for p in s.settings_problems]
+            ["## Settings problems (each says what was used instead)", ""]
+            + [f"- {md.text(p)}" for p in s.settings_problems]
             + [""]
         )
     if s.written:
@@ -199,8 +203,10 @@ def _labelled(d: dict[str, int], names: dict[str, str]) -> list[tuple[str, int]]
 
 def _ml_line(s: RunSummary) -> str:
     if s.ml_status == "used":
-        return f"Learner model `{s.model_version}` used for ML-eligible users."
-    return f"Learner model not used ({s.ml_status}): {s.ml_reason or 'not reached'}."
+        return f"Learner model {md.code(s.model_version)} used for ML-eligible users."
+    return (
+        f"Learner model not used ({md.text(s.ml_status)}): {md.text(s.ml_reason or 'not reached')}."
+    )
 
 
 ML_STATUS_NO = {

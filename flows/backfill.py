@@ -30,6 +30,7 @@ from prefect.deployments import run_deployment
 from prefect.logging import get_run_logger
 from pydantic import Field
 
+from daglig import markdown
 from daglig.backfill import (
     MAX_CONCURRENCY,
     DayOutcome,
@@ -181,7 +182,7 @@ def backfill_daily_challenges(
     rows = table_rows(outcomes)
     create_table_artifact(
         key=key,
-        table=rows,
+        table=markdown.cells(rows),  # errors carry app data; the UI renders cells as markdown
         description=f"Backfill {start_date}..{end_date}: outcome and counts per date",
     )
     message = failure_message(outcomes)

@@ -15,6 +15,7 @@ from typing import Any
 from prefect import flow, runtime
 
 from daglig.config import Settings
+from daglig.learner.model_store import model_folder
 from daglig.learner.training import plan_training
 from flows.common import resolve_run_date
 from tasks.ml import (
@@ -52,4 +53,6 @@ def train_learner_model(as_of: date | None = None) -> dict[str, Any]:
         "n_train": meta.n_train,
         "n_test": meta.n_test,
         "seconds": meta.seconds,
+        "database_url": meta.database_url,
+        "folder": str(model_folder(settings.model_dir, meta.database_identity) / meta.version),
     }

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -224,4 +225,22 @@ class ChallengeSettingHistory(Base):
     changed_by: Mapped[str | None] = mapped_column(Text)
 
 
-PIPELINE_RECORD_TABLES: tuple[str, ...] = ("pipeline_runs", "challenge_settings_history")
+class PipelineIdentity(Base):
+    """One row naming this database: a random id and when it was made (``daglig/identity.py``).
+    A learner model records the identity of the database it was trained on, and a run
+    uses only a model of its own database. A copy of the database (a SQLite file copied,
+    a PostgreSQL dump restored) carries the row, so its models go with it."""
+
+    __tablename__ = "pipeline_identity"
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    identity: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+    __table_args__ = (CheckConstraint("slot = 1", name="ck_pipeline_identity_one_row"),)
+
+
+PIPELINE_RECORD_TABLES: tuple[str, ...] = (
+    "pipeline_runs",
+    "challenge_settings_history",
+    "pipeline_identity",
+)

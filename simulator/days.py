@@ -146,9 +146,9 @@ class DaysReport:
     holdout_share: float
     ml_users: int = 0
     holdout_users: int = 0
-    completion: dict[str, float] = field(default_factory=dict)
-    weak_mastery_gain: dict[str, float] = field(default_factory=dict)
-    weak_answers_per_user: dict[str, float] = field(default_factory=dict)
+    completion: dict[str, float | int | None] = field(default_factory=dict)
+    weak_mastery_gain: dict[str, float | int | None] = field(default_factory=dict)
+    weak_answers_per_user: dict[str, float | int | None] = field(default_factory=dict)
     per_day: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 

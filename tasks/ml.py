@@ -21,10 +21,17 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.db import read_frame, stream_answer_log
+from daglig.db import make_engine, read_frame, stream_answer_log
 from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
+from daglig.identity import ensure_identity, read_identity, url_without_credentials
 from daglig.learner.features import EXAMS_SCHEMA, FEATURES
-from daglig.learner.model_store import LoadedModel, ModelMetadata, load_model, save_model
+from daglig.learner.model_store import (
+    LoadedModel,
+    ModelMetadata,
+    load_model,
+    model_folder,
+    save_model,
+)
 from daglig.shards import shard_count, shard_of
 from tasks.common import log_rows, save
 from tasks.features import FeatureRefs
@@ -37,15 +44,27 @@ if TYPE_CHECKING:  # scikit-learn takes seconds to import: the nightly run needs
 
 @task(name="load-model", cache_policy=NONE)
 def load_learner_model(settings: Settings, run_date: date) -> LoadedModel:
-    """The current learner model, validated for ``run_date`` (no retries: a bad model
-    stays bad; the flow falls back)."""
-    loaded = load_model(settings.model_dir, run_date, settings.model_max_age_days)
+    """The current learner model of this database, validated for ``run_date`` (no
+    retries: a bad model stays bad; the flow falls back). Reads the database's identity,
+    creates none: a database without one has no model trained on it."""
+    loaded = load_model(
+        settings.model_dir, run_date, settings.model_max_age_days, database_identity(settings)
+    )
     get_run_logger().info(
         "learner model %s (data up to %s) loaded",
         loaded.version,
         loaded.metadata.trained_as_of,
     )
     return loaded
+
+
+def database_identity(settings: Settings) -> str | None:
+    """The identity of the run's database (``pipeline_identity``), or None: none yet."""
+    engine = make_engine(settings.database_url)
+    try:
+        return read_identity(engine)
+    finally:
+        engine.dispose()
 
 
 def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> list[AssessmentRefs]:
@@ -90,7 +109,12 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
     t0 = time.perf_counter()
     url = settings.database_url
     questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA)
-    users = read_frame(url, "read/users", {"cutoff": plan.eval_end}, {"user_id": pl.Int64})
+    users = read_frame(
+        url,
+        "read/users",
+        {"cutoff": plan.eval_end},
+        {"user_id": pl.Int64, "created_at": pl.Datetime("us")},
+    )
     n = shard_count(users.height, settings.train_max_users)
 
     def sample(frame: pl.DataFrame) -> pl.DataFrame:
@@ -101,7 +125,9 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
         or [pl.DataFrame(schema=ATTEMPTS_SCHEMA)]
     ).sort("attempt_id")
     exams = sample(read_frame(url, "read/exam_sessions", {"cutoff": plan.eval_end}, EXAMS_SCHEMA))
-    clean, _ = clean_attempts(attempts.lazy(), questions.lazy(), settings.timezone)
+    clean, _ = clean_attempts(
+        attempts.lazy(), questions.lazy(), settings.timezone, users=sample(users).lazy()
+    )
     log = clean.collect()
     folder = settings.runs_dir / f"train-{plan.as_of.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -137,7 +163,13 @@ def fit_learner_model(data: TrainingData, plan: TrainingPlan) -> TrainingResult:
 def save_learner_model(
     settings: Settings, result: TrainingResult, plan: TrainingPlan
 ) -> ModelMetadata:
-    """Save the model as a new version with its metadata and make it current."""
+    """Save the model as a new version of this database's models (creating the
+    database's identity when it has none) with its metadata, and make it current."""
+    engine = make_engine(settings.database_url)
+    try:
+        identity = ensure_identity(engine)
+    finally:
+        engine.dispose()
     meta = ModelMetadata(
         version="",
         trained_as_of=plan.as_of.isoformat(),
@@ -147,9 +179,16 @@ def save_learner_model(
         n_train=result.n_train,
         n_test=result.n_test,
         seconds=result.seconds,
+        database_identity=identity,
+        database_url=url_without_credentials(settings.database_url),
     )
     saved = save_model(settings.model_dir, result.model, meta)
-    get_run_logger().info("learner model %s saved in %s", saved.version, settings.model_dir)
+    get_run_logger().info(
+        "learner model %s of %s saved in %s",
+        saved.version,
+        saved.database_url,
+        model_folder(settings.model_dir, identity) / saved.version,
+    )
     return saved
 
 

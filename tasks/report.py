@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
+from daglig import markdown
 from daglig.config import Settings
 from daglig.notify import Delivery, deliver
 from daglig.rendering import make_environment
@@ -34,7 +35,7 @@ def publish_summary(summary: RunSummary) -> str:
     for key, rows in tables.items():
         create_table_artifact(
             key=key,
-            table=rows,
+            table=markdown.cells(rows),  # the UI renders string cells as markdown
             description=f"Assignments by {key.rsplit('-by-', 1)[1]} {summary.run_date.isoformat()}",
         )
     get_run_logger().info("summary:\n%s", md)

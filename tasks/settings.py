@@ -33,7 +33,7 @@ def load_challenge_settings(settings: Settings) -> ChallengeSettings:
     cs = parse_challenge_settings(rows)
     log = get_run_logger()
     for problem in cs.problems:
-        log.warning("setting ignored: %s", problem)
+        log.warning("settings problem: %s", problem)
     # rows in: settings rows read; out: those used (malformed ones take their defaults)
     log_rows(
         "read-settings", len(rows), max(0, len(rows) - len(cs.problems)), time.perf_counter() - t0

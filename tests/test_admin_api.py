@@ -23,6 +23,7 @@ from pydantic import SecretStr
 import tests.test_admin_cli as cli_tests
 from daglig.admin.api import PREFIX, create_app
 from daglig.config import Settings
+from tests.dq_helpers import has_table
 from tests.test_admin_cli import build_app, query
 
 nightly_deployment = cli_tests.nightly_deployment  # the fixture, shared with the CLI tests
@@ -170,7 +171,7 @@ def _settings_change_is_visible(url: str, serve: Any) -> None:
     r = api.put(
         "/settings",
         headers=AUTH,
-        json={"challenges_per_user": 4, "enabled_types": ["streak", "quiz"], "changed_by": "kari"},
+        json={"challenges_per_user": 1, "enabled_types": ["streak", "quiz"], "changed_by": "kari"},
     )
     assert r.status_code == 200, r.text
     assert [c["key"] for c in r.json()["changed"]] == ["enabled_types", "challenges_per_user"]
@@ -178,7 +179,7 @@ def _settings_change_is_visible(url: str, serve: Any) -> None:
     assert r.status_code == 200 and r.json()["changed_by"] == "api"
 
     s = api.get("/settings", headers=AUTH).json()
-    assert s["settings"]["challenges_per_user"] == 4
+    assert s["settings"]["challenges_per_user"] == 1
     assert s["settings"]["enabled_types"] == ["quiz", "streak"]
     assert s["settings"]["ml_enabled"] is False
     assert {r["key"]: r["updated_by"] for r in s["stored"]} == {
@@ -188,10 +189,10 @@ def _settings_change_is_visible(url: str, serve: Any) -> None:
     }
     assert [(h["key"], h["old_value"], h["new_value"], h["changed_by"]) for h in s["history"]] == [
         ("ml_enabled", None, "false", "api"),
-        ("challenges_per_user", None, "4", "kari"),
+        ("challenges_per_user", None, "1", "kari"),
         ("enabled_types", None, '["streak", "quiz"]', "kari"),
     ]
-    assert api.get("/overview", headers=AUTH).json()["settings"]["challenges_per_user"] == 4
+    assert api.get("/overview", headers=AUTH).json()["settings"]["challenges_per_user"] == 1
 
 
 def test_settings_change_visible_sqlite(sqlite_url: str, serve: Any) -> None:
@@ -228,3 +229,147 @@ def test_test_user_and_generate(sqlite_url: str, serve: Any, nightly_deployment:
     assert r.json()["mode"] == "deployment" and r.json()["state"] == "Scheduled"
     for path in ("/performance", "/recent", "/stats"):
         assert api.get(path, headers=AUTH).status_code == 200
+
+
+# ------------------------------------------------- hostile input (issue 12, item 14)
+
+
+def _raw(url: str, head: bytes, body_chunks: Iterator[bytes], limit: int) -> tuple[str, int]:
+    """Send a request over a raw socket, feeding the body chunk by chunk until the server
+    answers (or ``limit`` bytes went out); return (the response's head and body, the body
+    bytes sent)."""
+    import select
+
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(head)
+        for chunk in body_chunks:
+            readable, _, _ = select.select([s], [], [], 0)
+            if readable or sent >= limit:
+                break
+            try:
+                s.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += s.recv(65536) or b"\r\n\r\n"
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.lower().splitlines()
+            if line.startswith(b"content-length:")
+        )
+        while len(rest) < length:
+            rest += s.recv(65536) or b" " * length
+    return (head + b"\r\n\r\n" + rest[:length]).decode(errors="replace"), sent
+
+
+def test_a_large_body_is_refused_before_the_token_is_checked(sqlite_url: str, serve: Any) -> None:
+    """A 200 MB body with no token: 413 at once by its Content-Length, and 413 after at
+    most the limit (plus what was in flight) when it comes chunked without one."""
+    from daglig.admin.api import MAX_BODY_BYTES
+
+    build_app(sqlite_url)
+    api = serve(sqlite_url)
+    url = str(api.base_url)
+    path = PREFIX.encode() + b"/settings"
+    start = b"PUT " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    mb = b"x" * (1 << 20)
+
+    answer, sent = _raw(url, start + b"Content-Length: 200000000\r\n\r\n", iter([mb] * 200), 1)
+    assert answer.startswith("HTTP/1.1 413"), answer
+    assert answer.endswith('{"detail":"Content Too Large"}') and sent <= len(mb)
+
+    chunk = b"%x\r\n" % 4096 + b"x" * 4096 + b"\r\n"
+    answer, sent = _raw(
+        url, start + b"Transfer-Encoding: chunked\r\n\r\n", iter([chunk] * 51200), 200 << 20
+    )
+    assert answer.startswith("HTTP/1.1 413"), answer
+    assert '{"detail":"Content Too Large"}' in answer
+    # the server stopped reading at the limit and answered; what the client got out before it
+    # saw the answer is the loopback's socket buffers (a few MB), not the 200 MB it had
+    assert MAX_BODY_BYTES < sent < 20 << 20
+
+    for headers in ({}, AUTH):  # a small body goes on to the token check, then validation
+        r = api.put("/settings", headers=headers, json={"challenges_per_user": 2})
+        assert r.status_code == (200 if headers else 401), r.text
+
+
+def test_a_422_says_why_without_echoing_the_body(sqlite_url: str, serve: Any) -> None:
+    build_app(sqlite_url)
+    api = serve(sqlite_url)
+    filler = "y" * 60_000
+    r = api.put(
+        "/settings",
+        headers=AUTH,
+        json={"challenges_per_user": "seven", "changed_by": filler, filler[:5000]: 1},
+    )
+    assert r.status_code == 422
+    assert len(r.content) < 2_000 and filler[:300] not in r.text
+    problems = r.json()["detail"]
+    assert {p["type"] for p in problems} >= {"int_type", "string_too_long", "extra_forbidden"}
+    assert all(set(p) == {"loc", "msg", "type"} for p in problems)
+
+
+def _non_finite_and_nul_are_refused(url: str, serve: Any) -> None:
+    build_app(url)
+    api = serve(url)
+    headers = {**AUTH, "Content-Type": "application/json"}
+    for raw, where in [
+        (b'{"min_difficulty": NaN}', "min_difficulty"),
+        (b'{"max_difficulty": 1e999}', "max_difficulty"),
+        (b'{"max_difficulty": -Infinity}', "max_difficulty"),
+        (b'{"challenges_per_user": 3, "changed_by": "a\\u0000b"}', "changed_by"),
+        (b'{"challenges_per_user": 3, "changed_by": "kari\\nola"}', "changed_by"),
+        (b'{"wait_seconds": NaN}', None),
+    ]:
+        path = "/generate" if where is None else "/settings"
+        r = api.request("POST" if where is None else "PUT", path, headers=headers, content=raw)
+        assert r.status_code == 422, (raw, r.status_code, r.text)
+        assert [p["loc"][-1] for p in r.json()["detail"]] == [where or "wait_seconds"]
+    if has_table(url, "challenge_settings_history"):
+        assert query(url, "SELECT key FROM challenge_settings_history") == []  # nothing stored
+    r = api.put("/settings", headers=AUTH, json={"challenges_per_user": 2, "changed_by": "kari ø"})
+    assert r.status_code == 200 and r.json()["changed_by"] == "kari ø"
+
+
+def test_non_finite_numbers_and_control_characters_are_422(db_url: str, serve: Any) -> None:
+    _non_finite_and_nul_are_refused(db_url, serve)
+
+
+def test_openapi_documents_every_answer_and_its_body(sqlite_url: str, serve: Any) -> None:
+    api = serve(sqlite_url)
+    spec = httpx.get(str(api.base_url).split(PREFIX)[0] + "/openapi.json").json()
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            responses = op["responses"]
+            for code in ("401", "413", "422", "503"):
+                assert responses[code]["content"]["application/json"]["schema"] == problem, (
+                    method,
+                    path,
+                    code,
+                )
+    assert "404" in spec["paths"][PREFIX + "/test-user/{user_id}"]["post"]["responses"]
+    assert "202" in spec["paths"][PREFIX + "/generate"]["post"]["responses"]
+    detail = spec["components"]["schemas"]["Problem"]["properties"]["detail"]
+    assert {"type": "string"} in detail["anyOf"]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_generate_after_a_local_run_without_ml_answers_200(sqlite_url: str, serve: Any) -> None:
+    """The morning report of a day with no ML assignments compares nothing: no NaN reaches
+    the JSON (it was HTTP 500)."""
+    build_app(sqlite_url)
+    api = serve(sqlite_url)
+    for day in ("2026-11-23", "2026-11-24"):
+        r = api.post("/generate", headers=AUTH, json={"run_date": day, "local": True})
+        assert r.status_code == 200, r.text
+        result = r.json()["result"]
+        assert result["status"] == "ok" and result["ml_status"] == "fallback"
+    morning = result["morning"]
+    assert morning["yesterday"] == "2026-11-23" and morning["by_group"]
+    assert morning["ml_vs_holdout"]["diff"] is None and morning["ml_vs_holdout"]["ml"] is None

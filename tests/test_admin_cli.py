@@ -83,7 +83,9 @@ def _settings_are_validated_and_recorded(url: str, run: Callable[..., Result]) -
         ("challenges_per_user", "2.5"): "must be a whole number",
         ("ml_enabled", "yes"): "not a JSON value",
         ("max_difficulty", "1.5"): "1.5 is outside 0.0 .. 1.0",
-        ("min_difficulty", "0.99"): "min_difficulty 0.99 would be above max_difficulty 0.95",
+        ("min_difficulty", "0.99"): "min_difficulty 0.99 is above max_difficulty 0.95",
+        ("enabled_types", "[]"): "enabled_types: must not be empty",
+        ("challenges_per_user", "3"): "enabled_types [quiz, category_focus, streak] has 2",
         ("enabled_categories", "traffic_signs,moon_driving"): "unknown keys ['moon_driving']",
     }
     for (key, value), message in bad.items():

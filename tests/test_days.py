@@ -90,4 +90,6 @@ def test_welch_interval() -> None:
     w = welch(a, b)
     se = math.sqrt(a.var(ddof=1) / 4 + b.var(ddof=1) / 4)
     assert w["diff"] == 1.0 and w["ci_low"] == pytest.approx(1 - 1.96 * se, abs=1e-4)
-    assert math.isnan(welch(a[:1], b)["diff"])
+    few = welch(a[:1], b)  # too few on one side: no difference, no interval, no NaN
+    assert few["diff"] is None and "ci_low" not in few and few["ml"] == 1.0
+    assert welch(a[:0], b)["ml"] is None

@@ -104,6 +104,34 @@ def test_answers_dated_after_the_run_started_are_quarantined() -> None:
     assert clean(rows, now=None)[1].height == 0
 
 
+def test_answers_before_the_account_was_created_are_quarantined() -> None:
+    """A device clock reset to 1970, long before the learner's account existed."""
+    created = datetime(2026, 1, 1, 12)
+    users = pl.DataFrame(
+        {"user_id": [1], "created_at": [created]},
+        schema={"user_id": pl.Int64, "created_at": pl.Datetime("us")},
+    )
+    rows = [
+        {"question_id": 1, "answered_at": datetime(1970, 1, 1, 0, 0, 7)},
+        {"question_id": 1, "answered_at": created - timedelta(seconds=1)},
+        {"question_id": 1, "answered_at": created},
+        {"question_id": 1, "answered_at": datetime(2026, 11, 20, 12)},
+        {"question_id": 3, "answered_at": datetime(1970, 1, 1)},  # the first reason wins
+    ]
+    c, q = clean_attempts(
+        attempts_frame(rows).lazy(), QUESTIONS.lazy(), now=NOW, users=users.lazy()
+    )
+    c, q = c.collect(), q.collect()
+    assert reasons(q) == {1: "before_account", 2: "before_account", 5: "unknown_category"}
+    assert c["attempt_id"].to_list() == [3, 4] and "_created_at" not in c.columns
+    # the rule needs the accounts: without them nothing is called "before_account"
+    assert clean(rows)[1]["reason"].to_list() == ["unknown_category"]
+    # through the whole feature pass (the account made at midnight): 1970 counts for nothing
+    fs = extract_features(_users((1, True)), QUESTIONS, attempts_frame(rows), RUN, now=NOW)
+    assert fs.user_features["total_answers"].to_list() == [3]
+    assert reasons(fs.quarantine) == {1: "before_account", 5: "unknown_category"}
+
+
 @pytest.mark.parametrize("seconds", [-5.0, -0.001, 3600.5, 1e12, float("nan")])
 def test_impossible_time_spent_is_quarantined_but_the_answer_kept(seconds: float) -> None:
     c, q = clean([{"question_id": 1, "time_spent_seconds": seconds}, {"question_id": 1}])
@@ -215,6 +243,8 @@ def dirty_app() -> tuple[AppDataBuilder, dict[str, Any]]:
     b.answers(active[4], "traffic_signs", 2, day=LAST_DAY, hour=21)
     # far in the future: past the cutoff, so not even read (counted as after the cutoff)
     b.answers(active[5], "traffic_signs", 1, day=date(2031, 1, 1))
+    # a phone clock reset to 1970, long before the account (2026-01-01) existed
+    b.answers(active[6], "traffic_signs", 2, day=date(1970, 1, 2))
     for a in b.attempts[40:45]:  # five answers logged twice (a retried request)
         b.attempts.append({**a, "id": len(b.attempts) + 1})
     read = len(b.attempts) - 1
@@ -223,12 +253,13 @@ def dirty_app() -> tuple[AppDataBuilder, dict[str, Any]]:
         "inactive": inactive,
         "quarantined": {
             "bad_time_spent_seconds": 5,
+            "before_account": 2,
             "duplicate": 5,
             "future_answered_at": 2,
             "missing_question": 4,
             "unknown_category": 3,
         },
-        "answers_used": read - 14,
+        "answers_used": read - 16,
         "answers_after_cutoff": 1,
         "questions": len(b.question_rows()),
     }
@@ -261,6 +292,9 @@ def _dirty_run(url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     kept = pl.read_parquet(result["quarantine_file"])
     assert Path(result["quarantine_file"]).is_relative_to(tmp_path / "data" / "runs")
     assert dict(kept.group_by("reason").len().iter_rows()) == want["quarantined"]
+    # ... and counted in the summary email, in Norwegian
+    mail = body(outbox(tmp_path)[-1])
+    assert "svar datert før kontoen ble opprettet: 2" in mail, mail
     # bad settings: reported, defaults used, the run went on
     assert [p.split(":")[0] for p in result["settings_problems"]] == [
         "challenges_per_user",

@@ -4,6 +4,7 @@ store and the ML selector (tiny literal logs; no database, no Prefect)."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -246,7 +247,12 @@ def fitted_model() -> LearnerModel:
     return LearnerModel(max_iter=10).fit(X, y)
 
 
-def metadata(as_of: str = "2026-11-20") -> ModelMetadata:
+DB = "db-00000000000000aa"  # the identity of the database the test models were trained on
+
+
+def metadata(
+    as_of: str = "2026-11-20", identity: str = DB, url: str = "sqlite:///a.db"
+) -> ModelMetadata:
     return ModelMetadata(
         version="",
         trained_as_of=as_of,
@@ -255,6 +261,8 @@ def metadata(as_of: str = "2026-11-20") -> ModelMetadata:
         metrics={"model": {"log_loss": 0.5, "auc": 0.7, "ece": 0.01}},
         n_train=300,
         n_test=100,
+        database_identity=identity,
+        database_url=url,
     )
 
 
@@ -262,17 +270,51 @@ def test_model_store_round_trip(tmp_path: Path) -> None:
     model = fitted_model()
     meta = save_model(tmp_path, model, metadata())
     assert meta.version.startswith("lm-20261120-") and len(meta.sha256) == 64
-    loaded = load_model(tmp_path, RUN, max_age_days=14)
+    assert (tmp_path / DB / meta.version / "model.joblib").is_file()
+    loaded = load_model(tmp_path, RUN, max_age_days=14, identity=DB)
     assert loaded.version == meta.version and loaded.metadata == meta
+    assert loaded.metadata.database_url == "sqlite:///a.db"
     X, _ = training_frame(50, seed=3)
     assert np.array_equal(loaded.model.predict_proba(X), model.predict_proba(X))
     # saving again points at the newest version; the pointer never dangles
     other = save_model(tmp_path, fitted_model().set_params(max_iter=11), metadata("2026-11-21"))
-    assert read_metadata(tmp_path).version == other.version != meta.version
+    assert read_metadata(tmp_path, DB).version == other.version != meta.version
+
+
+def test_a_model_serves_only_the_database_it_was_trained_on(tmp_path: Path) -> None:
+    """Each database's models in a folder of its identity, with its own current.json."""
+    a = save_model(tmp_path, fitted_model(), metadata(url="sqlite:///a.db"))
+    b_id = "db-00000000000000bb"
+    reason = (
+        f"the learner model in {tmp_path} was trained on another database (sqlite:///a.db); "
+        "run `daglig train` for this one"
+    )
+    for identity in (b_id, None):  # another database, or one with no identity yet
+        with pytest.raises(ModelUnavailable) as info:
+            load_model(tmp_path, RUN, max_age_days=14, identity=identity)
+        assert str(info.value) == reason
+    b = save_model(
+        tmp_path, fitted_model().set_params(max_iter=12), metadata(identity=b_id, url="pg://b")
+    )
+    assert load_model(tmp_path, RUN, 14, DB).version == a.version
+    assert load_model(tmp_path, RUN, 14, b_id).version == b.version
+    # a folder copied under another database's name: its metadata says whose it is
+    c_id = "db-00000000000000cc"
+    shutil.copytree(tmp_path / b_id, tmp_path / c_id)
+    with pytest.raises(ModelUnavailable, match=r"another database \(pg://b"):
+        load_model(tmp_path, RUN, 14, c_id)
+
+
+def test_a_model_saved_before_models_knew_their_database_is_not_used(tmp_path: Path) -> None:
+    (tmp_path / "lm-20261120-0000abcd").mkdir()
+    (tmp_path / "current.json").write_text('{"version": "lm-20261120-0000abcd"}')
+    with pytest.raises(ModelUnavailable, match="another database .a database of unknown"):
+        load_model(tmp_path, RUN, max_age_days=14, identity=DB)
 
 
 def _corrupt(model_dir: Path) -> None:
-    meta = read_metadata(model_dir)
+    model_dir = model_dir / DB
+    meta = read_metadata(model_dir.parent, DB)
     path = model_dir / meta.version / "model.joblib"
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2 : len(raw) // 2 + 64] = b"\0" * 64
@@ -280,7 +322,8 @@ def _corrupt(model_dir: Path) -> None:
 
 
 def _garbage_with_matching_checksum(model_dir: Path) -> None:
-    meta = read_metadata(model_dir)
+    model_dir = model_dir / DB
+    meta = read_metadata(model_dir.parent, DB)
     path = model_dir / meta.version / "model.joblib"
     path.write_bytes(b"not a model")
     import hashlib
@@ -292,8 +335,8 @@ def _garbage_with_matching_checksum(model_dir: Path) -> None:
 
 def _edit_metadata(**changes: object):  # type: ignore[no-untyped-def]
     def edit(model_dir: Path) -> None:
-        meta = read_metadata(model_dir)
-        p = model_dir / meta.version / "metadata.json"
+        meta = read_metadata(model_dir, DB)
+        p = model_dir / DB / meta.version / "metadata.json"
         p.write_text(json.dumps({**json.loads(p.read_text()), **changes}))
 
     return edit
@@ -309,7 +352,7 @@ def _edit_metadata(**changes: object):  # type: ignore[no-untyped-def]
         (_edit_metadata(features=list(FEATURES[:-1])), RUN, "other features"),
         (_edit_metadata(schema_version=99), RUN, "metadata schema"),
         (_edit_metadata(unknown_field=1), RUN, "metadata unreadable"),
-        (lambda d: (d / "current.json").unlink(), RUN, "no trained model"),
+        (lambda d: (d / DB / "current.json").unlink(), RUN, "no trained model"),
     ],
     ids=["old", "future", "corrupt", "unloadable", "features", "schema", "metadata", "missing"],
 )
@@ -322,7 +365,7 @@ def test_unusable_models_are_refused_with_the_reason(
     save_model(tmp_path, fitted_model(), metadata())
     spoil(tmp_path)
     with pytest.raises(ModelUnavailable, match=reason):
-        load_model(tmp_path, run_date, max_age_days=14)
+        load_model(tmp_path, run_date, max_age_days=14, identity=DB)
 
 
 # ----------------------------------------------------------------- ML selector

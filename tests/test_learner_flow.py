@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from daglig.db import make_engine
-from daglig.learner.model_store import read_metadata
+from daglig.identity import read_identity
+from daglig.learner.model_store import ModelMetadata, read_metadata
 from tests.builders import environ
 from tests.dq_helpers import copy_world
 
@@ -50,6 +51,18 @@ def world(
     yield {"url": url, "models": tmp_path / "data" / "models"}
 
 
+def current(models: Path, url: str) -> tuple[Path, ModelMetadata]:
+    """The folder of the current model of the database at ``url``, and its metadata."""
+    engine = make_engine(url)
+    try:
+        identity = read_identity(engine)
+    finally:
+        engine.dispose()
+    assert identity is not None
+    meta = read_metadata(models, identity)
+    return models / identity / meta.version, meta
+
+
 def run(**kwargs: Any) -> dict[str, Any]:
     from flows.daily_challenges import generate_daily_challenges
 
@@ -70,8 +83,11 @@ def test_training_flow_saves_a_validated_model_that_beats_the_baselines(
     trained_world: Path,
 ) -> None:
     result = json.loads((trained_world / "train-result.json").read_text())
-    meta = read_metadata(trained_world / "data" / "models")
+    url = f"sqlite:///{trained_world / 'app.db'}"
+    folder, meta = current(trained_world / "data" / "models", url)
     assert meta.version == result["version"] and meta.trained_as_of == RUN.isoformat()
+    assert result["folder"] == str(folder) and (folder / "model.joblib").is_file()
+    assert meta.database_url == result["database_url"] == url
     window = meta.training_window
     # evaluation strictly after every training window
     assert max(window["train_cutoffs"]) < window["eval_cutoff"] < window["eval_end"]
@@ -98,7 +114,10 @@ def test_training_flow_leaves_the_metrics_report_artifact(trained_world: Path) -
 def test_nightly_run_uses_the_model_for_practised_learners(world: dict[str, Any]) -> None:
     result = run()
     assert result["status"] == "ok" and result["ml_status"] == "used"
-    assert result["model_version"] == read_metadata(world["models"]).version
+    meta = current(world["models"], world["url"])[1]
+    assert result["model_version"] == meta.version
+    # the world is a copy of the trained database (same identity): its model serves it
+    assert meta.database_url != world["url"]
     assert {"ml", "fallback", "onboarding"} <= set(result["by_source"])
     assert "load-model" in result["task_seconds"] and "assess-learners" in result["task_seconds"]
     rs = reasons(world["url"])
@@ -114,9 +133,36 @@ def test_nightly_run_uses_the_model_for_practised_learners(world: dict[str, Any]
     assert held and all(r["answers"] >= 30 for r in held)
 
 
-def _spoil_checksum(models: Path) -> None:
-    meta = read_metadata(models)
-    path = models / meta.version / "model.joblib"
+def test_a_run_on_another_database_falls_back_and_says_why(
+    world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model store holds a model of another database only: not used, and the run's
+    result and summary say whose it is and what to do."""
+    from daglig.summary import RunSummary, to_markdown
+    from simulator import simulate
+
+    trained_on = current(world["models"], world["url"])[1].database_url
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    simulate(other, users=200, seed=9, end_date=RUN - timedelta(days=1))
+    monkeypatch.setenv("DATABASE_URL", other)
+    result = run(dry_run=True, notify=False)
+    reason = (
+        f"the learner model in {world['models']} was trained on another database "
+        f"({trained_on}); run `daglig train` for this one"
+    )
+    assert result["status"] == "dry_run" and result["ml_status"] == "fallback"
+    assert result["ml_reason"] == reason
+    assert "ml" not in result["by_source"] and result["users_served"] == result["users_active"]
+    fields = {k: v for k, v in result.items() if k in RunSummary.__dataclass_fields__}
+    fields["run_date"] = RUN
+    from daglig import markdown
+
+    shown = f"Learner model not used (fallback): {markdown.text(reason)}."
+    assert shown in to_markdown(RunSummary(**fields))
+
+
+def _spoil_checksum(models: Path, url: str) -> None:
+    path = current(models, url)[0] / "model.joblib"
     path.write_bytes(path.read_bytes()[:-100] + b"\0" * 100)
 
 
@@ -124,8 +170,8 @@ def _spoil_checksum(models: Path) -> None:
     ("spoil", "kwargs", "reason"),
     [
         (_spoil_checksum, {}, "does not match its checksum"),
-        (lambda m: shutil.rmtree(m), {}, "no trained model"),
-        (lambda m: None, {"run_date": RUN + timedelta(days=20)}, "days old"),
+        (lambda m, u: shutil.rmtree(m), {}, "no trained model"),
+        (lambda m, u: None, {"run_date": RUN + timedelta(days=20)}, "days old"),
     ],
     ids=["corrupt", "missing", "too-old"],
 )
@@ -135,7 +181,7 @@ def test_unusable_model_sends_everyone_down_the_fallback_path(
     kwargs: dict[str, Any],
     reason: str,  # type: ignore[no-untyped-def]
 ) -> None:
-    spoil(world["models"])
+    spoil(world["models"], world["url"])
     result = run(**kwargs)
     assert result["status"] == "ok" and result["ml_status"] == "fallback"
     assert reason in result["ml_reason"]

@@ -4,6 +4,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -147,6 +148,9 @@ def test_no_assignments_yesterday_means_no_data_and_no_chart() -> None:
     assert not r.has_data and r.chart_png is None
     assert all(t["ml"] is None for t in r.trend)
     assert "ci_low" not in r.ml_vs_holdout
+    # nothing to compare is None, never NaN: the report goes into JSON (run result, API)
+    assert r.ml_vs_holdout["diff"] is None and r.ml_vs_holdout["ml"] is None
+    json.dumps(r.as_dict(), allow_nan=False)
 
 
 def test_morning_context_in_norwegian(sqlite_url: str) -> None:

@@ -306,3 +306,74 @@ def test_settings_repr_hides_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "db-secret-1" not in repr(s) and "smtp-secret-2" not in repr(s)
     assert "db-secret-1" not in s.safe_database_url()
     assert s.smtp_password is not None and s.smtp_password.get_secret_value() == "smtp-secret-2"
+
+
+# --------------------------------------------- markdown artifacts (issue 12, item 17)
+
+IMG = "traffic_signs<img src=x onerror=alert(1)>"
+MARKUP = [IMG, EVIL, "**bold** _it_ [link](http://x) ![i](http://x/i.png)", "a | b", "# h1"]
+
+
+def _rendered(markdown_text: str) -> str:
+    """The markdown as HTML by a CommonMark renderer that lets raw HTML through (the
+    worst case of what the Prefect UI may do with an artifact)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown_text)
+
+
+def _no_markup(html_out: str) -> None:
+    for tag in ("<img", "<script", "<em>", "<a ", "<h2>h1"):
+        assert tag not in html_out, (tag, html_out)
+
+
+def test_markdown_summary_shows_app_data_as_text() -> None:
+    import html
+
+    from daglig import markdown
+    from daglig.summary import to_markdown
+
+    s = RunSummary(run_date=date(2026, 11, 24), status="failed", database="sqlite:///x.db")
+    s.error = f"IntegrityError: category {IMG} refused"
+    s.failed_task = "upsert-challenges"
+    s.notes = list(MARKUP)
+    s.settings_problems = [f"enabled_categories: unknown keys [{m!r}]" for m in MARKUP]
+    s.quality = {"inputs": {"checks": 2, "passed": 1, "warnings": [f"e.g. [{IMG!r}]"]}}
+    s.quarantined = {IMG: 1}
+    s.ml_status, s.ml_reason = "fallback", f"model {IMG} unusable"
+    out = _rendered(to_markdown(s))
+    _no_markup(out)
+    assert out.count("<strong>") == 1 and out.count("<h1>") == 1  # ours: "Failed in", title
+    visible = html.unescape(out)
+    for m in MARKUP:
+        assert m in visible, m  # shown as the characters they are
+    assert out.count("<table>") == 1  # the "a | b" note made no table of its own
+    for cell in markdown.cells([{"category": IMG, "assignments": 3}]):
+        assert cell["assignments"] == 3
+        _no_markup(_rendered(cell["category"]))
+        assert IMG in html.unescape(_rendered(cell["category"]))
+    assert markdown.code("a`b") == "`` a`b ``" and "<img" not in _rendered(markdown.code(IMG))
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_run_puts_no_app_markup_into_its_artifacts(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A question whose category is an HTML tag, answered: the run's artifacts (markdown and
+    tables) carry it escaped."""
+    b = AppDataBuilder()
+    for _ in range(3):
+        uid = b.user()
+        b.answers(uid, "traffic_signs", 10)
+    b.extra_questions.append({"id": 9001, "category": IMG, "difficulty": 0.5, "is_active": True})
+    b.answers(1, "traffic_signs", 1, question=9001)
+    b.write(sqlite_url)
+    flow_env(monkeypatch, sqlite_url, tmp_path)
+    state = run_flow(return_state=True)
+    assert state.is_completed(), state.message
+    artifacts = run_artifacts(state.state_details.flow_run_id)
+    summary = next(a for a in artifacts if a.startswith("daily-challenges-2026-11-24 "))
+    assert "| unknown_category | 1 |" in summary
+    assert "&lt;img src=x onerror=alert(1)&gt;" in summary  # the input gate's example
+    for a in artifacts:
+        assert "<img" not in a

@@ -3,8 +3,13 @@
 JSON in and out, described at ``/openapi.json`` (interactive at ``/docs``). Every endpoint
 needs ``Authorization: Bearer <DAGLIG_ADMIN_TOKEN>``, compared in constant time; without a
 configured token every endpoint answers 503, with a missing or wrong one 401. Inputs are
-pydantic models and typed parameters with bounds: bad input is 422. The operations are
-:mod:`daglig.admin.service`, shared with ``daglig admin``.
+pydantic models and typed parameters with bounds: bad input is 422, with the reasons but
+never the input echoed back; NaN, infinities and control characters are bad input. A
+request body above ``MAX_BODY_BYTES`` is refused with 413 before anything else, the token
+check included (:class:`BodyLimit`: by ``Content-Length``, and by counting a chunked body
+as it arrives). Every error answer is ``{"detail": …}`` and is
+described in the OpenAPI schema. The operations are :mod:`daglig.admin.service`, shared
+with ``daglig admin``.
 
 Served by ``daglig admin serve`` (uvicorn).
 """
@@ -16,9 +21,13 @@ from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from starlette.datastructures import Headers
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daglig.admin import service
 from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
@@ -27,26 +36,70 @@ from daglig.config import Settings
 PREFIX = "/admin/api/ml-challenges"
 MIN_TOKEN_LENGTH = 16
 EARLIEST = date(2020, 1, 1)
+# The largest body any endpoint takes is a settings change of a few hundred bytes.
+MAX_BODY_BYTES = 64 * 1024
+# A 422 lists at most this many problems, each location part and message cut to this length.
+MAX_PROBLEMS, MAX_TEXT = 20, 200
 
 TypeKey = Literal[TYPE_KEYS]  # type: ignore[valid-type]
 CategoryKey = Literal[CATEGORY_KEYS]  # type: ignore[valid-type]
 
 
+class ValidationProblem(BaseModel):
+    """One reason a request was refused: where (``loc``), what (``msg``), its kind."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """Every error answer: ``detail`` is one line, or the list of validation problems."""
+
+    detail: str | list[ValidationProblem]
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+# Documented on every endpoint (the token check and the body limit apply to all of them).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _problem("The body is not decodable (e.g. not UTF-8)."),
+    401: _problem("Missing or wrong bearer token (header WWW-Authenticate: Bearer)."),
+    413: _problem(f"Request body larger than {MAX_BODY_BYTES} bytes (refused before the token)."),
+    422: _problem("Bad input: the reasons, without the input."),
+    500: _problem("The operation failed (e.g. the nightly run it started failed)."),
+    503: _problem(
+        "The API is disabled (DAGLIG_ADMIN_TOKEN is not configured), or what the operation "
+        "needs is not there (the nightly deployment on the Prefect server)."
+    ),
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _problem("No such user.")}
+STARTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "The nightly deployment was started (flow run id in the body)."}
+}
+SAFE_TEXT = r"^[^\x00-\x1f\x7f]*$"  # no NUL or other control characters
+
+
 class SettingsUpdate(BaseModel):
     """Settings to change (any subset of the contract's keys) and who changes them.
 
-    The bounds here are the contract's; each value is also checked by the same parser the
-    nightly run reads it with (``daglig.challenge_settings``), and min_difficulty may not
-    end up above max_difficulty.
+    The bounds here are the contract's; the values are then checked by the one validator
+    the nightly run reads them with (``daglig.challenge_settings``): each key's value, and
+    the combination the change would leave (min_difficulty ≤ max_difficulty, enough types
+    and categories for challenges_per_user).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     generation_enabled: StrictBool | None = None
     ml_enabled: StrictBool | None = None
-    enabled_types: list[TypeKey] | None = Field(default=None, max_length=len(TYPE_KEYS))
+    enabled_types: list[TypeKey] | None = Field(
+        default=None, min_length=1, max_length=len(TYPE_KEYS)
+    )
     enabled_categories: list[CategoryKey] | None = Field(
-        default=None, max_length=len(CATEGORY_KEYS)
+        default=None, min_length=1, max_length=len(CATEGORY_KEYS)
     )
     min_difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
     max_difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -56,6 +109,7 @@ class SettingsUpdate(BaseModel):
         default=None,
         min_length=1,
         max_length=service.MAX_BY_LENGTH,
+        pattern=SAFE_TEXT,
         description="Who makes the change (recorded in challenge_settings_history).",
     )
 
@@ -73,7 +127,7 @@ class SettingsUpdate(BaseModel):
 class GenerateRequest(BaseModel):
     """A manual run of the nightly job."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     run_date: date | None = Field(default=None, description="Challenge day; default today.")
     force: StrictBool = Field(default=False, description="Replace assignments nobody started.")
@@ -91,6 +145,43 @@ def _check_day(day: date | None, settings: Settings) -> date:
     if not EARLIEST <= day <= today + timedelta(days=7):
         raise HTTPException(422, f"date {day} is outside {EARLIEST} .. {today + timedelta(7)}")
     return day
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a request body above ``max_bytes`` before the app reads
+    any of it (FastAPI reads the body before the token check runs): a ``Content-Length``
+    above the limit is answered at once; a chunked body is counted as it arrives by
+    Starlette's ``RequestBodyLimitMiddleware``. Both answer ``{"detail": …}`` in JSON."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = RequestBodyLimitMiddleware(app, max_body_size=max_bytes)
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = Headers(scope=scope).get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+                too_large = JSONResponse({"detail": "Content Too Large"}, status_code=413)
+                await too_large(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _cut(v: Any) -> Any:
+    return v[:MAX_TEXT] if isinstance(v, str) else v
+
+
+def validation_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """FastAPI's validation errors without ``input`` and ``ctx`` (they echo the request
+    body back, and may hold NaN, which JSON cannot carry), capped in number and length."""
+    return [
+        {
+            "loc": [_cut(part) for part in e.get("loc", ())],
+            "msg": _cut(str(e.get("msg", ""))),
+            "type": _cut(str(e.get("type", ""))),
+        }
+        for e in exc.errors()[:MAX_PROBLEMS]
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -116,6 +207,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0",
         description="Admin controls and analytics of the nightly daily-challenges pipeline.",
     )
+    # outermost of the app's middleware: a large body is refused before it is read, before
+    # the token is checked (FastAPI reads the body before it runs the dependencies)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_problems(exc)}, status_code=422)
 
     @app.exception_handler(service.AdminInputError)
     def _bad_input(_: Request, exc: service.AdminInputError) -> JSONResponse:
@@ -125,18 +223,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def _not_found(_: Request, exc: service.NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
+    @app.exception_handler(service.Unavailable)
+    def _unavailable(_: Request, exc: service.Unavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
     @app.exception_handler(service.AdminError)
     def _failed(_: Request, exc: service.AdminError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=500)
 
-    api = APIRouter(prefix=PREFIX, dependencies=[Depends(require_token)])
+    api = APIRouter(prefix=PREFIX, dependencies=[Depends(require_token)], responses=ERRORS)
 
     @api.get("/overview", summary="System overview")
     def overview(day: Annotated[date | None, Query(alias="date")] = None) -> dict[str, Any]:
         """Settings in force, the day's assignments and completion, the last run."""
         return service.overview(url, _check_day(day, settings))
 
-    @api.post("/generate", summary="Manual generation", status_code=200)
+    @api.post("/generate", summary="Manual generation", status_code=200, responses=STARTED)
     def generate(request: GenerateRequest | None = None) -> JSONResponse:
         """Start the nightly deployment through the Prefect API when a server is configured
         (202, with the flow run id), else run the job in this process (200, its summary)."""
@@ -165,7 +267,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Change settings; each change is recorded with who and when."""
         return service.set_settings(url, update.changes(), update.changed_by or "api")
 
-    @api.post("/test-user/{user_id}", summary="Test user generation")
+    @api.post("/test-user/{user_id}", summary="Test user generation", responses=NOT_FOUND)
     def test_user(
         user_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
         day: Annotated[date | None, Query(alias="date")] = None,
@@ -189,8 +291,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> dict[str, Any]:
         """Completion by source/type/category, engagement, ML effectiveness, run errors;
         default the last 7 days."""
-        last = end or service.today(settings.timezone)
-        return service.stats(url, start or last - timedelta(days=6), last)
+        last = _check_day(end, settings)
+        first = _check_day(start, settings) if start else max(EARLIEST, last - timedelta(6))
+        return service.stats(url, first, last)
 
     app.include_router(api)
     return app

@@ -110,7 +110,7 @@ def _run_line(run: dict[str, Any] | None) -> str:
 
 def _settings_lines(values: dict[str, Any], problems: list[str]) -> list[str]:
     lines = [f"  {k} = {json.dumps(v, ensure_ascii=False)}" for k, v in values.items()]
-    return lines + [f"  problem (default used): {p}" for p in problems]
+    return lines + [f"  settings problem: {p}" for p in problems]
 
 
 @admin_app.command()
@@ -278,7 +278,7 @@ def settings_show(
             r = stored.get(k)
             who = f"  (set by {r['updated_by'] or '?'} at {r['updated_at'][:19]})" if r else ""
             lines.append(f"  {k} = {json.dumps(v, ensure_ascii=False)}{who}")
-        lines += [f"  problem (default used): {p}" for p in d["problems"]]
+        lines += [f"  settings problem: {p}" for p in d["problems"]]
         if d["history"]:
             lines.append("recent changes:")
             lines += [

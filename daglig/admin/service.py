@@ -36,9 +36,8 @@ from daglig.catalogue import CATEGORIES
 from daglig.challenge_settings import (
     KEYS,
     SettingError,
-    encode_value,
     parse_challenge_settings,
-    parse_value,
+    validate_update,
 )
 from daglig.config import Settings
 from daglig.db import make_engine, read_frame
@@ -81,6 +80,11 @@ class AdminInputError(AdminError, ValueError):
 
 class NotFound(AdminError):
     """The thing asked about does not exist (e.g. an unknown user id)."""
+
+
+class Unavailable(AdminError):
+    """What the operation needs is not there (e.g. the nightly deployment on the Prefect
+    server): a matter of how the API is set up, not of the request (HTTP 503)."""
 
 
 def today(tz: str = "Europe/Oslo") -> date:
@@ -451,28 +455,28 @@ def parse_cli_value(key: str, raw: str) -> Any:
 
 
 def validate_changes(changes: Mapping[str, Any], stored: Mapping[str, str]) -> dict[str, str]:
-    """The JSON text to store per changed key; raises AdminInputError naming the problem:
-    unknown key, malformed or out-of-range value, min_difficulty above max_difficulty."""
+    """The JSON text to store per changed key; raises AdminInputError naming the problem
+    (the nightly run's own validator, ``daglig.challenge_settings.validate_update``: an
+    unknown key, a malformed or out-of-range value, a combination that makes no sense)."""
     if not changes:
         raise AdminInputError(f"no setting given; known: {', '.join(KEYS)}")
-    encoded: dict[str, str] = {}
-    for key, value in changes.items():
-        try:
-            encoded[key] = encode_value(key, value)
-        except SettingError as exc:
-            raise AdminInputError(f"{key}: {exc}" if key in KEYS else str(exc)) from None
-    merged = {**stored, **encoded}
+    try:
+        return validate_update(stored, changes)
+    except SettingError as exc:
+        raise AdminInputError(str(exc)) from None
 
-    def bound(key: str, default: float) -> float:
-        try:
-            return float(parse_value(key, merged[key])) if key in merged else default
-        except SettingError:  # a malformed stored value is replaced by its default
-            return default
 
-    lo, hi = bound("min_difficulty", 0.1), bound("max_difficulty", 0.95)
-    if lo > hi and ({"min_difficulty", "max_difficulty"} & set(encoded)):
-        raise AdminInputError(f"min_difficulty {lo} would be above max_difficulty {hi}")
-    return encoded
+def check_changed_by(changed_by: str | None) -> str | None:
+    """Who makes a change, stripped (None when blank); refuses one that is too long or
+    holds control characters (NUL cannot even be stored in PostgreSQL text)."""
+    who = (changed_by or "").strip() or None
+    if who is None:
+        return None
+    if len(who) > MAX_BY_LENGTH:
+        raise AdminInputError(f"changed_by is longer than {MAX_BY_LENGTH} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in who):
+        raise AdminInputError("changed_by must not contain control characters (e.g. NUL)")
+    return who
 
 
 def set_settings(
@@ -481,9 +485,7 @@ def set_settings(
     """Validate and store ``changes`` ({key: value}) in one transaction, recording each
     actual change (old → new, who, when) in ``challenge_settings_history``. Keys whose
     stored value is already the new one are reported as unchanged and not recorded."""
-    who = (changed_by or "").strip() or None
-    if who is not None and len(who) > MAX_BY_LENGTH:
-        raise AdminInputError(f"changed_by is longer than {MAX_BY_LENGTH} characters")
+    who = check_changed_by(changed_by)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     engine = make_engine(url)
     meta = Base.metadata.tables
@@ -668,7 +670,7 @@ def generate(
                 timeout=wait_seconds,
             )
         except ObjectNotFound:
-            raise AdminError(
+            raise Unavailable(
                 f"deployment {NIGHTLY_DEPLOYMENT} not found at {api} "
                 "(deploy it: prefect --no-prompt deploy --all)"
             ) from None

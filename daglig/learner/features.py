@@ -308,5 +308,5 @@ def learner_rows(
     cleaned the same way as for the other features)."""
     from daglig.features import clean_attempts
 
-    clean, _ = clean_attempts(attempts.lazy(), questions.lazy(), tz)
+    clean, _ = clean_attempts(attempts.lazy(), questions.lazy(), tz, users=users.lazy())
     return scoring_rows(clean, exams.lazy(), users.lazy(), questions.lazy(), cutoff).collect()

@@ -1,15 +1,17 @@
-"""The model store: a folder per model version plus a ``current.json`` pointer.
+"""The model store: per database, a folder per model version plus a ``current.json`` pointer.
 
-``<model_dir>/<version>/model.joblib`` holds the fitted estimator and
-``<version>/metadata.json`` what it is: version, the date its data ends, training window,
-feature list, metrics, example counts, library versions and the model file's SHA-256.
-Saving writes a new folder, then swaps the pointer atomically, so a reader sees either
-the old model or the new one, never half of one.
+A model knows the database it was trained on: ``<model_dir>/<identity>/`` holds the models
+of the database whose ``pipeline_identity`` is ``<identity>`` (``daglig/identity.py``),
+``<identity>/<version>/model.joblib`` the fitted estimator and ``<version>/metadata.json``
+what it is: version, the database's identity and URL (without credentials), the date its
+data ends, training window, feature list, metrics, example counts, library versions and
+the model file's SHA-256. Saving writes a new folder, then swaps the pointer atomically,
+so a reader sees either the old model or the new one, never half of one.
 
-Loading refuses — with a reason the run summary prints — a model that is missing, older
-than allowed, trained on data after the run date, built for other features or another
-metadata schema, whose file does not match its checksum, or that fails to load or to
-predict.
+Loading refuses — with a reason the run summary prints — a model of another database (or
+none for this one), one older than allowed, trained on data after the run date, built for
+other features or another metadata schema, whose file does not match its checksum, or
+that fails to load or to predict.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import polars as pl
 
 from daglig.learner.features import FEATURES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: database_identity and database_url; the store keyed by identity
 MODEL_FILE = "model.joblib"
 META_FILE = "metadata.json"
 POINTER = "current.json"
@@ -60,6 +62,8 @@ class ModelMetadata:
     sklearn_version: str = field(default_factory=lambda: _sklearn_version())
     polars_version: str = pl.__version__
     schema_version: int = SCHEMA_VERSION
+    database_identity: str = ""  # pipeline_identity of the database trained on
+    database_url: str = ""  # that database's URL, without user name and password
 
     @property
     def as_of(self) -> date:
@@ -93,11 +97,20 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def model_folder(model_dir: Path, identity: str) -> Path:
+    """Where the models of the database with this identity live."""
+    if not identity or "/" in identity or identity.startswith("."):
+        raise ValueError(f"not a database identity: {identity!r}")
+    return model_dir / identity
+
+
 def save_model(model_dir: Path, model: Any, metadata: ModelMetadata) -> ModelMetadata:
-    """Save ``model`` as a new version and point ``current.json`` at it. The version is
-    the data's end date plus the first 8 hex digits of the model file's SHA-256."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=model_dir, prefix=".staging-"))
+    """Save ``model`` as a new version of its database's models (``metadata``'s
+    ``database_identity``) and point that database's ``current.json`` at it. The version
+    is the data's end date plus the first 8 hex digits of the model file's SHA-256."""
+    folder = model_folder(model_dir, metadata.database_identity)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
     import joblib
 
     joblib.dump(model, staging / MODEL_FILE)
@@ -105,34 +118,72 @@ def save_model(model_dir: Path, model: Any, metadata: ModelMetadata) -> ModelMet
     version = f"lm-{metadata.trained_as_of.replace('-', '')}-{digest[:8]}"
     meta = ModelMetadata(**{**asdict(metadata), "version": version, "sha256": digest})
     (staging / META_FILE).write_text(json.dumps(asdict(meta), indent=2) + "\n")
-    final = model_dir / version
+    final = folder / version
     if final.exists():  # the same bytes were saved before: keep that copy
         for p in staging.iterdir():
             p.unlink()
         staging.rmdir()
     else:
         staging.rename(final)
-    _write_atomic(model_dir / POINTER, json.dumps({"version": version}) + "\n")
+    _write_atomic(folder / POINTER, json.dumps({"version": version}) + "\n")
     return meta
 
 
-def read_metadata(model_dir: Path) -> ModelMetadata:
-    """The current model's metadata (``ModelUnavailable`` when there is none or it is
-    unreadable)."""
-    pointer = model_dir / POINTER
-    if not pointer.exists():
+def _other_databases(model_dir: Path, identity: str | None) -> list[str]:
+    """The databases other models in ``model_dir`` were trained on (URL, else identity),
+    newest first; a model of the layout before identities counts as one of an unknown
+    database."""
+    pointers = [p for p in model_dir.glob(f"*/{POINTER}") if p.parent.name != identity]
+    found: list[tuple[float, str]] = []
+    for p in pointers:
+        try:
+            version = json.loads(p.read_text())["version"]
+            raw = json.loads((p.parent / version / META_FILE).read_text())
+            name = raw.get("database_url") or p.parent.name
+        except (OSError, ValueError, KeyError, TypeError):
+            name = p.parent.name
+        found.append((p.stat().st_mtime, name))
+    if (model_dir / POINTER).exists():  # saved before models knew their database
+        found.append(((model_dir / POINTER).stat().st_mtime, "a database of unknown identity"))
+    return [name for _, name in sorted(found, reverse=True)]
+
+
+def _not_this_database(model_dir: Path, others: list[str]) -> ModelUnavailable:
+    more = f" and {len(others) - 1} more" if len(others) > 1 else ""
+    return ModelUnavailable(
+        f"the learner model in {model_dir} was trained on another database "
+        f"({others[0]}{more}); run `daglig train` for this one"
+    )
+
+
+def read_metadata(model_dir: Path, identity: str | None) -> ModelMetadata:
+    """The current model's metadata for the database with ``identity`` (None: the database
+    has no identity yet, so nothing was trained on it); ``ModelUnavailable`` when there is
+    none, only models of other databases, or it is unreadable."""
+    pointer = model_folder(model_dir, identity) / POINTER if identity else None
+    if pointer is None or not pointer.exists():
+        others = _other_databases(model_dir, identity)
+        if others:
+            raise _not_this_database(model_dir, others)
         raise ModelUnavailable(f"no trained model in {model_dir} (run `daglig train`)")
     try:
         version = json.loads(pointer.read_text())["version"]
-        raw = json.loads((model_dir / version / META_FILE).read_text())
-        return ModelMetadata(**raw)
+        raw = json.loads((pointer.parent / version / META_FILE).read_text())
+        meta = ModelMetadata(**raw)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelUnavailable(f"model metadata unreadable: {type(exc).__name__}: {exc}") from exc
+    if meta.schema_version == SCHEMA_VERSION and meta.database_identity != identity:
+        # a folder copied or renamed by hand: the metadata says whose it is
+        raise _not_this_database(model_dir, [meta.database_url or meta.database_identity])
+    return meta
 
 
-def load_model(model_dir: Path, run_date: date, max_age_days: int) -> LoadedModel:
-    """The current model, validated for a run on ``run_date``; else ``ModelUnavailable``."""
-    meta = read_metadata(model_dir)
+def load_model(
+    model_dir: Path, run_date: date, max_age_days: int, identity: str | None
+) -> LoadedModel:
+    """The current model of the database with ``identity``, validated for a run on
+    ``run_date``; else ``ModelUnavailable``."""
+    meta = read_metadata(model_dir, identity)
     if meta.schema_version != SCHEMA_VERSION:
         raise ModelUnavailable(
             f"model {meta.version} has metadata schema {meta.schema_version}, "
@@ -156,7 +207,7 @@ def load_model(model_dir: Path, run_date: date, max_age_days: int) -> LoadedMode
             f"model {meta.version} is {age} days old (trained as of {meta.as_of}); "
             f"the limit is {max_age_days} days"
         )
-    path = model_dir / meta.version / MODEL_FILE
+    path = model_folder(model_dir, meta.database_identity) / meta.version / MODEL_FILE
     try:
         digest = _sha256(path)
     except OSError as exc:

@@ -58,7 +58,9 @@ WEAK_AREAS_IN_REASON = 3
 
 
 def type_fit() -> dict[str, pl.Expr]:
-    """How well each type fits a user (0 = never), from skill and habits."""
+    """How well each type fits a user (0 = never), from skill and habits. Only the
+    ``ADVANCED_ONLY_TYPES`` have a fit of 0 for a learner who is not advanced: the settings
+    validator counts on it (tests/test_challenge_settings.py runs the selectors)."""
     skill = pl.col("overall_skill_level")
     broken_streak = (pl.col("current_streak") == 0) & pl.col("days_since_last_answer").is_between(
         2, 7
