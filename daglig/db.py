@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -18,20 +19,31 @@ from sqlalchemy.engine import make_url
 from daglig import sql as sqlfiles
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL and foreign keys on, and its folder created."""
+def make_engine(url: str, *, read_only: bool = False, timeout: float | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and foreign keys on, and its folder created.
+
+    ``read_only``: an engine that cannot change the database or create anything: SQLite
+    opens the file with ``mode=ro`` (no folder or file is created, no pragma written; an
+    absent file fails to open), PostgreSQL sessions are read-only transactions.
+    ``timeout``: seconds to wait for a connection or a lock before failing (SQLite's busy
+    timeout, PostgreSQL's connect, lock and statement timeouts), for bookkeeping that must
+    not hang; default: SQLite waits 30 s for a lock, PostgreSQL as configured.
+    """
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            from pathlib import Path
-
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(u, connect_args={"timeout": 30})
+        path = u.database
+        if read_only and path and path != ":memory:":
+            # pysqlite's URI form: file:<path>?mode=ro (SQLAlchemy passes uri=true on)
+            u = u.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
+        elif path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(u, connect_args={"timeout": 30 if timeout is None else timeout})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            if not read_only:
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -39,7 +51,25 @@ def make_engine(url: str) -> Engine:
     if u.get_backend_name() == "postgresql" and u.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is what we install; a plain postgresql:// URL means it.
         u = u.set(drivername="postgresql+psycopg")
-    return create_engine(u, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    options = []
+    if read_only:
+        options.append("-c default_transaction_read_only=on")
+    if timeout is not None and u.get_backend_name() == "postgresql":
+        ms = int(timeout * 1000)
+        connect_args["connect_timeout"] = max(1, int(timeout))
+        options += [f"-c lock_timeout={ms}", f"-c statement_timeout={ms}"]
+    if options:
+        connect_args["options"] = " ".join(options)
+    return create_engine(u, pool_pre_ping=True, connect_args=connect_args)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another backend or an in-memory database)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
 
 
 def backend(url: str) -> str:
