@@ -24,7 +24,13 @@ from daglig.config import Settings
 from daglig.db import read_frame, stream_answer_log
 from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
 from daglig.learner.features import EXAMS_SCHEMA, FEATURES
-from daglig.learner.model_store import LoadedModel, ModelMetadata, load_model, save_model
+from daglig.learner.model_store import (
+    LoadedModel,
+    ModelMetadata,
+    ModelUnavailable,
+    load_model,
+    save_model,
+)
 from daglig.shards import shard_count, shard_of
 from tasks.common import log_rows, save
 from tasks.features import FeatureRefs
@@ -35,10 +41,17 @@ if TYPE_CHECKING:  # scikit-learn takes seconds to import: the nightly run needs
 
 
 @task(name="load-model", cache_policy=NONE)
-def load_learner_model(settings: Settings, run_date: date) -> LoadedModel:
-    """The current learner model, validated for ``run_date`` (no retries: a bad model
-    stays bad; the flow falls back)."""
-    loaded = load_model(settings.model_dir, run_date, settings.model_max_age_days)
+def load_learner_model(settings: Settings, run_date: date) -> LoadedModel | ModelUnavailable:
+    """The current learner model, validated for ``run_date``, or the ``ModelUnavailable``
+    saying why there is none (no retries: a bad model stays bad; the flow falls back).
+
+    Returned, not raised: no usable model is an expected outcome, not a failed task, and a
+    raised exception would be logged at ERROR with its traceback in every fallback run
+    (and in every date of a backfill). The flow logs it once, as a WARNING."""
+    try:
+        loaded = load_model(settings.model_dir, run_date, settings.model_max_age_days)
+    except ModelUnavailable as exc:
+        return exc
     get_run_logger().info(
         "learner model %s (data up to %s) loaded",
         loaded.version,
