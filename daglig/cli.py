@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo  # noqa: E402
 import typer  # noqa: E402
 
 from daglig.prefect_env import apply_offline_settings  # noqa: E402
-from daglig.terminal import FrontDoor, flow_session, set_debug  # noqa: E402
+from daglig.terminal import FrontDoor, flow_session, require_database, set_debug  # noqa: E402
 
 app = typer.Typer(
     name="daglig",
@@ -275,8 +275,7 @@ def run(
         typer.Option(min=1, help="Split the users into this many shards (default: by count)."),
     ] = None,
 ) -> None:
-    """Run the nightly job once, for one date. Ctrl-C stops it within seconds (exit 130),
-    saying whether the day's write had committed."""
+    """Run the nightly job once, for one date (Ctrl-C: stops in seconds, exit 130)."""
     from contextlib import nullcontext
 
     from daglig.config import Settings
@@ -284,6 +283,7 @@ def run(
     from daglig.runners import task_runner as make_task_runner
 
     settings = Settings()
+    require_database(settings)
     if user_id:
         _check_users(settings, list(user_id))
     # an explicit --task-runner threads wins over a DAGLIG_DASK_ADDRESS in the environment
@@ -334,12 +334,9 @@ def run(
 
 def _check_users(settings: Any, user_ids: list[int]) -> None:
     """--user-id of a user who does not exist or is inactive: exit 2 with one line."""
-    from daglig.db import make_engine, sqlite_file
+    from daglig.db import make_engine
     from daglig.store import UnknownUsers, check_requested_users
 
-    path = sqlite_file(settings.database_url)
-    if path is not None and not path.exists():
-        raise BadInput(f"no SQLite database at {path} (check DATABASE_URL)")
     engine = make_engine(settings.database_url, read_only=True)
     try:
         check_requested_users(engine, settings.safe_database_url(), user_ids, allow_inactive=False)
@@ -394,7 +391,7 @@ def train(
     from daglig.config import Settings
     from daglig.learner.training import metrics_markdown
 
-    Settings()  # bad settings: one line now, not a failed flow run
+    require_database(Settings())  # bad settings: one line now, not a failed flow run
     with flow_session():
         from flows.train_learner_model import train_learner_model
 
@@ -455,7 +452,7 @@ def backfill(
         )
     from daglig.config import Settings
 
-    Settings()  # bad settings: one line now, not a failed flow run
+    require_database(Settings())  # bad settings: one line now, not a failed flow run
     with flow_session():
         from flows.backfill import backfill_daily_challenges
 
@@ -491,8 +488,7 @@ def health_check(
         ),
     ] = False,
 ) -> None:
-    """Check the database can serve a run; exit 1 with the reason when it cannot. Writes
-    nothing: a SQLite file is opened read-only, and never created."""
+    """Check the database can serve a run (exit 1 with the reason); writes nothing."""
     from daglig.config import Settings
     from daglig.db import make_engine, sqlite_file
     from daglig.store import HealthCheckFailed, check_health

@@ -26,6 +26,7 @@ from typing import Any
 
 import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
@@ -147,6 +148,20 @@ def _database_for_messages() -> str | None:
         return None
 
 
+def require_database(settings: Any) -> None:
+    """A command that reads or changes the database refuses a SQLite file that does not
+    exist (a mistyped path) with one line, instead of creating an empty database there."""
+    from daglig.db import sqlite_file
+    from daglig.errors import BadInput
+
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        raise BadInput(
+            f"no SQLite database at {path} — check DATABASE_URL "
+            "(`daglig simulate` creates a demo database)"
+        )
+
+
 class FrontDoor(TyperGroup):
     """The ``daglig`` group: any exception a command lets out becomes one line (see the
     module docstring). Click's own usage errors (exit 2) and exits pass through."""
@@ -157,7 +172,14 @@ class FrontDoor(TyperGroup):
         command_started()
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, TyperException):  # exits and usage errors
+        except UsageError as exc:  # a mistyped option or value: one line, not a box
+            if isinstance(exc, NoArgsIsHelpError):
+                raise
+            where = f" — see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
+            text = exc.format_message().replace("Value error, ", "").rstrip(".")
+            typer.echo(f"{text}{where}", err=True)
+            raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, TyperException):  # exits, click's own errors
             raise
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)

@@ -299,10 +299,28 @@ def test_backfill_with_the_end_before_the_start_is_one_line(tmp_path: Path) -> N
     )
 
 
-def test_usage_errors_stay_clicks_own(tmp_path: Path) -> None:
-    r = daglig("run", "--date", "24.11.2026", env=cli_env(None, tmp_path))
-    assert r.returncode == 2 and "Invalid value for '--date'" in r.stderr, r
-    assert "Traceback" not in r.stderr
+def test_usage_errors_are_one_line_too(tmp_path: Path) -> None:
+    for args, expected in [
+        (("run", "--date", "24.11.2026"), "Invalid value for '--date': '24.11.2026' does not"),
+        (("admin", "recent", "--days", "0"), "Invalid value for '--days': Input should be"),
+        (("backfill", "--start", "2026-11-01"), "Missing option '--end' — see `daglig backfill"),
+        (("runn",), "No such command 'runn'. Did you mean 'run'? — see `daglig --help`"),
+    ]:
+        line = one_line(daglig(*args, env=cli_env(None, tmp_path)), 2)
+        assert line.startswith(expected), (args, line)
+
+
+def test_a_mistyped_sqlite_path_is_refused_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "typo" / "d.db"
+    env = cli_env(f"sqlite:///{path}", tmp_path / "data")
+    for args in [
+        ("run",),
+        ("admin", "overview"),
+        ("admin", "settings", "set", "ml_enabled", "false"),
+    ]:
+        line = one_line(daglig(*args, env=env), 2)
+        assert line.startswith(f"no SQLite database at {path} — check DATABASE_URL"), line
+    assert not (tmp_path / "typo").exists()
 
 
 # ------------------------------------------------------------- 8: the health check

@@ -17,7 +17,7 @@ import typer
 
 from daglig.admin import service
 from daglig.config import Settings
-from daglig.terminal import flow_session
+from daglig.terminal import flow_session, require_database
 
 admin_app = typer.Typer(
     name="admin",
@@ -46,6 +46,13 @@ def _errors() -> Iterator[None]:
     except service.AdminError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+def _settings() -> Settings:
+    """The settings, validated (one line if not), and the database they name existing."""
+    settings = Settings()
+    require_database(settings)
+    return settings
 
 
 def _day(value: datetime | None, settings: Settings) -> date:
@@ -145,7 +152,7 @@ def _settings_lines(values: dict[str, Any], problems: list[str]) -> list[str]:
 @admin_app.command()
 def overview(run_date: DateOpt = None, as_json: JsonOpt = False) -> None:
     """Settings in force, today's assignments and completion, and the last run."""
-    settings = Settings()
+    settings = _settings()
     with _errors():
         data = service.overview(settings.database_url, _day(run_date, settings))
 
@@ -177,7 +184,7 @@ def performance(
     as_json: JsonOpt = False,
 ) -> None:
     """The latest run attempts: status, seconds, users served, quarantined rows."""
-    settings = Settings()
+    settings = _settings()
     with _errors():
         data = service.performance(settings.database_url, limit)
 
@@ -216,7 +223,7 @@ def stats(
     as_json: JsonOpt = False,
 ) -> None:
     """Completion by source, type and category; engagement; ML vs fallback; run errors."""
-    settings = Settings()
+    settings = _settings()
     last = _day(end, settings)
     first = start.date() if start else last - timedelta(days=6)
     with _errors():
@@ -298,7 +305,7 @@ def recent(
     as_json: JsonOpt = False,
 ) -> None:
     """The latest challenges with how many users hold, started and completed each."""
-    settings = Settings()
+    settings = _settings()
     first = since.date() if since else service.today(settings.timezone) - timedelta(days=days - 1)
     with _errors():
         data = service.recent(settings.database_url, first, limit)
@@ -329,7 +336,7 @@ def settings_show(
     as_json: JsonOpt = False,
 ) -> None:
     """The settings in force (defaults filled in), who set each, and recent changes."""
-    settings = Settings()
+    settings = _settings()
     with _errors():
         data = service.settings_view(settings.database_url, history)
 
@@ -368,7 +375,7 @@ def settings_set(
 ) -> None:
     """Change one setting, validated against the contract's keys and bounds; recorded with
     who and when in challenge_settings_history."""
-    settings = Settings()
+    settings = _settings()
     who = by or os.environ.get("USER") or None
     with _errors():
         parsed = service.parse_cli_value(key, value)
@@ -394,7 +401,7 @@ def test_user(
 ) -> None:
     """Dry-run the nightly job for one user: the challenges chosen, their reasons, and
     which selector (ml, fallback, onboarding) served the user and why. Writes nothing."""
-    settings = Settings()
+    settings = _settings()
     with _errors(), flow_session():
         data = service.dry_run_user(settings, user_id, _day(run_date, settings))
 
@@ -432,7 +439,7 @@ def generate(
 ) -> None:
     """Start the nightly deployment (daily-challenges/nightly) through the Prefect API when
     PREFECT_API_URL is set, else run the nightly job here."""
-    settings = Settings()
+    settings = _settings()
     with _errors(), flow_session():
         data = service.generate(
             _day(run_date, settings), force=force, local=local, wait_seconds=wait
@@ -471,7 +478,7 @@ def serve(
 
     from daglig.admin.api import MIN_TOKEN_LENGTH, create_app
 
-    settings = Settings()
+    settings = _settings()
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
     if len(token) < MIN_TOKEN_LENGTH:
         typer.echo(
