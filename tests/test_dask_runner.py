@@ -171,6 +171,8 @@ def fake_flow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[_Fake
     monkeypatch.setattr(daglig.runners, "temporary_api", api)  # the CLI's own (flow_session)
     monkeypatch.delenv("DAGLIG_DASK_ADDRESS", raising=False)
     monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))  # its log file
+    (tmp_path / "app.db").touch()  # the CLI refuses a SQLite path that does not exist
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
     yield fake
 
 
