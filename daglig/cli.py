@@ -1,55 +1,136 @@
-"""The ``daglig`` command line: demo, simulate, run, train, health-check."""
+"""The ``daglig`` command line: demo, simulate, run, train, health-check, backfill, admin.
+
+Every failure is one line on standard error naming what is wrong and what to do; the full
+traceback goes to ``data/logs/daglig.log`` (``daglig --debug …`` prints it too). See
+``daglig.terminal``; Ctrl-C during a run: ``daglig.interrupt``.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
-from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
-import typer
+if __name__ == "__main__" or Path(sys.argv[0]).name == "daglig":  # the command itself
+    from daglig.interrupt import take_over_sigint
 
-from daglig.prefect_env import apply_offline_settings
+    take_over_sigint()  # before any import starts a thread (daglig/interrupt.py)
+
+import time  # noqa: E402
+from datetime import date, datetime, timedelta  # noqa: E402
+from typing import Annotated, Any, Literal  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+import typer  # noqa: E402
+
+from daglig.prefect_env import apply_offline_settings  # noqa: E402
+from daglig.terminal import FrontDoor, flow_session, require_database, set_debug  # noqa: E402
 
 app = typer.Typer(
     name="daglig",
     help="Personalised daily challenges for every active learner, every night.",
     no_args_is_help=True,
     add_completion=False,
+    cls=FrontDoor,
+    pretty_exceptions_enable=False,
 )
 
 apply_offline_settings()  # before anything imports prefect
 
 from daglig.admin.cli import admin_app  # noqa: E402 (after the offline settings)
+from daglig.errors import BadInput  # noqa: E402
 
 app.add_typer(admin_app, name="admin")
+
+
+@app.callback()
+def _main(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="On failure, print the full traceback and Prefect's log on the terminal "
+            "(they always go to data/logs/daglig.log).",
+        ),
+    ] = False,
+) -> None:
+    """Personalised daily challenges for every active learner, every night."""
+    set_debug(debug)
 
 
 def _today(tz: str = "Europe/Oslo") -> date:
     return datetime.now(ZoneInfo(tz)).date()
 
 
-def _echo_summary(result: dict) -> None:  # type: ignore[type-arg]
-    typer.echo(
-        f"{result['run_date']}: {result['status']} — {result['users_served']} of "
-        f"{result['users_active']} active users served, {result['assignments']} assignments "
-        f"({result['distinct_challenges']} distinct); by source {result['by_source']}"
+def _counts(d: dict[str, Any]) -> str:
+    """{"fallback": 3, "ml": 10} as people read it: "fallback 3, ml 10" ("none" if empty)."""
+    return ", ".join(f"{k} {v:,}" for k, v in d.items()) if d else "none"
+
+
+def _written(w: dict[str, Any]) -> str:
+    return (
+        f"{w.get('assignments_inserted', 0):,} assignments added, "
+        f"{w.get('assignments_replaced', 0):,} replaced, {w.get('assignments_kept', 0):,} kept; "
+        f"{w.get('challenges_inserted', 0):,} challenges added"
+        + (
+            f"; {w['surplus_slots_deleted']:,} surplus slots and "
+            f"{w.get('orphan_challenges_deleted', 0):,} orphaned challenges removed"
+            if w.get("surplus_slots_deleted") or w.get("orphan_challenges_deleted")
+            else ""
+        )
     )
+
+
+def _echo_summary(result: dict[str, Any]) -> None:
+    typer.echo(
+        f"{result['run_date']}: {result['status']} — {result['users_served']:,} of "
+        f"{result['users_active']:,} active users served, {result['assignments']:,} "
+        f"assignments ({result['distinct_challenges']:,} distinct); "
+        f"by source: {_counts(result['by_source'])}"
+    )
+    if result.get("ml_status") == "used":
+        typer.echo(f"learner model: {result.get('model_version')}")
+    elif result.get("ml_reason"):
+        typer.echo(f"learner model not used ({result['ml_status']}): {result['ml_reason']}")
     if result.get("written"):
-        typer.echo(f"written: {result['written']}")
+        typer.echo(f"written: {_written(result['written'])}")
     for note in result.get("notes", []):
         typer.echo(f"note: {note}")
     if result.get("ml_status") == "fallback":
         typer.echo(f"note: learner model not used: {result.get('ml_reason')}")
     for problem in result.get("settings_problems", []):
         typer.echo(f"settings problem: {problem}")
-    typer.echo(f"summary email: {result.get('email')}")
+    typer.echo(f"summary email: {result.get('email') or 'not sent'}")
+
+
+def _refuse_to_overwrite(url: str, safe_url: str, replace: bool) -> dict[str, int]:
+    """What the database holds that a simulation would drop; BadInput naming it unless
+    ``replace``. Returns the counts (empty for a new database)."""
+    from simulator.load import existing_rows
+
+    rows = existing_rows(url)
+    if rows and not replace:
+        raise BadInput(f"{safe_url} holds {_holdings(rows)}; add --replace to overwrite them")
+    return rows
+
+
+def _holdings(rows: dict[str, int]) -> str:
+    named = [
+        (rows.get("users", 0), "users"),
+        (rows.get("question_attempts", 0), "answers"),
+        (rows.get("user_daily_challenges", 0), "assignments of the pipeline"),
+    ]
+    parts = [f"{n:,} {what}" for n, what in named if n]
+    others = sorted(
+        t for t in rows if t not in ("users", "question_attempts", "user_daily_challenges")
+    )
+    if not parts:
+        return f"rows in {', '.join(others)}"
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 @app.command()
 def simulate(
-    users: Annotated[int, typer.Option(help="How many learners.")] = 2000,
+    users: Annotated[int, typer.Option(help="How many learners.", min=0)] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 1,
     end_date: Annotated[
         datetime | None,
@@ -74,6 +155,14 @@ def simulate(
             max=365,
         ),
     ] = 0,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Overwrite a database that holds data: every app and pipeline table is "
+            "dropped first (without it, simulate refuses and says what it would destroy).",
+        ),
+    ] = False,
 ) -> None:
     """Write a simulated app database (users, questions, quiz sessions, answers) to DATABASE_URL."""
     from daglig.config import Settings
@@ -81,8 +170,12 @@ def simulate(
 
     settings = Settings()
     end = end_date.date() if end_date else _today(settings.timezone) - timedelta(days=1)
+    held = _refuse_to_overwrite(settings.database_url, settings.safe_database_url(), replace)
+    if held:
+        typer.echo(f"replacing {settings.safe_database_url()} (it held {_holdings(held)})")
     if days:
-        _play(settings, users, seed, end - timedelta(days=days - 1), days)
+        with flow_session():
+            _play(settings, users, seed, end - timedelta(days=days - 1), days)
         return
     t0 = time.perf_counter()
     s = run_simulation(
@@ -184,25 +277,31 @@ def run(
         typer.Option(min=1, help="Split the users into this many shards (default: by count)."),
     ] = None,
 ) -> None:
-    """Run the nightly job once, for one date."""
+    """Run the nightly job once, for one date (Ctrl-C: stops in seconds, exit 130)."""
     from contextlib import nullcontext
 
+    from daglig.config import Settings
     from daglig.runners import api_reachable_from_workers
     from daglig.runners import task_runner as make_task_runner
-    from flows.daily_challenges import generate_daily_challenges
 
+    settings = Settings()
+    require_database(settings)
+    if user_id:
+        _check_users(settings, list(user_id))
     # an explicit --task-runner threads wins over a DAGLIG_DASK_ADDRESS in the environment
     kind = task_runner or ("dask" if dask_address else "threads")
     address = dask_address if kind == "dask" else None
-    # threads: the flow's own runner (its thread count is bounded for memory)
-    flow = (
-        generate_daily_challenges.with_options(
-            task_runner=make_task_runner(kind, address, dask_workers)
+    with flow_session():
+        from flows.daily_challenges import generate_daily_challenges
+
+        # threads: the flow's own runner (its thread count is bounded for memory)
+        flow = (
+            generate_daily_challenges.with_options(
+                task_runner=make_task_runner(kind, address, dask_workers)
+            )
+            if kind == "dask"
+            else generate_daily_challenges
         )
-        if kind == "dask"
-        else generate_daily_challenges
-    )
-    try:
         # Dask workers are other processes: they need a Prefect API URL, not the
         # in-process temporary server (daglig/runners.py)
         with api_reachable_from_workers() if kind == "dask" else nullcontext() as api:
@@ -211,7 +310,7 @@ def run(
                     f"note: task runs report to {api}; Dask workers on other machines need "
                     "PREFECT_API_URL set to a Prefect server they can reach"
                 )
-            result = flow(
+            state = flow(
                 run_date=run_date.date() if run_date else None,
                 force=force,
                 dry_run=dry_run,
@@ -219,13 +318,11 @@ def run(
                 no_ml=no_ml,
                 cleanup=cleanup,
                 shards=shards,
+                return_state=True,
             )
-    except Exception as exc:
-        typer.echo(
-            f"run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-            err=True,
-        )
-        raise typer.Exit(1) from None
+        result = state.result(raise_on_failure=False)
+    if not state.is_completed() or not isinstance(result, dict):
+        raise typer.Exit(_run_failed(result, state, settings))
     _echo_summary(result)
     if "shards" in result:
         workers = result.get("shard_workers") or []
@@ -233,6 +330,52 @@ def run(
             f"shards: {result['shards']} on {kind} ({len(workers)} worker process(es): "
             f"{', '.join(workers)})"
         )
+    if dry_run and user_id and result.get("run_folder"):
+        _echo_chosen(result, list(user_id))
+
+
+def _check_users(settings: Any, user_ids: list[int]) -> None:
+    """--user-id of a user who does not exist or is inactive: exit 2 with one line."""
+    from daglig.db import make_engine
+    from daglig.store import UnknownUsers, check_requested_users
+
+    engine = make_engine(settings.database_url, read_only=True)
+    try:
+        check_requested_users(engine, settings.safe_database_url(), user_ids, allow_inactive=False)
+    except UnknownUsers as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+def _run_failed(result: Any, state: Any, settings: Any) -> int:
+    """A failed run as one line ("run for <date> failed in <step>: …"); its exit code."""
+    from daglig.errors import failure_of
+    from daglig.terminal import report
+
+    exc = result if isinstance(result, BaseException) else RuntimeError(state.message or "")
+    step, day = failure_of(exc)
+    where = f" in {step}" if step and step != "flow" else ""
+    return report(exc, prefix=f"run for {day or 'the day'} failed{where}: ")
+
+
+def _echo_chosen(result: dict[str, Any], user_ids: list[int]) -> None:
+    """What a dry run would give each requested user, challenge by challenge."""
+    from pathlib import Path
+
+    from daglig.admin.service import chosen_challenges, reason_gist
+
+    chosen = chosen_challenges(Path(result["run_folder"]), user_ids)
+    for uid in user_ids:
+        mine = [c for c in chosen if c["user_id"] == uid]
+        typer.echo(f"user {uid}: {len(mine)} challenges" + (":" if mine else ""))
+        for c in mine:
+            category = c["category"] or "no category"
+            typer.echo(
+                f"  {c['slot']}. {c['challenge_type']} · {category} · «{c['title']}» · "
+                f"target {c['target_value']} · {c['xp_reward']} XP + {c['bonus_xp']} bonus · "
+                f"{c['source']} — {reason_gist(c['reason'])}"
+            )
 
 
 @app.command()
@@ -247,14 +390,20 @@ def train(
     ] = None,
 ) -> None:
     """Train, validate and save the learner model; print its metrics against baselines."""
+    from daglig.config import Settings
     from daglig.learner.training import metrics_markdown
-    from flows.train_learner_model import train_learner_model
 
-    try:
-        result = train_learner_model(as_of=as_of.date() if as_of else None)
-    except Exception as exc:
-        typer.echo(f"training failed: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(1) from None
+    require_database(Settings())  # bad settings: one line now, not a failed flow run
+    with flow_session():
+        from flows.train_learner_model import train_learner_model
+
+        state = train_learner_model(as_of=as_of.date() if as_of else None, return_state=True)
+        result = state.result(raise_on_failure=False)
+    if not state.is_completed() or not isinstance(result, dict):
+        from daglig.terminal import report
+
+        exc = result if isinstance(result, BaseException) else RuntimeError(state.message or "")
+        raise typer.Exit(report(exc, prefix="training failed: "))
     typer.echo(
         f"learner model {result['version']} (answers up to {result['trained_as_of']}) of "
         f"{result['database_url']}, saved in {result['folder']}"
@@ -304,16 +453,25 @@ def backfill(
     ] = 1,
 ) -> None:
     """Run the nightly job for every date from --start to --end; exit 1 naming failed dates."""
-    from flows.backfill import backfill_daily_challenges
+    if end < start:
+        raise BadInput(
+            f"--end {end.date()} is before --start {start.date()}: give the first date with "
+            "--start and the last with --end"
+        )
+    from daglig.config import Settings
 
-    state = backfill_daily_challenges(
-        start_date=start.date(),
-        end_date=end.date(),
-        force=force,
-        max_concurrency=max_concurrency,
-        return_state=True,
-    )
-    result = state.result(raise_on_failure=False)
+    require_database(Settings())  # bad settings: one line now, not a failed flow run
+    with flow_session():
+        from flows.backfill import backfill_daily_challenges
+
+        state = backfill_daily_challenges(
+            start_date=start.date(),
+            end_date=end.date(),
+            force=force,
+            max_concurrency=max_concurrency,
+            return_state=True,
+        )
+        result = state.result(raise_on_failure=False)
     rows = result if isinstance(result, list) else getattr(result, "rows", [])
     for r in rows:
         typer.echo(
@@ -322,49 +480,83 @@ def backfill(
             f"{r['seconds']} s"
         )
     if not state.is_completed():
-        reason = result if isinstance(result, BaseException) else state.message
-        typer.echo(f"backfill failed: {reason}", err=True)
-        raise typer.Exit(1)
+        from daglig.terminal import report
+
+        exc = result if isinstance(result, BaseException) else RuntimeError(state.message or "")
+        raise typer.Exit(report(exc, prefix="backfill failed: "))
 
 
 @app.command("health-check")
-def health_check() -> None:
-    """Check the database can serve a run; exit 1 with the reason when it cannot."""
+def health_check(
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Check what a dry run needs (reading): a read-only database is then healthy.",
+        ),
+    ] = False,
+) -> None:
+    """Check the database can serve a run (exit 1 with the reason); writes nothing."""
     from daglig.config import Settings
-    from daglig.db import make_engine
+    from daglig.db import make_engine, sqlite_file
     from daglig.store import HealthCheckFailed, check_health
+    from daglig.terminal import report
 
     settings = Settings()
-    engine = make_engine(settings.database_url)
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        typer.echo(
+            f"unhealthy: no SQLite database at {path} — check DATABASE_URL "
+            "(`daglig simulate` creates a demo database)",
+            err=True,
+        )
+        raise typer.Exit(1)
+    engine = make_engine(settings.database_url, read_only=True)
     try:
-        report = check_health(engine, settings.safe_database_url(), create_missing=False)
+        found = check_health(
+            engine, settings.safe_database_url(), create_missing=False, for_write=not dry_run
+        )
     except HealthCheckFailed as exc:
-        typer.echo(f"unhealthy: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(report(exc, prefix="unhealthy: ")) from None
     finally:
         engine.dispose()
     missing = (
-        f"; pipeline tables to create on first run: {', '.join(report.missing_pipeline_tables)}"
-        if (report.missing_pipeline_tables)
+        f"; pipeline tables to create on first run: {', '.join(found.missing_pipeline_tables)}"
+        if found.missing_pipeline_tables
         else ""
     )
-    typer.echo(f"healthy: {report.database} ({report.backend}){missing}")
+    read_only = (
+        f"; read-only ({found.read_only}): only dry runs can work" if found.read_only else ""
+    )
+    typer.echo(f"healthy: {found.database} ({found.backend}){missing}{read_only}")
 
 
 @app.command()
 def demo(
     users: Annotated[int, typer.Option(help="How many simulated learners.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Overwrite DATABASE_URL even when it is not the demo's own database "
+            "(data/daglig.db, which the demo always replaces) and holds data.",
+        ),
+    ] = False,
 ) -> None:
     """Simulate learners into the default SQLite database and run tonight's job on it."""
     import polars as pl
 
     from daglig.config import Settings
     from daglig.db import read_frame
-    from flows.daily_challenges import generate_daily_challenges
     from simulator import simulate as run_simulation
 
     settings = Settings()
+    own = settings.database_url == Settings.model_fields["database_url"].default
+    held = _refuse_to_overwrite(settings.database_url, settings.safe_database_url(), replace or own)
+    if held:
+        what = "the demo's own database" if own else "the database"
+        typer.echo(f"replacing {what} {settings.safe_database_url()} (it held {_holdings(held)})")
     today = _today(settings.timezone)
     t0 = time.perf_counter()
     s = run_simulation(
@@ -374,8 +566,14 @@ def demo(
         f"simulated {s.users} learners ({s.active_users} active), {s.answers} answers "
         f"into {settings.safe_database_url()} in {time.perf_counter() - t0:.1f} s"
     )
-    _ensure_model(today)
-    result = generate_daily_challenges(run_date=today)
+    with flow_session():
+        from flows.daily_challenges import generate_daily_challenges
+
+        _ensure_model(today)
+        state = generate_daily_challenges(run_date=today, return_state=True)
+        result = state.result(raise_on_failure=False)
+    if not state.is_completed() or not isinstance(result, dict):
+        raise typer.Exit(_run_failed(result, state, settings))
     _echo_summary(result)
     per_user = read_frame(
         settings.database_url,
@@ -386,7 +584,7 @@ def demo(
     active_counts = per_user.filter(pl.col("is_active"))["assignments"].unique().sort().to_list()
     inactive_with = per_user.filter(~pl.col("is_active") & (pl.col("assignments") > 0)).height
     typer.echo(
-        f"check: assignments per active user {active_counts}; "
+        f"check: assignments per active user {', '.join(map(str, active_counts)) or 'none'}; "
         f"inactive users with assignments: {inactive_with}"
     )
     typer.echo(f"The summary email went to {result.get('email')}")

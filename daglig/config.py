@@ -6,15 +6,74 @@ Environment variables carry the prefix ``DAGLIG_`` (``DAGLIG_SMTP_HOST``…), ex
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
+
+#: The database URL schemes the pipeline runs on, and the drivers it has installed
+#: (``postgresql+psycopg2://`` is taken as psycopg 3, see ``daglig.db.make_engine``).
+URL_SCHEMES: dict[str, tuple[str, ...]] = {
+    "sqlite": ("", "pysqlite"),
+    "postgresql": ("", "psycopg", "psycopg2"),
+}
+URL_EXAMPLES = "sqlite:///data/daglig.db or postgresql://user@host:5432/dbname"
+
+
+def check_database_url(url: str) -> str:
+    """``url`` if the pipeline can use it, ``postgres://`` spelled ``postgresql://`` (as
+    libpq, Heroku and many tools write it); else ValueError with one line saying what is
+    wrong and what was probably meant."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    text = url.strip()
+    if not text:
+        raise ValueError(f"empty (unset it for the default, or give a URL: {URL_EXAMPLES})")
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        guess = _closest(text.split(":", 1)[0].split("/", 1)[0].split("+", 1)[0])
+        hint = f" (did you mean {guess}://…?)" if guess else ""
+        shown = re.sub(r":[^:@/]*@", ":***@", text)  # never echo a password
+        raise ValueError(f'"{shown}" is not a URL: no "://"{hint}; e.g. {URL_EXAMPLES}')
+    backend, _, driver = scheme.partition("+")
+    if backend.lower() == "postgres":  # libpq's spelling; SQLAlchemy wants postgresql
+        backend, text = "postgresql", f"postgresql{'+' + driver if driver else ''}://{rest}"
+    if backend not in URL_SCHEMES:
+        guess = _closest(backend)
+        hint = f" (did you mean {guess}://?)" if guess else f"; use {URL_EXAMPLES}"
+        raise ValueError(f'unknown scheme "{backend}"{hint}')
+    if driver not in URL_SCHEMES[backend]:
+        known = ", ".join(f"{backend}+{d}" for d in URL_SCHEMES[backend] if d)
+        raise ValueError(f'unknown driver "{driver}" for {backend} (installed: {known})')
+    try:
+        parsed = make_url(text)
+    except ArgumentError:
+        raise ValueError(f"cannot parse the URL; e.g. {URL_EXAMPLES}") from None
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ValueError(
+            "names no SQLite file (an in-memory database would vanish with the process); "
+            "e.g. sqlite:///data/daglig.db (three slashes and a relative path, four for an "
+            "absolute one)"
+        )
+    if backend == "postgresql" and not parsed.database:
+        raise ValueError("names no database: add it after the host, e.g. …@host:5432/dbname")
+    return text
+
+
+def _closest(word: str) -> str | None:
+    candidates = [*URL_SCHEMES, "postgres"]
+    match = difflib.get_close_matches(word.lower(), candidates, n=1, cutoff=0.6)
+    if not match:
+        return None
+    return "postgresql" if match[0] == "postgres" else match[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +203,11 @@ class Settings(BaseSettings):
         description="While the day's write waits for a lock, log who holds it this often.",
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, v: str) -> str:
+        return check_database_url(v)
+
     @field_validator("admin_emails", mode="before")
     @classmethod
     def _split_emails(cls, v: object) -> object:
@@ -178,3 +242,23 @@ class Settings(BaseSettings):
         from sqlalchemy.engine import make_url
 
         return make_url(self.database_url).render_as_string(hide_password=True)
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field (``DATABASE_URL``, ``DAGLIG_SMTP_PORT``);
+    pydantic names a field with an alias by the alias (already upper case)."""
+    if field.isupper():
+        return field
+    return "DATABASE_URL" if field == "database_url" else f"DAGLIG_{field.upper()}"
+
+
+def settings_error_line(exc: ValidationError) -> str:
+    """A settings validation error as one line naming each variable and what is wrong:
+    ``DATABASE_URL: unknown scheme "postgress" (did you mean postgresql://?)``."""
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err.get("loc", ())) or "SETTINGS"
+        msg = str(err.get("msg", "invalid"))
+        msg = msg.removeprefix("Value error, ")
+        parts.append(f"{env_name(field)}: {msg}")
+    return "; ".join(parts)

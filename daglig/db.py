@@ -13,7 +13,9 @@ SQLAlchemy and ADBC alike; SQLite's busy timeout is the lock timeout.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -41,36 +43,55 @@ def pg_session_options(limits: SessionLimits) -> dict[str, str]:
     }
 
 
-def _pg_connect_args(u: Any, limits: SessionLimits) -> dict[str, str]:
+def _pg_connect_args(u: Any, limits: SessionLimits, read_only: bool) -> dict[str, Any]:
     """Our session parameters, under any the URL itself sets (those win: a URL's own
     ``application_name`` is kept, its ``options`` come after ours)."""
     ours = pg_session_options(limits)
     query = dict(u.query)
-    args = {"application_name": ours["application_name"]}
+    args: dict[str, Any] = {"application_name": ours["application_name"]}
     if "application_name" in query:
         args.pop("application_name")
+    options = ours["options"] + (" -c default_transaction_read_only=on" if read_only else "")
     given = query.get("options")
-    args["options"] = ours["options"] + (f" {given}" if isinstance(given, str) else "")
+    args["options"] = options + (f" {given}" if isinstance(given, str) else "")
     return args
 
 
-def make_engine(url: str, limits: SessionLimits | None = None) -> Engine:
+def make_engine(
+    url: str,
+    limits: SessionLimits | None = None,
+    *,
+    read_only: bool = False,
+    timeout: float | None = None,
+) -> Engine:
     """An engine for ``url``; SQLite gets WAL and foreign keys on, its folder created and
     the lock timeout as busy timeout; PostgreSQL sessions get ``limits`` (default: the
-    defaults of :class:`~daglig.config.SessionLimits`)."""
+    defaults of :class:`~daglig.config.SessionLimits`).
+
+    ``read_only``: an engine that cannot change the database or create anything: SQLite
+    opens the file with ``mode=ro`` (no folder or file is created, no pragma written; an
+    absent file fails to open), PostgreSQL sessions are read-only transactions.
+    ``timeout``: seconds to wait for a connection, a lock or a statement before failing,
+    for bookkeeping that must not hang (it overrides the lock and statement limits).
+    """
     limits = limits or SessionLimits()
+    if timeout is not None:
+        limits = replace(limits, lock_timeout_seconds=timeout, statement_timeout_seconds=timeout)
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            from pathlib import Path
-
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        path = u.database
+        if read_only and path and path != ":memory:":
+            # pysqlite's URI form: file:<path>?mode=ro (SQLAlchemy passes uri=true on)
+            u = u.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
+        elif path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(u, connect_args={"timeout": limits.lock_timeout_seconds})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            if not read_only:
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -79,10 +100,20 @@ def make_engine(url: str, limits: SessionLimits | None = None) -> Engine:
         # psycopg 3 is what we install; a plain postgresql:// URL means it.
         u = u.set(drivername="postgresql+psycopg")
     if u.get_backend_name() == "postgresql":
-        args = _pg_connect_args(u, limits)
+        args = _pg_connect_args(u, limits, read_only)
+        if timeout is not None:
+            args["connect_timeout"] = max(1, int(timeout))
         u = u.difference_update_query(["options"])
         return create_engine(u, pool_pre_ping=True, connect_args=args)
     return create_engine(u, pool_pre_ping=True)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another backend or an in-memory database)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
 
 
 def backend(url: str) -> str:
@@ -102,7 +133,7 @@ def _adbc_connect(url: str, limits: SessionLimits | None = None) -> tuple[Any, s
 
         import adbc_driver_postgresql.dbapi as adbc_pg
 
-        query = {**dict(u.query), **_pg_connect_args(u, limits or SessionLimits())}
+        query = {**dict(u.query), **_pg_connect_args(u, limits or SessionLimits(), False)}
         base = u.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
         # libpq decodes %20, not the "+" SQLAlchemy's rendering puts for a space
         libpq = f"{base}?{urlencode(query, doseq=True, quote_via=quote)}"

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -100,18 +102,100 @@ def dask_runner_from_env(dask_workers: int = 2) -> TaskRunner[Any]:
     return task_runner("dask", os.environ.get(DASK_ADDRESS_ENV) or None, dask_workers)
 
 
+# Started by the temporary server's launcher (a fresh interpreter, before anything else):
+# ask the kernel to SIGTERM this process when its parent dies (Linux PR_SET_PDEATHSIG; it
+# survives the exec into uvicorn), leave at once if the parent is already gone, then exec.
+_LAUNCHER = """
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+except (AttributeError, OSError):
+    pass  # not Linux: the parent stops the server at exit as Prefect does
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(0)
+os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
+"""
+
+
+def _server_class() -> Any:
+    from prefect.server.api.server import SubprocessASGIServer
+
+    class TemporaryServer(SubprocessASGIServer):
+        """Prefect's temporary API server (``SubprocessASGIServer``), started so that it
+        cannot outlive this process or take this terminal's signals:
+
+        - in a session of its own (``start_new_session``): a terminal's Ctrl-C (SIGINT to
+          the foreground process group) reaches the run, not the server the run still
+          needs to record how it ended;
+        - with ``PR_SET_PDEATHSIG`` (through ``_LAUNCHER``): a SIGKILL of this process takes
+          the server with it instead of leaving it re-parented to PID 1;
+        - its output into ``<data dir>/logs/prefect-server.log``, not the terminal.
+        """
+
+        _instances: dict[int | None, Any] = {}  # apart from Prefect's own singleton
+
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            import prefect
+            from prefect.settings import get_current_settings
+
+            from daglig.terminal import log_path
+
+            log = log_path().with_name("prefect-server.log")
+            log.parent.mkdir(parents=True, exist_ok=True)
+            uvicorn = [
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(prefect.__module_path__.parent),
+                "--factory",
+                "prefect.server.api.server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "error",
+                "--lifespan",
+                "on",
+            ]
+            env = {
+                **os.environ,
+                "PREFECT_UI_ENABLED": "0",
+                "PREFECT__SERVER_EPHEMERAL": "1",
+                "PREFECT__SERVER_FINAL": "1",
+                **get_current_settings().to_environment_variables(exclude_unset=True),
+            }
+            with log.open("ab") as out:
+                return subprocess.Popen(
+                    [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *uvicorn],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+
+    return TemporaryServer
+
+
 @contextmanager
-def api_reachable_from_workers() -> Iterator[str]:
-    """Run the flow inside this when its tasks may run in other processes (Dask).
+def temporary_api() -> Iterator[str]:
+    """A Prefect API for the flows this process runs; yields its URL.
 
     With ``PREFECT_API_URL`` set (a Prefect server, a deployment's worker, the tests'
-    harness) it changes nothing. Without it a flow uses Prefect's temporary in-process
-    server, which has no URL to send along: every Dask worker process would then start a
-    temporary server of its own (~25 s each, all on one SQLite file under PREFECT_HOME).
-    So this starts the temporary server as a subprocess on a free loopback port and sets
-    ``PREFECT_API_URL`` to it for the block; the URL travels with each task. Loopback: it
-    serves a local cluster, or Dask workers on this machine; workers elsewhere need a
-    Prefect server they can reach (``PREFECT_API_URL``). Yields the URL in use.
+    harness) it changes nothing. Without it, a flow would start Prefect's temporary
+    in-process server, which a terminal's Ctrl-C kills along with the run and a SIGKILL
+    leaves running. So this starts that server itself (see ``TemporaryServer`` in
+    :func:`_server_class`: own session, dies with its parent) on a free loopback port and
+    sets ``PREFECT_API_URL`` to it for the block. The server is stopped at the end.
+
+    The same URL is what Dask workers need (``api_reachable_from_workers``): each task run
+    on a worker talks to the API itself, and gets the URL from the flow's settings.
+    Loopback: it serves a local cluster, or Dask workers on this machine; workers
+    elsewhere need a Prefect server they can reach (``PREFECT_API_URL``).
+
+    Start it from the main thread: ``PR_SET_PDEATHSIG`` fires when the *thread* that
+    started the server ends.
     """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -119,9 +203,30 @@ def api_reachable_from_workers() -> Iterator[str]:
     if url:
         yield url
         return
-    from prefect.server.api.server import SubprocessASGIServer
+    server = _server_class()()
+    server.start()  # waits up to PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            try:
+                yield server.api_url
+            finally:
+                _drain_to_api()
+    finally:
+        server.stop()
 
-    server = SubprocessASGIServer()  # Prefect's own singleton: later clients reuse it
-    server.start()  # waits up to PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS; stops at exit
-    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-        yield server.api_url
+
+def _drain_to_api(timeout: float = 5) -> None:
+    """Send the logs and events still queued to the API before its server stops (else
+    Prefect prints "Error logging to API" at exit)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=timeout)
+        except Exception:  # noqa: BLE001 - bookkeeping of the Prefect UI only
+            logging.getLogger(__name__).warning("could not drain %s", worker.__name__)
+
+
+#: Run the flow inside this when its tasks may run in other processes (Dask).
+api_reachable_from_workers = temporary_api

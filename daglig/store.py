@@ -39,6 +39,7 @@ class HealthReport:
     backend: str
     missing_pipeline_tables: tuple[str, ...]
     created_pipeline_tables: tuple[str, ...]
+    read_only: str | None = None  # why a run could not write here; None: it can
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +60,13 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def check_health(engine: Engine, safe_url: str, create_missing: bool) -> HealthReport:
-    """Database reachable, app tables present, settings readable; create the pipeline's
-    tables when missing (unless ``create_missing`` is false, as in a dry run)."""
+def check_health(
+    engine: Engine, safe_url: str, create_missing: bool, for_write: bool | None = None
+) -> HealthReport:
+    """Database reachable, app tables present, settings readable, and (``for_write``,
+    default ``create_missing``) writable; create the pipeline's tables when missing
+    (unless ``create_missing`` is false, as in a dry run). Fails with one line."""
+    for_write = create_missing if for_write is None else for_write
     try:
         with engine.connect() as conn:
             conn.execute(sqlfiles.statement("health/ping"))
@@ -75,6 +80,12 @@ def check_health(engine: Engine, safe_url: str, create_missing: bool) -> HealthR
             "(run `daglig simulate` for a demo database)"
         )
     missing = tuple(t for t in PIPELINE_TABLES if t not in present)
+    read_only = write_problem(engine, present)
+    if read_only and for_write:
+        raise HealthCheckFailed(
+            f"database {safe_url} is read-only: a run could not write ({read_only}); "
+            "only a dry run can work (`daglig health-check --dry-run`)"
+        )
     created: tuple[str, ...] = ()
     if missing and create_missing:
         try:
@@ -90,7 +101,85 @@ def check_health(engine: Engine, safe_url: str, create_missing: bool) -> HealthR
             read_settings_rows(engine)
         except SQLAlchemyError as exc:
             raise HealthCheckFailed(f"challenge_settings unreadable: {_one_line(exc)}") from None
-    return HealthReport(safe_url, engine.dialect.name, missing, created)
+    return HealthReport(safe_url, engine.dialect.name, missing, created, read_only)
+
+
+WRITTEN_TABLES = ("daily_challenges", "user_daily_challenges", "pipeline_runs")
+
+
+def write_problem(engine: Engine, present: set[str]) -> str | None:
+    """Why a run could not write to this database, found without writing; None: it can.
+
+    SQLite: the file and its folder (the journal lives there) must be writable, which
+    ``chattr +i``, a read-only mount or permissions prevent (``os.access`` sees all three,
+    for root too). PostgreSQL: not a standby, no read-only default for the role or the
+    database, CREATE on the schema when pipeline tables are missing, and INSERT, UPDATE and
+    DELETE on those present."""
+    if engine.dialect.name == "sqlite":
+        import os
+        from pathlib import Path
+
+        name = (engine.url.database or "").removeprefix("file:")
+        if not name or name == ":memory:":
+            return None
+        path = Path(name)
+        if path.exists() and not os.access(path, os.W_OK):
+            return f"the file {path} is not writable"
+        if not os.access(path.parent, os.W_OK):
+            return f"its folder {path.parent} is not writable (SQLite keeps its journal there)"
+        return None
+    if engine.dialect.name != "postgresql":
+        return None
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sqlfiles.statement("health/writable_postgresql")).one()
+            if row.standby:
+                return "the server is a standby (in recovery)"
+            if row.read_only:
+                return "transactions are read-only (default_transaction_read_only)"
+            missing = [t for t in PIPELINE_TABLES if t not in present]
+            if missing and not row.can_create:
+                return f"no CREATE on the schema for the missing tables {', '.join(missing)}"
+            for table in (t for t in WRITTEN_TABLES if t in present):
+                ok = conn.execute(
+                    sqlfiles.statement("health/table_writable_postgresql"),
+                    {"table_name": table},
+                ).scalar_one()
+                if not ok:
+                    return f"no INSERT, UPDATE and DELETE on {table}"
+    except SQLAlchemyError as exc:
+        return f"its write access could not be checked: {_one_line(exc)}"
+    return None
+
+
+class UnknownUsers(ValueError):
+    """Requested user ids the database does not have (or, where asked, inactive ones)."""
+
+
+def requested_users(engine: Engine, user_ids: Iterable[int]) -> dict[int, bool | None]:
+    """For each requested id: True (active), False (inactive) or None (no such user)."""
+    found: dict[int, bool | None] = {}
+    with engine.connect() as conn:
+        for uid in dict.fromkeys(user_ids):
+            row = conn.execute(sqlfiles.statement("admin/user"), {"user_id": uid}).first()
+            found[uid] = None if row is None else bool(row.is_active)
+    return found
+
+
+def check_requested_users(
+    engine: Engine, safe_url: str, user_ids: Iterable[int], *, allow_inactive: bool
+) -> None:
+    """Raise UnknownUsers naming the ids that do not exist (and, unless
+    ``allow_inactive``, the inactive ones: they get no challenges)."""
+    found = requested_users(engine, user_ids)
+    unknown = [str(u) for u, active in found.items() if active is None]
+    inactive = [str(u) for u, active in found.items() if active is False]
+    if unknown:
+        who = f"user {unknown[0]} does" if len(unknown) == 1 else f"users {', '.join(unknown)} do"
+        raise UnknownUsers(f"{who} not exist in {safe_url}")
+    if inactive and not allow_inactive:
+        who = f"user {inactive[0]} is" if len(inactive) == 1 else f"users {', '.join(inactive)} are"
+        raise UnknownUsers(f"{who} inactive in {safe_url}: inactive users get no challenges")
 
 
 def read_settings_rows(engine: Engine) -> dict[str, str]:

@@ -90,6 +90,8 @@ class RunSummary:
     morning: dict[str, Any] = field(default_factory=dict)  # yesterday, for the admins
     shards: int = 0  # how many shards the users were split into
     shard_workers: list[str] = field(default_factory=list)  # host:pid that ran shard tasks
+    run_row_id: int | None = None  # this run's pipeline_runs row, once its start is recorded
+    run_folder: str | None = None  # data/runs/<date>/<flow run id>/: the run's Parquet files
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)

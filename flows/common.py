@@ -8,12 +8,22 @@ from zoneinfo import ZoneInfo
 from prefect import runtime
 
 
+def plain_date(day: date) -> date:
+    """``day`` as a plain ``datetime.date``. Prefect's runtime gives a ``Date`` subclass
+    (from its DateTime type) that sqlite3 cannot bind (``type 'Date' is not supported``):
+    dates are converted here, at the edge, before anything uses them."""
+    return date(day.year, day.month, day.day)
+
+
 def resolve_run_date(run_date: date | None, tz: str = "Europe/Oslo") -> date:
-    """The day a run is for: as given; else the scheduled start's date in ``tz`` when a
-    deployment's schedule started the run; else today in ``tz``."""
+    """The day a run is for, a plain ``datetime.date``: as given; else, for a run of a
+    deployment, the date in ``tz`` of its scheduled start (a scheduled run at 00:00 Oslo is
+    for that day, even when it starts late); else today in ``tz``. A run not from a
+    deployment (``daglig run``, a test, a subflow called in-process) has no schedule: its
+    "scheduled start" is only the moment it was created."""
     if run_date is not None:
-        return run_date
+        return plain_date(run_date)
     scheduled = runtime.flow_run.scheduled_start_time
-    if scheduled is not None and runtime.flow_run.id:
-        return scheduled.astimezone(ZoneInfo(tz)).date()
+    if scheduled is not None and runtime.deployment.id:
+        return plain_date(scheduled.astimezone(ZoneInfo(tz)).date())
     return datetime.now(ZoneInfo(tz)).date()

@@ -13,16 +13,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import polars as pl
 from prefect import flow, runtime
 from prefect.logging import get_run_logger
+from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from daglig import interrupt
 from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
+from daglig.errors import tag_failure
 from daglig.learner.model_store import ModelUnavailable
 from daglig.learner.selection import MLSelector, ShardedMLSelector
 from daglig.quality import warm_up
@@ -32,14 +35,14 @@ from flows.common import resolve_run_date
 from tasks.cleanup import cleanup_expired
 from tasks.common import failed_task_of, tidy_failed_run
 from tasks.features import FeatureRefs, extract_user_features
-from tasks.health import check_database
+from tasks.health import check_database, check_users
 from tasks.ml import assess_learners, load_learner_model
 from tasks.morning import build_morning_report
 from tasks.progress import Progress
 from tasks.quality import validate_inputs, validate_outputs
 from tasks.render import render_day
 from tasks.report import publish_summary, send_summary_email
-from tasks.runs import record_run_quietly
+from tasks.runs import begin_run, record_run_quietly
 from tasks.select import select_challenges
 from tasks.settings import load_challenge_settings
 from tasks.write import upsert_challenges
@@ -74,6 +77,8 @@ def choose_selector(
     the fallback for everyone, with the reason in the summary. Never fails the run."""
     try:
         loaded = step("load-model", load_learner_model, settings, day)
+        if isinstance(loaded, ModelUnavailable):
+            raise loaded
         assessment = step("assess-learners", assess_learners, refs, loaded)
     except Exception as exc:  # no/old/mismatched/corrupt model, or the ML step failed
         summary.ml_status = "fallback"
@@ -171,6 +176,7 @@ def generate_daily_challenges(
     step = _Timer(Progress(f"daily-challenges-{day.isoformat()}-progress", PROGRESS_STEPS))
     try:
         step("check-health", check_database, settings, dry_run)
+        _begin(summary, settings)
         cs = step("read-settings", load_challenge_settings, settings)
         summary.settings_problems = list(cs.problems)
         if not cs.generation_enabled:
@@ -190,6 +196,7 @@ def generate_daily_challenges(
         if tidied:
             summary.notes.append(tidied)
         log.error("run for %s failed in %s: %s", day, summary.failed_task, summary.error)
+        tag_failure(exc, summary.failed_task, day)  # the CLI's one line names both
         if step.progress is not None:
             step.progress.advance(0, f"failed in {summary.failed_task}")
         _report(step, summary, settings, started)
@@ -213,6 +220,8 @@ def _generate(
     shards: int | None = None,
 ) -> None:
     off_reason = ml_wanted(cs, no_ml)
+    if user_ids is not None:  # an unknown id fails the run at once, with one line
+        step("check-users", check_users, settings, user_ids)
     # the input gate's library imports in the background while the answer log streams in
     threading.Thread(target=warm_up, name="import-gx", daemon=True).start()
     refs = step(
@@ -225,6 +234,7 @@ def _generate(
         shards=shards,
     )
     summary.shards = len(refs.shards)
+    summary.run_folder = str(refs.folder)
     summary.quarantined, summary.quarantine_file = refs.quarantined, str(refs.quarantine)
     # data-quality gates: a blocking failure raises DataQualityError before any write
     summary.quality["inputs"] = step("validate-inputs", validate_inputs, refs, settings).as_dict()
@@ -296,6 +306,7 @@ def _generate(
         rendered,
         force,
         cs.challenges_per_user,
+        summary.run_row_id,
     )
     summary.written = asdict(counts)
     if counts.assignments_inserted == 0 and counts.assignments_replaced == 0:
@@ -306,6 +317,22 @@ def _generate(
 # gate, load model, assess learners, select, render, output gate, upsert, summary); a run
 # with fewer steps jumps to 100 % at its end, one with more waits just below it.
 PROGRESS_STEPS = 11
+
+
+def _begin(summary: RunSummary, settings: Settings) -> None:
+    """The run's ``running`` row in pipeline_runs (crashed runs before it marked), and the
+    run known to this process's Ctrl-C handling (``daglig.interrupt``)."""
+    summary.run_row_id = begin_run(summary, settings)
+    interrupt.start_run(
+        interrupt.RunInProgress(
+            run_date=summary.run_date,
+            database_url=settings.database_url,
+            started_at=datetime.now(UTC).replace(tzinfo=None),
+            flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None,
+            api_url=PREFECT_API_URL.value() or None,
+            row_id=summary.run_row_id,
+        )
+    )
 
 
 def _health_check_only(summary: RunSummary, settings: Settings, day: date) -> dict[str, Any]:

@@ -192,14 +192,18 @@ def create_app_tables(bind: Engine | Connection) -> None:
 
 
 class PipelineRun(Base):
-    """One row per nightly-run attempt (written by the flow's ``record-run`` task)."""
+    """One row per nightly-run attempt: inserted ``running`` when the run starts
+    (``record-run-start``), ``written`` inside the day's write transaction, and given its
+    end by ``record-run``; a later run marks a row whose process is gone ``crashed``.
+    ``finished_at`` equals ``started_at`` until the run ends."""
 
     __tablename__ = "pipeline_runs"
     id: Mapped[int] = mapped_column(GeneratedBigInt, Identity(), primary_key=True)
     run_date: Mapped[date] = mapped_column(Date, nullable=False)
     started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     finished_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
-    status: Mapped[str] = mapped_column(Text, nullable=False)  # ok|dry_run|disabled|failed
+    # ok | dry_run | disabled | failed | running | written | crashed | interrupted
+    status: Mapped[str] = mapped_column(Text, nullable=False)
     total_seconds: Mapped[float] = mapped_column(
         Float(precision=53).with_variant(Float(), "sqlite"), nullable=False
     )
@@ -209,6 +213,8 @@ class PipelineRun(Base):
     ml_status: Mapped[str | None] = mapped_column(Text)  # used | fallback | off
     error: Mapped[str | None] = mapped_column(Text)  # "<step>: <one line>" when failed
     flow_run_id: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(Text)  # where the run's process ran
+    pid: Mapped[int | None] = mapped_column(Integer)  # and its process id
 
     __table_args__ = (Index("ix_pipeline_runs_run_date", "run_date"),)
 

@@ -35,7 +35,9 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    func,
     inspect,
+    select,
 )
 from sqlalchemy.schema import AddConstraint, CreateIndex
 
@@ -106,6 +108,30 @@ def prepare_schema(engine: Engine, *, replace: bool) -> None:
             Base.metadata.tables[_DEFERRED_INDEX_TABLE].indexes, key=lambda i: str(i.name)
         ):
             idx.drop(conn, checkfirst=True)
+
+
+def existing_rows(database_url: str) -> dict[str, int]:
+    """Rows per table of what ``replace=True`` would drop (the contract's tables, the
+    pipeline's, the ground truth), for the tables that hold any; empty for a new database.
+    Reads only: a SQLite file that does not exist is not created."""
+    from daglig.db import sqlite_file
+
+    path = sqlite_file(database_url)
+    if path is not None and not path.exists():
+        return {}
+    engine = make_engine(database_url, read_only=True)
+    try:
+        with engine.connect() as conn:
+            present = set(inspect(conn).get_table_names())
+            tables = [*Base.metadata.sorted_tables, GROUND_TRUTH]
+            counts = {
+                t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in tables
+                if t.name in present
+            }
+    finally:
+        engine.dispose()
+    return {name: n for name, n in counts.items() if n}
 
 
 def _index_ddl(engine: Engine) -> list[str]:

@@ -10,7 +10,7 @@ from prefect.logging import get_run_logger
 
 from daglig.config import Settings
 from daglig.db import make_engine
-from daglig.store import HealthReport, check_health
+from daglig.store import HealthReport, check_health, check_requested_users
 from tasks.common import log_rows
 
 
@@ -36,3 +36,17 @@ def check_database(settings: Settings, dry_run: bool) -> HealthReport:
         time.perf_counter() - t0,
     )
     return report
+
+
+@task(name="check-users", cache_policy=NONE)
+def check_users(settings: Settings, user_ids: list[int]) -> int:
+    """A run for some users (``user_ids``) fails at once, with one line, when one of them
+    does not exist (an inactive one is skipped and reported, as in a full run)."""
+    t0 = time.perf_counter()
+    engine = make_engine(settings.database_url)
+    try:
+        check_requested_users(engine, settings.safe_database_url(), user_ids, allow_inactive=True)
+    finally:
+        engine.dispose()
+    log_rows("check-users", len(user_ids), len(user_ids), time.perf_counter() - t0)
+    return len(user_ids)

@@ -28,6 +28,7 @@ from daglig.learner.features import EXAMS_SCHEMA, FEATURES
 from daglig.learner.model_store import (
     LoadedModel,
     ModelMetadata,
+    ModelUnavailable,
     load_model,
     model_folder,
     save_model,
@@ -43,13 +44,21 @@ if TYPE_CHECKING:  # scikit-learn takes seconds to import: the nightly run needs
 
 
 @task(name="load-model", cache_policy=NONE)
-def load_learner_model(settings: Settings, run_date: date) -> LoadedModel:
-    """The current learner model of this database, validated for ``run_date`` (no
-    retries: a bad model stays bad; the flow falls back). Reads the database's identity,
-    creates none: a database without one has no model trained on it."""
-    loaded = load_model(
-        settings.model_dir, run_date, settings.model_max_age_days, database_identity(settings)
-    )
+def load_learner_model(settings: Settings, run_date: date) -> LoadedModel | ModelUnavailable:
+    """The current learner model of this database, validated for ``run_date``, or the
+    ``ModelUnavailable`` saying why there is none (no retries: a bad model stays bad; the
+    flow falls back). Reads the database's identity, creates none: a database without one
+    has no model trained on it.
+
+    Returned, not raised: no usable model is an expected outcome, not a failed task, and a
+    raised exception would be logged at ERROR with its traceback in every fallback run
+    (and in every date of a backfill). The flow logs it once, as a WARNING."""
+    try:
+        loaded = load_model(
+            settings.model_dir, run_date, settings.model_max_age_days, database_identity(settings)
+        )
+    except ModelUnavailable as exc:
+        return exc
     get_run_logger().info(
         "learner model %s (data up to %s) loaded",
         loaded.version,

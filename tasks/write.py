@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -12,10 +13,12 @@ from prefect.logging import get_run_logger
 
 from daglig.config import Settings
 from daglig.db import make_engine
+from daglig.interrupt import guarded_commits
 from daglig.store import WriteCounts, write_day
 from tasks.common import log_rows
 from tasks.render import RenderedRefs
 from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.runs import mark_written
 
 
 @task(
@@ -26,8 +29,16 @@ from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
     cache_policy=NONE,
 )
 def upsert_challenges(
-    settings: Settings, run_date: date, refs: RenderedRefs, force: bool, challenges_per_user: int
+    settings: Settings,
+    run_date: date,
+    refs: RenderedRefs,
+    force: bool,
+    challenges_per_user: int,
+    run_row: int | None = None,
 ) -> WriteCounts:
+    """Write the day in one transaction. Its commit passes the interrupt gate
+    (``daglig.interrupt``: after Ctrl-C no write starts committing) and takes the run's
+    ``pipeline_runs`` row (``run_row``) to ``written`` in the same transaction."""
     t0 = time.perf_counter()
     challenges = pl.read_parquet(refs.challenges)
     # one shard's assignments in memory at a time, staged one after the other
@@ -38,18 +49,22 @@ def upsert_challenges(
     limits = settings.session_limits()
     engine = make_engine(settings.database_url, limits)
     try:
-        counts = write_day(
-            engine,
-            run_date,
-            challenges,
-            assignments,
-            force=force,
-            challenges_per_user=challenges_per_user,
-            # when the row was written: I/O metadata, not an input of any decision
-            written_at=datetime.now(UTC).replace(tzinfo=None),
-            limits=limits,
-            log=get_run_logger(),
-        )
+        with guarded_commits(
+            engine, run_date, before_commit=lambda conn: mark_written(conn, run_row)
+        ) as committed:
+            counts = write_day(
+                engine,
+                run_date,
+                challenges,
+                assignments,
+                force=force,
+                challenges_per_user=challenges_per_user,
+                # when the row was written: I/O metadata, not an input of any decision
+                written_at=datetime.now(UTC).replace(tzinfo=None),
+                limits=limits,
+                log=get_run_logger(),
+            )
+            committed(asdict(counts))
     finally:
         engine.dispose()
     log_rows(

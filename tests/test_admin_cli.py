@@ -118,11 +118,14 @@ def test_reports_on_an_empty_pipeline_say_so(sqlite_url: str, cli: Any) -> None:
     build_app(sqlite_url)
     r = run("admin", "overview", "--date", "2026-11-24")
     assert r.exit_code == 0, r.output
-    assert "today: 0 users, 0 assignments" in r.output and "last run: none recorded" in r.output
-    assert "no runs recorded yet" in run("admin", "performance").output
-    assert "(none)" in run("admin", "recent").output
+    assert "today: no assignments for 2026-11-24 yet" in r.output
+    assert "last run: no runs yet" in r.output
+    assert run("admin", "performance").output == "no runs yet\n"
+    assert "no challenges since" in run("admin", "recent").output
     s = json.loads(run("admin", "stats", "--end", "2026-11-24", "--json").stdout)
     assert s["totals"]["assigned"] == 0 and s["engagement"]["engagement_rate"] is None
+    text = run("admin", "stats", "--end", "2026-11-24").output
+    assert "no assignments in this range" in text and "runs: no runs yet in this range" in text
     r = run("admin", "stats", "--start", "2026-11-25", "--end", "2026-11-24")
     assert r.exit_code == 2 and "after end" in r.output
 

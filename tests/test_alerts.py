@@ -124,11 +124,12 @@ def test_health_check_only_fails_with_the_reason(sqlite_url: str, env: Any) -> N
 
 
 def test_cli_health_check_exits_nonzero_with_the_reason(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     from daglig.cli import app
 
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))  # its log file
     make_engine(sqlite_url).connect().close()
     out = CliRunner().invoke(app, ["health-check"])
     assert (

@@ -136,9 +136,11 @@ class _FakeFlow:
         self.runner = task_runner
         return self
 
-    def __call__(self, **kwargs: Any) -> dict[str, Any]:
+    def __call__(self, *, return_state: bool = False, **kwargs: Any) -> Any:
+        from prefect.states import Completed
+
         self.kwargs = kwargs
-        return {
+        result = {
             "run_date": str(RUN),
             "status": "ok",
             "users_served": 1,
@@ -150,10 +152,11 @@ class _FakeFlow:
             "shards": kwargs.get("shards") or 1,
             "shard_workers": ["host:1", "host:2"],
         }
+        return Completed(data=result) if return_state else result
 
 
 @pytest.fixture
-def fake_flow(monkeypatch: pytest.MonkeyPatch) -> Iterator[_FakeFlow]:
+def fake_flow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[_FakeFlow]:
     import daglig.runners
     import flows.daily_challenges
 
@@ -165,7 +168,11 @@ def fake_flow(monkeypatch: pytest.MonkeyPatch) -> Iterator[_FakeFlow]:
         yield "http://127.0.0.1:4200/api"
 
     monkeypatch.setattr(daglig.runners, "api_reachable_from_workers", api)
+    monkeypatch.setattr(daglig.runners, "temporary_api", api)  # the CLI's own (flow_session)
     monkeypatch.delenv("DAGLIG_DASK_ADDRESS", raising=False)
+    monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))  # its log file
+    (tmp_path / "app.db").touch()  # the CLI refuses a SQLite path that does not exist
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
     yield fake
 
 

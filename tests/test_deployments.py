@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -93,14 +94,21 @@ def test_backfill_form_bounds_concurrency_and_requires_dates() -> None:
 def test_a_scheduled_run_takes_the_scheduled_day_in_oslo(
     monkeypatch: pytest.MonkeyPatch, scheduled: str, expected: date
 ) -> None:
+    import prefect.runtime.deployment as deployment
     import prefect.runtime.flow_run as flow_run
+    from prefect.types._datetime import DateTime
 
     from flows.daily_challenges import resolve_run_date
 
-    # what prefect.runtime tells a run its schedule started (a scheduled deployment run)
+    # what prefect.runtime tells a run its schedule started (a scheduled deployment run),
+    # in Prefect's own DateTime type, whose .date() is a Date subclass sqlite3 cannot bind
+    when = DateTime.fromisoformat(scheduled)
     monkeypatch.setattr(flow_run, "id", "7a9a3a4e-8d0c-4c56-9a3c-0f2d3c1e9b11", raising=False)
-    monkeypatch.setattr(
-        flow_run, "scheduled_start_time", datetime.fromisoformat(scheduled), raising=False
-    )
-    assert resolve_run_date(None) == expected
+    monkeypatch.setattr(flow_run, "scheduled_start_time", when, raising=False)
+    monkeypatch.setattr(deployment, "id", "1b6f3a4e-8d0c-4c56-9a3c-0f2d3c1e9b11", raising=False)
+    day = resolve_run_date(None)
+    assert day == expected and type(day) is date
     assert resolve_run_date(date(2026, 1, 2)) == date(2026, 1, 2)  # an explicit date wins
+    # a run that is not from a deployment has no schedule: today, never the "scheduled" day
+    monkeypatch.setattr(deployment, "id", None, raising=False)
+    assert resolve_run_date(None) == datetime.now(ZoneInfo("Europe/Oslo")).date()

@@ -17,6 +17,7 @@ import typer
 
 from daglig.admin import service
 from daglig.config import Settings
+from daglig.terminal import flow_session, require_database
 
 admin_app = typer.Typer(
     name="admin",
@@ -47,12 +48,39 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _settings() -> Settings:
+    """The settings, validated (one line if not), and the database they name existing."""
+    settings = Settings()
+    require_database(settings)
+    return settings
+
+
 def _day(value: datetime | None, settings: Settings) -> date:
     return value.date() if value else service.today(settings.timezone)
 
 
 def _pct(r: float | None) -> str:
     return "–" if r is None else f"{100 * r:.1f} %"
+
+
+def _value(v: Any) -> str:
+    """A value as people read it: no ``None``, no Python dict or list syntax."""
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.3f}".rstrip("0").rstrip(".") if v != int(v) else f"{v:.1f}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_value(x)}" for k, x in v.items()) or "none"
+    if isinstance(v, list | tuple):
+        return ", ".join(_value(x) for x in v) or "none"
+    return str(v)
+
+
+def _diff(d: float | None) -> str:
+    """A difference of rates in percentage points."""
+    return "– (no ML and rule-based assignments to compare)" if d is None else f"{100 * d:+.1f} pp"
 
 
 def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
@@ -64,7 +92,7 @@ def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
         v = row.get(key)
         if key.endswith("_rate"):
             return _pct(v)
-        return "–" if v is None else str(v)
+        return _value(v)
 
     cells = [[cell(r, k) for k, _ in cols] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (_, h) in enumerate(cols)]
@@ -99,13 +127,21 @@ RUN_COLS = [
 
 def _run_line(run: dict[str, Any] | None) -> str:
     if run is None:
-        return "last run: none recorded"
+        return "last run: no runs yet"
+    if run["status"] in UNFINISHED:
+        return (
+            f"last run: {run['run_date']} {run['status']} since "
+            f"{(run['started_at'] or '')[:19]} UTC (not finished)"
+        )
     line = (
-        f"last run: {run['run_date']} {run['status']} at {run['finished_at'][:19]} UTC, "
+        f"last run: {run['run_date']} {run['status']} at {(run['finished_at'] or '')[:19]} UTC, "
         f"{run['total_seconds']:.1f} s, {run['users_served']} users, "
-        f"{run['assignments']} assignments, ML {run['ml_status']}"
+        f"{run['assignments']} assignments, ML {_value(run['ml_status'])}"
     )
     return line + (f"\n  error: {run['error']}" if run.get("error") else "")
+
+
+UNFINISHED = ("running", "written")
 
 
 def _settings_lines(values: dict[str, Any], problems: list[str]) -> list[str]:
@@ -116,22 +152,27 @@ def _settings_lines(values: dict[str, Any], problems: list[str]) -> list[str]:
 @admin_app.command()
 def overview(run_date: DateOpt = None, as_json: JsonOpt = False) -> None:
     """Settings in force, today's assignments and completion, and the last run."""
-    settings = Settings()
+    settings = _settings()
     with _errors():
         data = service.overview(settings.database_url, _day(run_date, settings))
 
     def text(d: dict[str, Any]) -> str:
         t = d["today"]
-        return "\n".join(
-            [f"Overview {d['date']}", "settings:"]
-            + _settings_lines(d["settings"], d["settings_problems"])
-            + [
+        today = (
+            [
                 f"today: {t['users']} users, {t['assignments']} assignments, "
                 f"{t['started']} started, {t['completed']} completed "
                 f"({_pct(t['completion_rate'])})",
                 _table(t["by_source"], [("source", "source"), *COMPLETION_COLS]),
-                _run_line(d["last_run"]),
             ]
+            if t["assignments"]
+            else [f"today: no assignments for {d['date']} yet"]
+        )
+        return "\n".join(
+            [f"Overview {d['date']}", "settings:"]
+            + _settings_lines(d["settings"], d["settings_problems"])
+            + today
+            + [_run_line(d["last_run"])]
         )
 
     _emit(data, as_json, text)
@@ -143,7 +184,7 @@ def performance(
     as_json: JsonOpt = False,
 ) -> None:
     """The latest run attempts: status, seconds, users served, quarantined rows."""
-    settings = Settings()
+    settings = _settings()
     with _errors():
         data = service.performance(settings.database_url, limit)
 
@@ -153,9 +194,19 @@ def performance(
             f"seconds over the last {s['runs']} runs (dry runs excluded): last {s['last']}, "
             f"mean {s['mean']}, max {s['max']}"
             if s
-            else "no runs recorded yet"
+            else "no runs yet (other than dry runs)"
         )
-        runs = [{**r, "finished_at": (r["finished_at"] or "")[:19]} for r in d["runs"]]
+        runs = [
+            {
+                **r,
+                "finished_at": "(not finished)"
+                if r["status"] in UNFINISHED
+                else (r["finished_at"] or "")[:19],
+            }
+            for r in d["runs"]
+        ]
+        if not runs:
+            return "no runs yet"
         return "\n".join([head, _table(runs, RUN_COLS)])
 
     _emit(data, as_json, text)
@@ -172,7 +223,7 @@ def stats(
     as_json: JsonOpt = False,
 ) -> None:
     """Completion by source, type and category; engagement; ML vs fallback; run errors."""
-    settings = Settings()
+    settings = _settings()
     last = _day(end, settings)
     first = start.date() if start else last - timedelta(days=6)
     with _errors():
@@ -187,11 +238,26 @@ def stats(
                 "ml_n": b.get("ml", {}).get("assigned"),
                 "rb_rate": b.get("rule_based", {}).get("completion_rate"),
                 "rb_n": b.get("rule_based", {}).get("assigned"),
-                "difference": b.get("difference"),
+                "difference": None if b.get("difference") is None else _diff(b["difference"]),
             }
             for b in m["buckets"]
             if "ml" in b or "rule_based" in b
         ]
+        err_line = (
+            f"runs: {err['runs']} ({_value(err['runs_by_status'])}), failed {err['failed']} "
+            f"({_pct(err['failure_rate'])}); quarantined answer rows {err['quarantined']}"
+            if err["runs"]
+            else "runs: no runs yet in this range"
+        )
+        if not t["assigned"]:
+            return "\n".join(
+                [
+                    f"Statistics {d['start_date']} .. {d['end_date']}",
+                    "no assignments in this range",
+                    err_line,
+                ]
+                + [f"  failed {r['run_date']}: {r['error']}" for r in err["failed_runs"]]
+            )
         return "\n".join(
             [
                 f"Statistics {d['start_date']} .. {d['end_date']}",
@@ -219,9 +285,8 @@ def stats(
                         ("difference", "difference"),
                     ],
                 ),
-                f"weighted difference (ML − rule-based): {m['difference']}",
-                f"runs: {err['runs']} ({err['runs_by_status']}), failed {err['failed']} "
-                f"({_pct(err['failure_rate'])}); quarantined answer rows {err['quarantined']}",
+                f"weighted difference (ML − rule-based): {_diff(m['difference'])}",
+                err_line,
             ]
             + [f"  failed {r['run_date']}: {r['error']}" for r in err["failed_runs"]]
         )
@@ -240,7 +305,7 @@ def recent(
     as_json: JsonOpt = False,
 ) -> None:
     """The latest challenges with how many users hold, started and completed each."""
-    settings = Settings()
+    settings = _settings()
     first = since.date() if since else service.today(settings.timezone) - timedelta(days=days - 1)
     with _errors():
         data = service.recent(settings.database_url, first, limit)
@@ -257,7 +322,11 @@ def recent(
     _emit(
         data,
         as_json,
-        lambda d: f"Challenges since {d['since_date']}\n" + _table(d["challenges"], cols),
+        lambda d: (
+            f"Challenges since {d['since_date']}\n" + _table(d["challenges"], cols)
+            if d["challenges"]
+            else f"no challenges since {d['since_date']}"
+        ),
     )
 
 
@@ -267,7 +336,7 @@ def settings_show(
     as_json: JsonOpt = False,
 ) -> None:
     """The settings in force (defaults filled in), who set each, and recent changes."""
-    settings = Settings()
+    settings = _settings()
     with _errors():
         data = service.settings_view(settings.database_url, history)
 
@@ -276,13 +345,17 @@ def settings_show(
         lines = ["settings in force:"]
         for k, v in d["settings"].items():
             r = stored.get(k)
-            who = f"  (set by {r['updated_by'] or '?'} at {r['updated_at'][:19]})" if r else ""
+            who = (
+                f"  (set by {r['updated_by'] or 'unknown'} at {r['updated_at'][:19]} UTC)"
+                if r
+                else "  (default)"
+            )
             lines.append(f"  {k} = {json.dumps(v, ensure_ascii=False)}{who}")
         lines += [f"  settings problem: {p}" for p in d["problems"]]
         if d["history"]:
             lines.append("recent changes:")
             lines += [
-                f"  {h['changed_at'][:19]} {h['changed_by'] or '?'}: {h['key']} "
+                f"  {h['changed_at'][:19]} UTC {h['changed_by'] or 'unknown'}: {h['key']} "
                 f"{h['old_value'] or '(unset)'} -> {h['new_value']}"
                 for h in d["history"]
             ]
@@ -302,7 +375,7 @@ def settings_set(
 ) -> None:
     """Change one setting, validated against the contract's keys and bounds; recorded with
     who and when in challenge_settings_history."""
-    settings = Settings()
+    settings = _settings()
     who = by or os.environ.get("USER") or None
     with _errors():
         parsed = service.parse_cli_value(key, value)
@@ -313,7 +386,7 @@ def settings_set(
             return f"{key} unchanged (already {value})"
         return "\n".join(
             f"{c['key']}: {c['old_value'] or '(unset)'} -> {c['new_value']} "
-            f"(by {d['changed_by'] or '?'} at {d['changed_at'][:19]} UTC)"
+            f"(by {d['changed_by'] or 'unknown'} at {d['changed_at'][:19]} UTC)"
             for c in d["changed"]
         )
 
@@ -328,8 +401,8 @@ def test_user(
 ) -> None:
     """Dry-run the nightly job for one user: the challenges chosen, their reasons, and
     which selector (ml, fallback, onboarding) served the user and why. Writes nothing."""
-    settings = Settings()
-    with _errors():
+    settings = _settings()
+    with _errors(), flow_session():
         data = service.dry_run_user(settings, user_id, _day(run_date, settings))
 
     def text(d: dict[str, Any]) -> str:
@@ -341,8 +414,8 @@ def test_user(
             cat = f" {c['category']} ({c['category_no']})" if c["category"] else ""
             lines += [
                 f"  {c['slot']}. {c['challenge_type']}{cat}: target {c['target_value']}, "
-                f"difficulty {c['difficulty']}, {c['xp_reward']} XP + {c['bonus_xp']} bonus "
-                f"[{c['source']}]",
+                f"difficulty {_value(c['difficulty'])}, {c['xp_reward']} XP + "
+                f"{c['bonus_xp']} bonus [{c['source']}]",
                 f"     {c['title']}",
                 f"     {c['description']}",
                 f"     reason: {json.dumps(c['reason'], ensure_ascii=False)}",
@@ -366,8 +439,8 @@ def generate(
 ) -> None:
     """Start the nightly deployment (daily-challenges/nightly) through the Prefect API when
     PREFECT_API_URL is set, else run the nightly job here."""
-    settings = Settings()
-    with _errors():
+    settings = _settings()
+    with _errors(), flow_session():
         data = service.generate(
             _day(run_date, settings), force=force, local=local, wait_seconds=wait
         )
@@ -379,9 +452,16 @@ def generate(
                 f"({d['flow_run_id']}), state {d['state']}, at {d['api_url']}"
             )
         r = d["result"]
+        w = r.get("written") or {}
+        written = (
+            f"{w.get('assignments_inserted', 0)} assignments added, "
+            f"{w.get('assignments_replaced', 0)} replaced"
+            if w
+            else "nothing written"
+        )
         return (
             f"ran locally for {d['run_date']}: {r['status']}, {r['users_served']} users, "
-            f"{r['assignments']} assignments; written {r.get('written')}"
+            f"{r['assignments']} assignments; {written}"
         )
 
     _emit(data, as_json, text)
@@ -398,7 +478,7 @@ def serve(
 
     from daglig.admin.api import MIN_TOKEN_LENGTH, create_app
 
-    settings = Settings()
+    settings = _settings()
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
     if len(token) < MIN_TOKEN_LENGTH:
         typer.echo(

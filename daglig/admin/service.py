@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -321,7 +322,8 @@ def performance(url: str, limit: int = 20) -> dict[str, Any]:
     if "pipeline_runs" not in _tables(url):
         return {"runs": [], "seconds": None}
     runs = read_frame(url, "analytics/recent_runs", {"row_limit": limit}, RUN_SCHEMA)
-    real = runs.filter(pl.col("status") != "dry_run")["total_seconds"]
+    # the real runs that ended: not dry runs, not one still running (or never finished)
+    real = runs.filter(~pl.col("status").is_in(["dry_run", "running", "written"]))["total_seconds"]
     seconds = (
         {
             "runs": real.len(),
@@ -602,34 +604,9 @@ def dry_run_user(settings: Settings, user_id: int, day: date) -> dict[str, Any]:
         raise NotFound(f"no user {user_id} known before the cutoff of {day}")
     cols = ["is_active", "total_answers", "accuracy", "current_streak"]
     user = {k: _jsonable(v) for k, v in users.select(cols).row(0, named=True).items()}
-    # one file of keyed assignments per shard (tasks/shards.py)
-    keyed = pl.read_parquet(sorted(folder.glob("shard-*/assignments_keyed.parquet"))).filter(
-        pl.col("user_id") == user_id
-    )
-    texts = pl.read_parquet(folder / "challenges.parquet").select(
-        "content_key", "title", "description", "xp_reward", "bonus_xp"
-    )
-    chosen = keyed.join(texts, on="content_key", how="left").sort("slot")
-    challenges = []
-    for r in chosen.to_dicts():
-        reason = json.loads(r["reason"]) if r["reason"] else {}
-        category = r["category"]
-        challenges.append(
-            {
-                "slot": r["slot"],
-                "challenge_type": r["challenge_type"],
-                "category": category,
-                "category_no": CATEGORIES[category].name_no if category in CATEGORIES else None,
-                "target_value": r["target_value"],
-                "difficulty": r["difficulty"],
-                "xp_reward": r["xp_reward"],
-                "bonus_xp": r["bonus_xp"],
-                "source": r["source"],
-                "title": r["title"],
-                "description": r["description"],
-                "reason": reason,
-            }
-        )
+    challenges = [
+        {k: v for k, v in c.items() if k != "user_id"} for c in chosen_challenges(folder, [user_id])
+    ]
     if not user["is_active"]:
         selector, why = None, "inactive user: no challenges"
     elif not challenges:
@@ -642,6 +619,74 @@ def dry_run_user(settings: Settings, user_id: int, day: date) -> dict[str, Any]:
         ).ml_min_answers
         selector, why = source, _why(source, user, result, min_answers)
     return {**base, "user": user, "selector": selector, "why": why, "challenges": challenges}
+
+
+def chosen_challenges(folder: Path, user_ids: list[int]) -> list[dict[str, Any]]:
+    """What a run (a dry run, typically) chose for ``user_ids``, read from its run folder:
+    per user and slot the type, category, target, difficulty, XP, source, Norwegian text
+    and reason (decoded JSON)."""
+    # one file of keyed assignments per shard (tasks/shards.py)
+    keyed = pl.read_parquet(sorted(folder.glob("shard-*/assignments_keyed.parquet"))).filter(
+        pl.col("user_id").is_in(user_ids)
+    )
+    texts = pl.read_parquet(folder / "challenges.parquet").select(
+        "content_key", "title", "description", "xp_reward", "bonus_xp"
+    )
+    chosen = keyed.join(texts, on="content_key", how="left").sort("user_id", "slot")
+    out = []
+    for r in chosen.to_dicts():
+        category = r["category"]
+        out.append(
+            {
+                "user_id": r["user_id"],
+                "slot": r["slot"],
+                "challenge_type": r["challenge_type"],
+                "category": category,
+                "category_no": CATEGORIES[category].name_no if category in CATEGORIES else None,
+                "target_value": r["target_value"],
+                "difficulty": r["difficulty"],
+                "xp_reward": r["xp_reward"],
+                "bonus_xp": r["bonus_xp"],
+                "source": r["source"],
+                "title": r["title"],
+                "description": r["description"],
+                "reason": json.loads(r["reason"]) if r["reason"] else {},
+            }
+        )
+    return out
+
+
+def reason_gist(reason: Mapping[str, Any]) -> str:
+    """A challenge's reason JSON in a few words: the rule that chose it and its evidence."""
+    parts = []
+    if reason.get("ml_holdout"):
+        parts.append("ML holdout")
+    if reason.get("rule"):
+        parts.append(str(reason["rule"]).replace("_", " "))
+    if reason.get("category_mastery") is not None:
+        parts.append(f"mastery {reason['category_mastery']:.2f}")
+    weak = [w for w in reason.get("weak_areas") or [] if isinstance(w, dict)]
+    if weak:
+        parts.append(
+            "weakest "
+            + ", ".join(
+                f"{w.get('category')} {w['mastery']:.2f}"
+                if w.get("mastery") is not None
+                else str(w.get("category"))
+                for w in weak
+            )
+        )
+    if reason.get("level"):
+        parts.append(f"level {reason['level']}")
+    if reason.get("answers") is not None:
+        parts.append(f"{reason['answers']} answers")
+    if reason.get("accuracy") is not None:
+        parts.append(f"accuracy {100 * reason['accuracy']:.0f} %")
+    if reason.get("category_rule"):
+        days = reason.get("category_days_since_practised")
+        since = f" ({days} days ago)" if days is not None else ""
+        parts.append(str(reason["category_rule"]).replace("_", " ") + since)
+    return ", ".join(parts) or "–"
 
 
 def prefect_api_url() -> str | None:
