@@ -141,7 +141,9 @@ def test_an_email_on_a_completely_full_disk_leaves_no_empty_file(
     t0 = datetime.now(UTC)
     r = daglig("run", "--date", DAY.isoformat(), env=env)
     assert r.returncode == 1, r
-    left = files(tiny_disk)
+    # the CLI's log file (logs/daglig.log) is opened to record the failure; on a disk with
+    # no byte free it stays empty, which is the log's business, not a half-written output
+    left = {k: v for k, v in files(tiny_disk).items() if not k.startswith("logs/")}
     assert not [k for k in left if k.endswith((".tmp", ".eml", ".parquet")) or left[k] == 0], left
     runs = task_runs(
         latest_flow_run(f"daily-challenges-{DAY.isoformat()}", t0).id, {"send-summary-email"}
