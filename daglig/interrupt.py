@@ -199,15 +199,12 @@ def _exit_quietly() -> None:
     os._exit(130)
 
 
-# What the SIGINT thread does: until the command starts (imports), end quietly; then raise
-# KeyboardInterrupt in the main thread (None); inside interruptible(), handle the run's end.
-_handler: dict[str, Callable[[], None] | None] = {"on_sigint": _exit_quietly}
-
-
-def command_started() -> None:
-    """The command is running: Ctrl-C outside a run is KeyboardInterrupt again."""
-    if _handler["on_sigint"] is _exit_quietly:
-        _handler["on_sigint"] = None
+# What the SIGINT thread does: outside a run, end quietly (exit 130); inside
+# interruptible(), handle the run's end. Never KeyboardInterrupt in the main thread: a
+# library catching BaseException (seen: pydantic wrapped it into a serialization error;
+# once a run went on and wrote its day after Ctrl-C) would swallow it. Ending the process
+# is safe outside a run's commit gate: an uncommitted transaction rolls back.
+_handler: dict[str, Callable[[], None]] = {"on_sigint": _exit_quietly}
 
 
 def take_over_sigint() -> None:
@@ -216,20 +213,13 @@ def take_over_sigint() -> None:
     it would take the signal and leave it to the main thread, which runs Python signal
     handlers only between bytecodes: never while it waits on a task or sits in a long C
     call) and wait for it in a thread of its own. Inside :func:`interruptible` that
-    thread handles the interrupt at once; elsewhere it raises KeyboardInterrupt in the
-    main thread, as Python's default handler does."""
-    import _thread
-
+    thread handles the interrupt at once; elsewhere it ends the process (exit 130)."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
     def wait() -> None:
         while True:
             signal.sigwait({signal.SIGINT})
-            handle = _handler["on_sigint"]
-            if handle is not None:
-                handle()  # ends the process
-            else:
-                _thread.interrupt_main(signal.SIGINT)
+            _handler["on_sigint"]()  # ends the process
 
     threading.Thread(target=wait, daemon=True, name="sigint").start()
 

@@ -167,9 +167,6 @@ class FrontDoor(TyperGroup):
     module docstring). Click's own usage errors (exit 2) and exits pass through."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's own click Context
-        from daglig.interrupt import command_started
-
-        command_started()
         try:
             return super().invoke(ctx)
         except UsageError as exc:  # a mistyped option or value: one line, not a box
@@ -181,7 +178,7 @@ class FrontDoor(TyperGroup):
             raise typer.Exit(2) from None
         except (typer.Exit, typer.Abort, TyperException):  # exits, click's own errors
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # in-process (tests); the command itself: daglig.interrupt
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
         except Exception as exc:

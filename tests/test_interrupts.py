@@ -180,6 +180,32 @@ def test_ctrl_c_before_the_write_stops_at_once_and_the_next_run_works(
     assert assignments(sqlite_url) > 0
 
 
+@pytest.mark.parametrize("after", [1.5, 3.5, 7.0])
+def test_ctrl_c_while_the_command_starts_ends_it_and_writes_nothing(
+    sqlite_url: str, tmp_path: Path, after: float
+) -> None:
+    """Ctrl-C in the first seconds: imports, settings, the temporary server starting. Found
+    after the first fix (2026-12-02): between the command's start and the run's own handler a
+    KeyboardInterrupt raised in the main thread was swallowed by a library (at 7 s pydantic
+    wrapped it: exit 1, "PydanticSerializationError … KeyboardInterrupt"; at 8 s the run went
+    on, wrote its day and exited 0, 54 s later)."""
+    env = world(sqlite_url, tmp_path)
+    proc = start_run(env, tmp_path)
+    try:
+        time.sleep(after)
+        seconds = ctrl_c(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = (tmp_path / "run.err").read_text()
+    assert proc.returncode == 130, err
+    assert seconds < 10
+    assert len(err.splitlines()) == 1 and err.startswith("interrupted"), err
+    tables = {t for (t,) in query(sqlite_url, "SELECT name FROM sqlite_master")}
+    # stopped before its health check created the pipeline's tables, or after: none written
+    assert "user_daily_challenges" not in tables or assignments(sqlite_url) == 0
+
+
 def test_ctrl_c_after_the_commit_says_what_was_written(sqlite_url: str, tmp_path: Path) -> None:
     with silent_smtp() as port:
         env = world(
