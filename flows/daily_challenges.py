@@ -322,17 +322,15 @@ PROGRESS_STEPS = 11
 def _begin(summary: RunSummary, settings: Settings) -> None:
     """The run's ``running`` row in pipeline_runs (crashed runs before it marked), and the
     run known to this process's Ctrl-C handling (``daglig.interrupt``)."""
-    summary.run_row_id = begin_run(summary, settings)
-    interrupt.start_run(
-        interrupt.RunInProgress(
-            run_date=summary.run_date,
-            database_url=settings.database_url,
-            started_at=datetime.now(UTC).replace(tzinfo=None),
-            flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None,
-            api_url=PREFECT_API_URL.value() or None,
-            row_id=summary.run_row_id,
-        )
+    run = interrupt.RunInProgress(
+        run_date=summary.run_date,
+        database_url=settings.database_url,
+        started_at=datetime.now(UTC).replace(tzinfo=None),
+        flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None,
+        api_url=PREFECT_API_URL.value() or None,
     )
+    interrupt.start_run(run)  # before the row: a Ctrl-C in between finds it by flow run
+    summary.run_row_id = run.row_id = begin_run(summary, settings)
 
 
 def _health_check_only(summary: RunSummary, settings: Settings, day: date) -> dict[str, Any]:

@@ -283,11 +283,18 @@ def mark_interrupted(run: Any, line: str) -> None:
     """After Ctrl-C (``daglig.interrupt``): the run's row ``interrupted`` with the line
     the terminal shows, its Prefect flow run Cancelled. Short timeouts: a write holding
     the database must not keep the process from ending (the next run then marks the row)."""
-    if run.row_id is not None:
+    if run.row_id is not None or run.flow_run_id:
         engine = make_engine(run.database_url, timeout=2)
         try:
             with engine.begin() as conn:
-                _end_unfinished(conn, run.row_id, "interrupted", line, run.started_at, _now())
+                row_id = run.row_id
+                if row_id is None:  # Ctrl-C while the row was being recorded
+                    row_id = conn.execute(
+                        sqlfiles.statement("admin/unfinished_run_of_flow_run"),
+                        {"flow_run_id": run.flow_run_id},
+                    ).scalar()
+                if row_id is not None:
+                    _end_unfinished(conn, row_id, "interrupted", line, run.started_at, _now())
         except Exception:  # noqa: BLE001 - best effort: the next run marks it crashed
             pass
         finally:
