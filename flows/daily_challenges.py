@@ -31,7 +31,7 @@ from daglig.learner.selection import MLSelector, ShardedMLSelector
 from daglig.quality import warm_up
 from daglig.selection import FallbackSelector, Selector
 from daglig.summary import RunSummary, assignment_counts
-from flows.common import resolve_run_date
+from flows.common import OptionalDay, resolve_run_date
 from tasks.cleanup import cleanup_expired
 from tasks.common import failed_task_of, tidy_failed_run
 from tasks.features import FeatureRefs, extract_user_features
@@ -130,7 +130,7 @@ SHARD_THREADS = int(os.environ.get("DAGLIG_SHARD_THREADS", "2"))
     task_runner=ThreadPoolTaskRunner(max_workers=SHARD_THREADS),  # type: ignore[arg-type]
 )
 def generate_daily_challenges(
-    run_date: date | None = None,
+    run_date: OptionalDay = None,
     force: bool = False,
     dry_run: bool = False,
     user_ids: list[int] | None = None,
@@ -143,7 +143,8 @@ def generate_daily_challenges(
     """Give every active user today's challenges.
 
     Args:
-        run_date: the challenge day (Europe/Oslo). Default: the scheduled day, else today.
+        run_date: optional: the challenge day (Europe/Oslo). Leave it empty for the
+            scheduled day (a Quick run: today).
         force: replace assignments nobody has started (progress 0, not completed).
         dry_run: compute and report, write nothing.
         user_ids: only these users (for tests and one-off fixes).

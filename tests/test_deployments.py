@@ -30,16 +30,57 @@ def test_nightly_and_backfill_on_the_process_pool() -> None:
     )
     assert not any(s.get("active") for s in d["nightly-dask"].get("schedules") or [])
     assert d["train"]["schedules"] == [
-        {"cron": "0 3 * * 0", "timezone": "Europe/Oslo", "active": True}
+        {
+            "cron": "0 3 * * 0",
+            "timezone": "Europe/Oslo",
+            "slug": "sundays-0300-europe-oslo",
+            "active": True,
+        }
     ]
     assert d["train"]["entrypoint"] == "flows/train_learner_model.py:train_learner_model"
     assert d["nightly"]["schedules"] == [
-        {"cron": "0 0 * * *", "timezone": "Europe/Oslo", "active": True}
+        {
+            "cron": "0 0 * * *",
+            "timezone": "Europe/Oslo",
+            "slug": "every-night-0000-europe-oslo",
+            "active": True,
+        }
     ]
     assert d["nightly"]["entrypoint"] == "flows/daily_challenges.py:generate_daily_challenges"
     assert d["backfill"]["entrypoint"] == "flows/backfill.py:backfill_daily_challenges"
     assert "schedules" not in d["backfill"]
     assert {x["work_pool"]["name"] for x in d.values()} == {"daglig-process"}
+
+
+def test_the_schedules_say_their_zone_where_the_ui_shows_them() -> None:
+    # the UI renders a cron as "At 12:00 AM every day": the deployment's description and
+    # the schedule's slug are where a reader learns it is Norwegian time
+    d = deployments()
+    assert d["nightly"]["description"].startswith("Every night at 00:00 Europe/Oslo")
+    assert "01:30 Europe/Oslo" in d["nightly"]["description"]
+    assert d["train"]["description"].startswith("Every Sunday at 03:00 Europe/Oslo")
+    for name in ("nightly", "train"):
+        for schedule in d[name]["schedules"]:
+            assert schedule["slug"].endswith("europe-oslo")
+
+
+def test_run_date_is_an_optional_date_picker() -> None:
+    # `date | None` gave anyOf [date, null]: the UI's "date | None" switch with 'Property
+    # is type "None"'. A plain date that is not required is a date picker left empty.
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.daily_challenges import generate_daily_challenges
+
+    schema = parameter_schema(generate_daily_challenges).model_dump_for_openapi()
+    run_date = schema["properties"]["run_date"]
+    assert "anyOf" not in run_date
+    assert (run_date["type"], run_date["format"], run_date["default"]) == ("string", "date", None)
+    assert "run_date" not in schema.get("required", [])
+    assert run_date["description"].startswith("optional")
+    # the flow still takes a date, and validates what the form sends
+    given = generate_daily_challenges.validate_parameters({"run_date": "2026-11-20"})
+    assert given["run_date"] == date(2026, 11, 20)
+    assert generate_daily_challenges.validate_parameters({})["run_date"] is None
 
 
 def test_pull_step_names_no_path_of_this_machine() -> None:
