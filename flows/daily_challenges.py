@@ -20,12 +20,13 @@ import polars as pl
 from prefect import flow, runtime
 from prefect.logging import get_run_logger
 from prefect.settings import PREFECT_API_URL
+from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from daglig import interrupt
 from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
-from daglig.errors import tag_failure
+from daglig.errors import person_line, tag_failure
 from daglig.learner.model_store import ModelUnavailable
 from daglig.learner.selection import MLSelector, ShardedMLSelector
 from daglig.quality import warm_up
@@ -94,8 +95,7 @@ def choose_selector(
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+    return person_line(exc)
 
 
 class _Timer:
@@ -190,18 +190,21 @@ def generate_daily_challenges(
     except Exception as exc:
         summary.status = "failed"
         summary.failed_task = failed_task_of(exc) or step.current or "flow"
-        summary.error = (
-            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        )
+        summary.error = person_line(exc)  # one line; the statement and traceback: the log
         tidied = tidy_failed_run(settings, day, exc)  # a full disk: give the space back
         if tidied:
             summary.notes.append(tidied)
-        log.error("run for %s failed in %s: %s", day, summary.failed_task, summary.error)
+        line = f"run for {day} failed in {summary.failed_task}: {summary.error}"
+        log.error("%s", line, exc_info=exc)
         tag_failure(exc, summary.failed_task, day)  # the CLI's one line names both
         if step.progress is not None:
-            step.progress.advance(0, f"failed in {summary.failed_task}")
+            step.progress.advance(0, f"failed in {summary.failed_task}: {summary.error}")
         _report(step, summary, settings, started)
-        raise
+        # The flow run's state message is what the UI shows: one line, not Prefect's
+        # "Flow run encountered an exception: <the exception's whole text>" (for a database
+        # error the INSERT statement, its parameters and a link). A caller still gets the
+        # exception itself: the state's data is the exception, raised by state.result().
+        return Failed(message=line, data=exc)  # type: ignore[return-value]
     _report(step, summary, settings, started, notify)
     if step.progress is not None:
         step.progress.finish(summary.status)
