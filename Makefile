@@ -51,6 +51,23 @@ lint: venv ## ruff and mypy
 # BENCH_PG (database daglig_bench_<N>; 1m reuses daglig_1m when it holds learners).
 SCALE ?= 10k
 BENCH_PG ?= postgresql://postgres@127.0.0.1:5432
+# make server PORT=4300: the Prefect server (UI + API) on PORT, its UI pointed at that port.
+PORT ?= 4200
+.PHONY: server
+server: venv ## start the Prefect server on PORT (default 4200) and say what to export
+	@echo "Prefect UI: http://127.0.0.1:$(PORT)   in every other shell: export PREFECT_API_URL=http://127.0.0.1:$(PORT)/api"
+	PREFECT_API_URL=http://127.0.0.1:$(PORT)/api $(VENV)/bin/prefect server start --host 127.0.0.1 --port $(PORT)
+
+# make deploy: the work pool (once), the deployments of prefect.yaml and the admins' alerts
+# (automations.yaml) on the server at PREFECT_API_URL. WITHIN_SECONDS= shortens the dead man's
+# switch's 90-minute window (the e2e test).
+.PHONY: deploy
+deploy: venv ## create the work pool, deploy prefect.yaml and the alerts (PREFECT_API_URL)
+	@test -n "$$PREFECT_API_URL" || { echo "set PREFECT_API_URL (README step 1)" >&2; exit 2; }
+	$(VENV)/bin/prefect work-pool inspect daglig-process >/dev/null 2>&1 || $(VENV)/bin/prefect work-pool create daglig-process --type process
+	$(VENV)/bin/prefect --no-prompt deploy --all
+	$(PY) -m daglig.automations$(if $(WITHIN_SECONDS), --within-seconds $(WITHIN_SECONDS))
+
 .PHONY: bench
 bench: venv ## time a nightly run at SCALE=10k|100k|1m on PostgreSQL (bench/README.md)
 	$(PY) -m bench scale --users $(SCALE) --database-url $(BENCH_PG)$(if $(filter 1m,$(SCALE)), --prepared-database daglig_1m)

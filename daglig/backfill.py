@@ -8,12 +8,14 @@ unless forced.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, inspect
 
+from daglig import markdown
 from daglig import sql as sqlfiles
 
 MAX_DATES = 366
@@ -150,6 +152,42 @@ def table_rows(outcomes: list[DayOutcome]) -> list[dict[str, Any]]:
         }
         for o in sorted(outcomes, key=lambda o: o.day)
     ]
+
+
+# The table artifact's columns: the short ones first, the run's link before the long
+# error text (a 600 px row used to push flow_run off the screen).
+ARTIFACT_COLUMNS = (
+    "date",
+    "outcome",
+    "flow_run",
+    "active_users",
+    "users_complete",
+    "assignments",
+    "assignments_added",
+    "seconds",
+    "error",
+)
+
+
+def run_link(flow_run: str, ui_url: str | None) -> str:
+    """A markdown link to a flow run in the Prefect UI (the id's first 8 characters as its
+    text), or the id as escaped text without a UI address; empty for no run."""
+    if not flow_run:
+        return ""
+    if not ui_url or not re.fullmatch(r"[0-9a-fA-F-]{32,36}", flow_run):
+        return markdown.text(flow_run)
+    return f"[{flow_run[:8]}]({ui_url.rstrip('/')}/runs/flow-run/{flow_run})"
+
+
+def artifact_rows(rows: list[dict[str, Any]], ui_url: str | None) -> list[dict[str, Any]]:
+    """:func:`table_rows` as the UI shows them: in ``ARTIFACT_COLUMNS`` order, every string
+    cell escaped (app data, error texts) but ``flow_run``, a link to the run."""
+    out = []
+    for raw, escaped in zip(rows, markdown.cells(rows), strict=True):
+        cells = {k: escaped[k] for k in ARTIFACT_COLUMNS if k in escaped}
+        cells["flow_run"] = run_link(raw["flow_run"], ui_url)
+        out.append(cells)
+    return out
 
 
 def failure_message(outcomes: list[DayOutcome]) -> str | None:

@@ -53,6 +53,16 @@ def first_line(exc: BaseException) -> str:
     return ""
 
 
+def person_line(exc: BaseException) -> str:
+    """An exception as the one line a person reads in Prefect (a state message, an
+    artifact, a table cell): its type and its message's first line, from the driver's
+    error inside a SQLAlchemy one, without the statement, its parameters and the link
+    (``IntegrityError: daily_challenges is read-only during maintenance``). The rest
+    belongs in the log."""
+    line = first_line(exc)
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
 def _server(raw: str) -> str:
     m = re.search(r'server at "([^"]+)"(?: \([^)]*\))?, port (\d+)', raw)
     if m:

@@ -30,11 +30,11 @@ from prefect.deployments import run_deployment
 from prefect.logging import get_run_logger
 from pydantic import Field
 
-from daglig import markdown
 from daglig.backfill import (
     MAX_CONCURRENCY,
     DayOutcome,
     DayStatus,
+    artifact_rows,
     backfill_dates,
     effective_concurrency,
     failure_message,
@@ -43,6 +43,7 @@ from daglig.backfill import (
     table_rows,
 )
 from daglig.config import Settings
+from daglig.errors import person_line
 from tasks.backfill import read_day_statuses
 from tasks.progress import Progress
 from tasks.settings import load_challenge_settings
@@ -67,8 +68,13 @@ def _run_name() -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return person_line(exc)
+
+
+def _without_day(message: str, day: date) -> str:
+    """A daily run's one-line state message without "run for <day> " (the table has a
+    date column): ``failed in upsert-challenges: IntegrityError: …``."""
+    return message.removeprefix(f"run for {day.isoformat()} ")
 
 
 def run_in_process(day: date, force: bool) -> tuple[bool, str, str]:
@@ -82,7 +88,9 @@ def run_in_process(day: date, force: bool) -> tuple[bool, str, str]:
     if state.is_completed():
         return True, "", flow_run
     exc = state.result(raise_on_failure=False)
-    error = _one_line(exc) if isinstance(exc, BaseException) else (state.message or "")
+    if state.message and "\n" not in state.message:  # the daily flow's one line
+        return False, _without_day(state.message, day), flow_run
+    error = _one_line(exc) if isinstance(exc, BaseException) else ""
     return False, error or str(state.name), flow_run
 
 
@@ -104,7 +112,9 @@ def run_as_deployment(day: date, force: bool) -> tuple[bool, str, str]:
     if state is None or not state.is_final():
         name = state.name if state else "unknown"
         return False, f"not finished after {DAY_TIMEOUT_SECONDS} s (state {name})", str(child.id)
-    return False, state.message or state.name or "failed", str(child.id)
+    # the daily flow's state message is one line; a crashed process's may not be
+    lines = (state.message or "").strip().splitlines()
+    return False, _without_day(lines[0], day) if lines else state.name or "failed", str(child.id)
 
 
 def _run_date(
@@ -182,7 +192,9 @@ def backfill_daily_challenges(
     rows = table_rows(outcomes)
     create_table_artifact(
         key=key,
-        table=markdown.cells(rows),  # errors carry app data; the UI renders cells as markdown
+        # errors carry app data and the UI renders cells as markdown: escaped, except the
+        # flow_run column, a link to each date's run (before the long error column)
+        table=artifact_rows(rows, settings.prefect_ui_url),
         description=f"Backfill {start_date}..{end_date}: outcome and counts per date",
     )
     message = failure_message(outcomes)

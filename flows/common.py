@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from prefect import runtime
+from pydantic import WithJsonSchema
+
+# An optional day for a flow parameter. ``date | None`` would give the parameter form an
+# ``anyOf`` [date, null], which Prefect's UI renders as a "date | None" switch whose None
+# side says 'Property is type "None"'; as a plain date (not required, default null) the
+# Custom run form shows a date picker that may be left empty (omitted → None).
+OptionalDay = Annotated[date | None, WithJsonSchema({"type": "string", "format": "date"})]
 
 
 def plain_date(day: date) -> date:

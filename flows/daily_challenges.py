@@ -20,18 +20,19 @@ import polars as pl
 from prefect import flow, runtime
 from prefect.logging import get_run_logger
 from prefect.settings import PREFECT_API_URL
+from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from daglig import interrupt
 from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
-from daglig.errors import tag_failure
+from daglig.errors import person_line, tag_failure
 from daglig.learner.model_store import ModelUnavailable
 from daglig.learner.selection import MLSelector, ShardedMLSelector
 from daglig.quality import warm_up
 from daglig.selection import FallbackSelector, Selector
 from daglig.summary import RunSummary, assignment_counts
-from flows.common import resolve_run_date
+from flows.common import OptionalDay, resolve_run_date
 from tasks.cleanup import cleanup_expired
 from tasks.common import failed_task_of, tidy_failed_run
 from tasks.features import FeatureRefs, extract_user_features
@@ -94,8 +95,7 @@ def choose_selector(
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+    return person_line(exc)
 
 
 class _Timer:
@@ -130,7 +130,7 @@ SHARD_THREADS = int(os.environ.get("DAGLIG_SHARD_THREADS", "2"))
     task_runner=ThreadPoolTaskRunner(max_workers=SHARD_THREADS),  # type: ignore[arg-type]
 )
 def generate_daily_challenges(
-    run_date: date | None = None,
+    run_date: OptionalDay = None,
     force: bool = False,
     dry_run: bool = False,
     user_ids: list[int] | None = None,
@@ -143,7 +143,8 @@ def generate_daily_challenges(
     """Give every active user today's challenges.
 
     Args:
-        run_date: the challenge day (Europe/Oslo). Default: the scheduled day, else today.
+        run_date: optional: the challenge day (Europe/Oslo). Leave it empty for the
+            scheduled day (a Quick run: today).
         force: replace assignments nobody has started (progress 0, not completed).
         dry_run: compute and report, write nothing.
         user_ids: only these users (for tests and one-off fixes).
@@ -189,18 +190,21 @@ def generate_daily_challenges(
     except Exception as exc:
         summary.status = "failed"
         summary.failed_task = failed_task_of(exc) or step.current or "flow"
-        summary.error = (
-            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        )
+        summary.error = person_line(exc)  # one line; the statement and traceback: the log
         tidied = tidy_failed_run(settings, day, exc)  # a full disk: give the space back
         if tidied:
             summary.notes.append(tidied)
-        log.error("run for %s failed in %s: %s", day, summary.failed_task, summary.error)
+        line = f"run for {day} failed in {summary.failed_task}: {summary.error}"
+        log.error("%s", line, exc_info=exc)
         tag_failure(exc, summary.failed_task, day)  # the CLI's one line names both
         if step.progress is not None:
-            step.progress.advance(0, f"failed in {summary.failed_task}")
+            step.progress.advance(0, f"failed in {summary.failed_task}: {summary.error}")
         _report(step, summary, settings, started)
-        raise
+        # The flow run's state message is what the UI shows: one line, not Prefect's
+        # "Flow run encountered an exception: <the exception's whole text>" (for a database
+        # error the INSERT statement, its parameters and a link). A caller still gets the
+        # exception itself: the state's data is the exception, raised by state.result().
+        return Failed(message=line, data=exc)  # type: ignore[return-value]
     _report(step, summary, settings, started, notify)
     if step.progress is not None:
         step.progress.finish(summary.status)

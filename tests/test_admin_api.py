@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -373,3 +374,68 @@ def test_generate_after_a_local_run_without_ml_answers_200(sqlite_url: str, serv
     morning = result["morning"]
     assert morning["yesterday"] == "2026-11-23" and morning["by_group"]
     assert morning["ml_vs_holdout"]["diff"] is None and morning["ml_vs_holdout"]["ml"] is None
+
+
+# ------------------------------------------------- docs offline, times, "today" (issue 15)
+
+
+def test_the_docs_pages_need_nothing_but_the_api(sqlite_url: str, serve: Any) -> None:
+    # /docs was a blank page offline (Swagger UI from a CDN): every script, style sheet and
+    # icon of /docs and /redoc now comes from the API itself
+    import re
+
+    build_app(sqlite_url)
+    api = serve(sqlite_url)
+    root = str(api.base_url).split(PREFIX)[0]
+    for page in ("/docs", "/redoc"):
+        r = httpx.get(root + page)
+        assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+        assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", r.text)
+        assets += re.findall(r"""url: ?["']([^"']+)["']""", r.text)  # the spec Swagger loads
+        assert assets, r.text
+        assert not [a for a in assets if "://" in a or a.startswith("//")], assets
+        assert "cdn" not in r.text.lower() and "fonts.googleapis" not in r.text
+        for asset in assets:
+            got = httpx.get(root + asset)
+            assert got.status_code == 200 and len(got.content) > 100, (page, asset)
+    assert "/openapi.json" in httpx.get(root + "/docs").text
+
+
+def _utc(text: str) -> datetime:
+    when = datetime.fromisoformat(text)
+    assert when.utcoffset() == timedelta(0), text  # ISO 8601 with its zone: UTC
+    return when
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_today_says_whether_a_run_happened_and_times_carry_their_zone(
+    sqlite_url: str, serve: Any
+) -> None:
+    build_app(sqlite_url)
+    api = serve(sqlite_url)
+    r = api.get("/overview?date=2026-11-24", headers=AUTH)
+    today = r.json()["today"]
+    assert (today["assignments"], today["run"]) == (0, None)
+    assert today["note"] == (
+        "no run for 2026-11-24: no challenges generated for this day (all counts are 0)"
+    )
+
+    r = api.post("/generate", headers=AUTH, json={"run_date": "2026-11-24", "local": True})
+    assert r.status_code == 200, r.text
+    o = api.get("/overview?date=2026-11-24", headers=AUTH).json()
+    run = o["today"]["run"]
+    assert run["status"] == "ok" and run["run_date"] == "2026-11-24"
+    assert o["today"]["note"] == f"the run for 2026-11-24: ok, finished {run['finished_at']}"
+    assert _utc(run["started_at"]) <= _utc(run["finished_at"]) <= datetime.now(UTC)
+    assert _utc(o["last_run"]["finished_at"]) == _utc(run["finished_at"])
+    # another day keeps saying it had no run, though the last run is the 24th's
+    other = api.get("/overview?date=2026-11-23", headers=AUTH).json()
+    assert other["today"]["run"] is None and other["today"]["note"].startswith("no run for")
+
+    (perf,) = api.get("/performance", headers=AUTH).json()["runs"]
+    assert _utc(perf["started_at"]) <= _utc(perf["finished_at"])
+    changed = api.put("/settings", headers=AUTH, json={"challenges_per_user": 2}).json()
+    assert datetime.now(UTC) - _utc(changed["changed_at"]) < timedelta(minutes=5)
+    s = api.get("/settings", headers=AUTH).json()
+    assert all(_utc(row["updated_at"]) for row in s["stored"])
+    assert all(_utc(h["changed_at"]) for h in s["history"])

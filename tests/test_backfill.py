@@ -4,13 +4,16 @@ date does not stop the others, and a table artifact of every date's outcome."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from daglig.backfill import (
+    ARTIFACT_COLUMNS,
     DayOutcome,
     backfill_dates,
     effective_concurrency,
@@ -20,6 +23,7 @@ from daglig.backfill import (
 from tests.test_flow import build_app, per_user
 
 D1, D2, D3 = date(2026, 11, 21), date(2026, 11, 22), date(2026, 11, 23)
+UI = "http://prefect.example:4200"
 
 
 def test_backfill_dates_are_inclusive_and_bounded() -> None:
@@ -70,12 +74,27 @@ def read_table(key: str) -> list[dict[str, Any]]:
     return json.loads(data) if isinstance(data, str) else data  # type: ignore[return-value]
 
 
+def read_progress(key: str) -> str:
+    """The description of the latest progress artifact under ``key``."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        (latest, *_) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+        )
+    return str(latest.description)
+
+
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     def use(url: str) -> None:
         monkeypatch.setenv("DATABASE_URL", url)
         monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))
         monkeypatch.delenv("DAGLIG_SMTP_HOST", raising=False)
+        monkeypatch.setenv("DAGLIG_PREFECT_UI_URL", UI + "/")
 
     return use
 
@@ -99,7 +118,16 @@ def test_backfill_skips_complete_dates_and_leaves_a_table(sqlite_url: str, env: 
     assert rows[0]["assignments"] == 36 and rows[0]["assignments_added"] == 0
     for day in (D1, D2, D3):
         assert per_user(sqlite_url, day) == {u: 3 for u in people["active"]}
-    assert read_table(f"backfill-{D1}-to-{D3}") == rows
+    # the artifact: the same rows, the run a link (none for the skipped date) before the
+    # long columns
+    table = read_table(f"backfill-{D1}-to-{D3}")
+    assert list(table[0]) == list(ARTIFACT_COLUMNS)
+    assert [{k: v for k, v in t.items() if k != "flow_run"} for t in table] == [
+        {k: r[k] for k in ARTIFACT_COLUMNS if k != "flow_run"} for r in rows
+    ]
+    assert table[0]["flow_run"] == "" and not rows[0]["flow_run"]
+    for t, r in zip(table[1:], rows[1:], strict=True):
+        assert t["flow_run"] == f"[{r['flow_run'][:8]}]({UI}/runs/flow-run/{r['flow_run']})"
     # with force, complete dates run again (and write nothing new: nobody's slot changes)
     again = backfill_daily_challenges(start_date=D1, end_date=D2, force=True)
     assert [r["outcome"] for r in again] == ["ok", "ok"]
@@ -118,20 +146,41 @@ def test_a_failed_date_does_not_stop_the_others(
     real = daily.upsert_challenges
 
     def upsert_failing_on_d2(settings: Any, run_date: date, *args: Any) -> Any:
-        if run_date == D2:
-            raise RuntimeError("disk full")
+        if run_date == D2:  # what a trigger of the app's maintenance mode raises
+            raise IntegrityError(
+                "INSERT INTO daily_challenges (challenge_date, content_key) VALUES (?, ?)",
+                ("2026-11-22", "quiz|x"),
+                sqlite3.IntegrityError("daily_challenges is read-only during maintenance"),
+            )
         return real(settings, run_date, *args)
 
     monkeypatch.setattr(daily, "upsert_challenges", upsert_failing_on_d2)
     state = backfill_daily_challenges(start_date=D1, end_date=D3, return_state=True)
     assert state.is_failed()
-    with pytest.raises(BackfillFailed, match=r"failed for 1 of 3 dates: 2026-11-22 \(Runtime"):
+    line = "IntegrityError: daily_challenges is read-only during maintenance"
+    with pytest.raises(BackfillFailed, match=r"failed for 1 of 3 dates: 2026-11-22 \(failed in"):
         state.result()
     assert per_user(sqlite_url, D1) == per_user(sqlite_url, D3) == {u: 3 for u in people["active"]}
     assert per_user(sqlite_url, D2) == {}
     rows = read_table(f"backfill-{D1}-to-{D3}")
     assert [r["outcome"] for r in rows] == ["ok", "failed", "ok"]
-    assert rows[1]["error"] == "RuntimeError: disk full" and rows[1]["flow_run"]
+    # one line wherever a person reads it: the table, the date's run's state message and
+    # progress bar; the statement and its parameters only in the log
+    assert rows[1]["error"] == f"failed in upsert-challenges: {line}"
+    child = rows[1]["flow_run"].split("(")[1].rstrip(")").rsplit("/", 1)[1]
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(child)  # type: ignore[arg-type]
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+    assert run.state is not None and run.state.message == (
+        f"run for {D2} failed in upsert-challenges: {line}"
+    )
+    progress = read_progress(f"daily-challenges-{D2}-progress")
+    assert progress == f"failed in upsert-challenges: {line}"
+    assert "INSERT INTO daily_challenges" not in json.dumps(read_table(f"backfill-{D1}-to-{D3}"))
+    assert any("INSERT INTO daily_challenges" in log.message for log in logs)
     assert rows[1]["users_complete"] == rows[1]["assignments"] == 0
 
 
@@ -160,5 +209,8 @@ def test_cli_backfill_exits_nonzero_naming_the_failed_dates(sqlite_url: str, env
     make_engine(sqlite_url).connect().close()  # no app tables: every date fails its check
     out = CliRunner().invoke(app, ["backfill", "--start", str(D1), "--end", str(D2)])
     assert out.exit_code == 1
-    assert "backfill failed for 2 of 2 dates: 2026-11-21 (HealthCheckFailed" in out.output
+    assert (
+        "backfill failed for 2 of 2 dates: 2026-11-21 (failed in check-health: HealthCheckFailed"
+        in out.output
+    )
     assert f"{D1}: failed" in out.output and f"{D2}: failed" in out.output

@@ -30,16 +30,57 @@ def test_nightly_and_backfill_on_the_process_pool() -> None:
     )
     assert not any(s.get("active") for s in d["nightly-dask"].get("schedules") or [])
     assert d["train"]["schedules"] == [
-        {"cron": "0 3 * * 0", "timezone": "Europe/Oslo", "active": True}
+        {
+            "cron": "0 3 * * 0",
+            "timezone": "Europe/Oslo",
+            "slug": "sundays-0300-europe-oslo",
+            "active": True,
+        }
     ]
     assert d["train"]["entrypoint"] == "flows/train_learner_model.py:train_learner_model"
     assert d["nightly"]["schedules"] == [
-        {"cron": "0 0 * * *", "timezone": "Europe/Oslo", "active": True}
+        {
+            "cron": "0 0 * * *",
+            "timezone": "Europe/Oslo",
+            "slug": "every-night-0000-europe-oslo",
+            "active": True,
+        }
     ]
     assert d["nightly"]["entrypoint"] == "flows/daily_challenges.py:generate_daily_challenges"
     assert d["backfill"]["entrypoint"] == "flows/backfill.py:backfill_daily_challenges"
     assert "schedules" not in d["backfill"]
     assert {x["work_pool"]["name"] for x in d.values()} == {"daglig-process"}
+
+
+def test_the_schedules_say_their_zone_where_the_ui_shows_them() -> None:
+    # the UI renders a cron as "At 12:00 AM every day": the deployment's description and
+    # the schedule's slug are where a reader learns it is Norwegian time
+    d = deployments()
+    assert d["nightly"]["description"].startswith("Every night at 00:00 Europe/Oslo")
+    assert "01:30 Europe/Oslo" in d["nightly"]["description"]
+    assert d["train"]["description"].startswith("Every Sunday at 03:00 Europe/Oslo")
+    for name in ("nightly", "train"):
+        for schedule in d[name]["schedules"]:
+            assert schedule["slug"].endswith("europe-oslo")
+
+
+def test_run_date_is_an_optional_date_picker() -> None:
+    # `date | None` gave anyOf [date, null]: the UI's "date | None" switch with 'Property
+    # is type "None"'. A plain date that is not required is a date picker left empty.
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.daily_challenges import generate_daily_challenges
+
+    schema = parameter_schema(generate_daily_challenges).model_dump_for_openapi()
+    run_date = schema["properties"]["run_date"]
+    assert "anyOf" not in run_date
+    assert (run_date["type"], run_date["format"], run_date["default"]) == ("string", "date", None)
+    assert "run_date" not in schema.get("required", [])
+    assert run_date["description"].startswith("optional")
+    # the flow still takes a date, and validates what the form sends
+    given = generate_daily_challenges.validate_parameters({"run_date": "2026-11-20"})
+    assert given["run_date"] == date(2026, 11, 20)
+    assert generate_daily_challenges.validate_parameters({})["run_date"] is None
 
 
 def test_pull_step_names_no_path_of_this_machine() -> None:
@@ -112,3 +153,61 @@ def test_a_scheduled_run_takes_the_scheduled_day_in_oslo(
     # a run that is not from a deployment has no schedule: today, never the "scheduled" day
     monkeypatch.setattr(deployment, "id", None, raising=False)
     assert resolve_run_date(None) == datetime.now(ZoneInfo("Europe/Oslo")).date()
+
+
+def test_the_alerts_watch_the_nightly_deployment_and_email_through_the_block() -> None:
+    # automations.yaml as `make deploy` creates it (daglig.automations): valid for Prefect,
+    # each trigger bound to the one deployment, each notification to the admins' block
+    from uuid import uuid4
+
+    from prefect.events.schemas.automations import AutomationCore, Posture
+
+    from daglig.automations import SPEC, build_automations
+
+    deployment, block = uuid4(), uuid4()
+    spec = yaml.safe_load(SPEC.read_text())
+    built = build_automations(spec, deployment, block, "http://prefect.example:4200/")
+    autos = {a["name"]: AutomationCore.model_validate(a) for a in built}
+    assert set(autos) == {
+        "daglig: nightly run failed",
+        "daglig: nightly run not completed by 01:30 Europe/Oslo",
+    }
+    for auto in autos.values():
+        related = auto.trigger.match_related  # type: ignore[union-attr]
+        assert related.model_dump() == {  # type: ignore[union-attr]
+            "prefect.resource.role": "deployment",
+            "prefect.resource.id": f"prefect.deployment.{deployment}",
+        }
+        (action,) = auto.actions
+        assert action.type == "send-notification" and action.block_document_id == block  # type: ignore[union-attr]
+    switch = autos["daglig: nightly run not completed by 01:30 Europe/Oslo"].trigger
+    assert switch.posture == Posture.Proactive  # type: ignore[union-attr]
+    assert switch.within.total_seconds() == 90 * 60  # type: ignore[union-attr]
+    assert switch.expect == {"prefect.flow-run.Completed"}  # type: ignore[union-attr]
+    text = built[1]["actions"][0]
+    assert "innen 90 minutter (01:30 Europe/Oslo)" in text["subject"]
+    assert "http://prefect.example:4200/runs/flow-run/{{ run_id }}" in text["body"]
+    failed = autos["daglig: nightly run failed"].trigger
+    assert failed.expect >= {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}  # type: ignore[union-attr]
+    short = build_automations(spec, deployment, block, "http://x", within_seconds=12)
+    assert (
+        short[1]["trigger"]["within"] == 12 and "12 sekunder" in short[1]["actions"][0]["subject"]
+    )
+    assert short[0]["trigger"]["within"] == 0  # a reactive trigger keeps its window
+
+
+def test_the_admin_email_block_writes_to_the_outbox_without_smtp(tmp_path: Path) -> None:
+    # what the Prefect server does with the block when the alert fires, without SMTP
+    import asyncio
+    from email import message_from_bytes
+    from email.policy import default
+
+    from daglig.prefect_blocks import AdminEmail
+
+    block = AdminEmail(to=["a@example.no", "b@example.no"], data_dir=str(tmp_path))
+    asyncio.run(block.notify("Kjøringen er ikke fullført.", subject="daglig: ingen kjøring"))
+    (eml,) = (tmp_path / "outbox").glob("alert-*.eml")
+    msg = message_from_bytes(eml.read_bytes(), policy=default)
+    assert msg["To"] == "a@example.no, b@example.no"
+    assert msg["Subject"] == "daglig: ingen kjøring"
+    assert msg.get_content().strip() == "Kjøringen er ikke fullført."  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -286,7 +287,15 @@ def test_server_deploy_worker_nightly_and_backfill(stack: dict[str, Any]) -> Non
     # each backfilled date ran as a run of the nightly deployment (a process of its own),
     # linked to the backfill as its subflow
     for r in rows:
-        child = _flow_run(api, r["flow_run"])
+        # the flow_run cell is a link to the run in the UI, placed before the long columns
+        assert list(r)[:3] == ["date", "outcome", "flow_run"]
+        link = re.fullmatch(
+            r"\[([0-9a-f]{8})\]\((http://127\.0\.0\.1:\d+)/runs/flow-run/([0-9a-f-]{36})\)",
+            r["flow_run"],
+        )
+        assert link and link.group(3).startswith(link.group(1)), r["flow_run"]
+        assert link.group(2) == api.removesuffix("/api")
+        child = _flow_run(api, link.group(3))
         assert child.state.is_completed() and child.parent_task_run_id is not None
         assert child.name == f"daily-challenges-{r['date']}"
         assert child.deployment_id == nightly.deployment_id

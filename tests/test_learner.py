@@ -409,6 +409,34 @@ def ml_select(
     return out, assessment
 
 
+def test_the_reason_rule_agrees_with_its_own_weak_areas() -> None:
+    # yesterday every learner had category_focus on their weakest category and the next
+    # types on the next weak areas: today's categories move down the weak-area order, and
+    # the rule must say where the category stands in the reason's weak_areas list (it
+    # said "top_weak_area" for any category_focus, also one not in the list)
+    b = ml_population()
+    first, _ = ml_select(b)
+    previous = first.select("user_id", "challenge_type", "category")
+    second, _ = ml_select(b, previous=previous)
+    ml = second.filter(pl.col("source") == "ml")
+    rules = set()
+    for cat, reason in ml.select("category", "reason").iter_rows():
+        r = json.loads(reason)
+        listed = [w["category"] for w in r["weak_areas"]]
+        rules.add(r["rule"])
+        if r["rule"] == "top_weak_area":
+            assert cat == listed[0]
+        elif r["rule"] == "next_weak_area":
+            assert cat in listed[1:]
+        elif r["rule"] == "weak_area_order":
+            assert cat is not None and cat not in listed
+        else:
+            assert r["rule"] == "type_fit" and cat is None
+    assert {"next_weak_area", "weak_area_order"} <= rules, rules
+    focus = ml.filter(pl.col("challenge_type") == "category_focus")
+    assert not any(json.loads(r)["rule"] == "top_weak_area" for r in focus["reason"])
+
+
 def test_category_focus_targets_the_top_weak_area_and_reason_names_it() -> None:
     b = ml_population()
     out, assessment = ml_select(b)

@@ -1,6 +1,7 @@
 """The HTTP admin API: the seed's seven endpoints under ``/admin/api/ml-challenges/``.
 
-JSON in and out, described at ``/openapi.json`` (interactive at ``/docs``). Every endpoint
+JSON in and out, described at ``/openapi.json`` (interactive at ``/docs``, ReDoc at
+``/redoc``, both from local assets). Timestamps are ISO 8601 with their zone (UTC). Every endpoint
 needs ``Authorization: Bearer <DAGLIG_ADMIN_TOKEN>``, compared in constant time; without a
 configured token every endpoint answers 503, with a missing or wrong one 401. Inputs are
 pydantic models and typed parameters with bounds: bad input is 422, with the reasons but
@@ -24,6 +25,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Req
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from starlette.datastructures import Headers
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
@@ -202,7 +204,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
             )
 
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc from the assets fastapi-offline ships, served under
+    # /static-offline-docs: no CDN, they work without internet
+    app = FastAPIOffline(
         title="daglig admin API",
         version="1.0",
         description="Admin controls and analytics of the nightly daily-challenges pipeline.",

@@ -99,7 +99,11 @@ def rate(part: int, whole: int) -> float | None:
 
 
 def _jsonable(v: Any) -> Any:
-    return v.isoformat() if isinstance(v, date | datetime) else v
+    """Dates as ISO 8601; timestamps as ISO 8601 with their zone. The database holds UTC
+    without a zone (the contract): a naive timestamp is UTC and says so (+00:00)."""
+    if isinstance(v, datetime):
+        return (v if v.tzinfo else v.replace(tzinfo=UTC)).isoformat()
+    return v.isoformat() if isinstance(v, date) else v
 
 
 def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
@@ -373,14 +377,38 @@ def last_run(url: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def day_run(url: str, day: date, tables: set[str] | None = None) -> dict[str, Any] | None:
+    """The latest run attempt for ``day`` that was not a dry run, or None: no run."""
+    if "pipeline_runs" not in (_tables(url) if tables is None else tables):
+        return None
+    rows = _records(read_frame(url, "admin/day_run", {"run_date": day}, RUN_SCHEMA))
+    return rows[0] if rows else None
+
+
+def day_note(day: date, run: Mapping[str, Any] | None, assignments: int) -> str:
+    """One line on what ``day``'s numbers mean: no run, still running, failed, ok."""
+    if run is None:
+        if assignments:
+            return f"no run recorded for {day}; {assignments} assignments are from elsewhere"
+        return f"no run for {day}: no challenges generated for this day (all counts are 0)"
+    status = run["status"]
+    if status == "running":
+        return f"the run for {day} is still running (started {run['started_at']})"
+    if status in ("failed", "interrupted"):
+        return f"the run for {day} {status}: {run['error'] or 'no reason recorded'}"
+    return f"the run for {day}: {status}, finished {run['finished_at']}"
+
+
 def overview(url: str, day: date) -> dict[str, Any]:
-    """The settings in force, ``day``'s assignments and completion, and the last run."""
+    """The settings in force, ``day``'s assignments and completion, its run (None: no run,
+    and ``note`` says so), and the last run."""
     tables = _tables(url)
     view = settings_view(url, history=0)
     by_source = completion(url, "source", day, day, tables)
     users = engagement(url, day, day, tables)["assigned_user_days"]
     assigned = sum(r["assigned"] for r in by_source)
     completed = sum(r["completed"] for r in by_source)
+    run = day_run(url, day, tables)
     return {
         "date": day.isoformat(),
         "settings": view["settings"],
@@ -392,6 +420,8 @@ def overview(url: str, day: date) -> dict[str, Any]:
             "completed": completed,
             "completion_rate": rate(completed, assigned),
             "by_source": by_source,
+            "run": run,
+            "note": day_note(day, run, assigned),
         },
         "last_run": last_run(url),
     }
@@ -529,7 +559,7 @@ def set_settings(
         "changed": changed,
         "unchanged": unchanged,
         "changed_by": who,
-        "changed_at": now.isoformat(),
+        "changed_at": _jsonable(now),
         "settings": view["settings"],
         "problems": view["problems"],
     }

@@ -220,14 +220,20 @@ class MLSelector:
             ),
         ).with_columns(targets_expr())
         out = out.join(self._weak_areas(inputs), on="user_id", how="left")
+        # the rule names what the category is in the reason's own weak_areas list: its
+        # first, another of it, or a category further down the user's weak-area order (a
+        # weak area was given with this type yesterday, or more slots than listed areas)
+        weak = pl.col("weak_areas").list.eval(pl.element().struct.field("category"))
         reason = pl.struct(
             selector=pl.lit(self.name),
             model_version=pl.lit(self.model_version),
-            rule=pl.when(pl.col("challenge_type") == "category_focus")
+            rule=pl.when(pl.col("category").is_null())
+            .then(pl.lit("type_fit"))
+            .when(weak.list.first() == pl.col("category"))
             .then(pl.lit("top_weak_area"))
-            .when(pl.col("category").is_not_null())
+            .when(weak.list.contains(pl.col("category")))
             .then(pl.lit("next_weak_area"))
-            .otherwise(pl.lit("type_fit")),
+            .otherwise(pl.lit("weak_area_order")),
             weak_areas=pl.col("weak_areas"),
             gaps=pl.col("gaps"),
             category_mastery=pl.col("category_mastery").round(3),
