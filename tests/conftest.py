@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from daglig.prefect_env import apply_offline_settings
+from tests.browser import chromium  # noqa: F401 - the fixture, for the browser tests
 
 apply_offline_settings()  # before anything imports prefect
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
