@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from prefect import flow, runtime
@@ -105,10 +106,12 @@ class _Timer:
     def __init__(self, progress: Progress | None = None) -> None:
         self.seconds: dict[str, float] = {}
         self.current: str | None = None
+        self.current_started: datetime | None = None  # when the running step began (UTC)
         self.progress = progress
 
     def __call__(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         self.current = name
+        self.current_started = datetime.now(UTC)
         t0 = time.perf_counter()
         result = fn(*args, **kwargs)
         self.seconds[name] = round(time.perf_counter() - t0, 3)
@@ -166,6 +169,7 @@ def generate_daily_challenges(
         database=settings.safe_database_url(),
         dry_run=dry_run,
         force=force,
+        started_at=_now_iso(settings),
     )
     if settings.prefect_ui_url and runtime.flow_run.id:
         summary.flow_run_url = (
@@ -189,6 +193,11 @@ def generate_daily_challenges(
     except Exception as exc:
         summary.status = "failed"
         summary.failed_task = failed_task_of(exc) or step.current or "flow"
+        summary.failed_at = _now_iso(settings)
+        if step.current_started is not None:  # the step's own time, its retries included
+            summary.failed_step_seconds = round(
+                (datetime.now(UTC) - step.current_started).total_seconds(), 3
+            )
         summary.error = (
             f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         )
@@ -311,6 +320,11 @@ def _generate(
     summary.written = asdict(counts)
     if counts.assignments_inserted == 0 and counts.assignments_replaced == 0:
         summary.notes.append("the day was already complete: no new rows written")
+
+
+def _now_iso(settings: Settings) -> str:
+    """Now in the challenge day's zone, to the second, with its offset."""
+    return datetime.now(ZoneInfo(settings.timezone)).isoformat(timespec="seconds")
 
 
 # The steps of a full run, for the progress artifact (health, settings, features, input
