@@ -155,7 +155,8 @@ def generate_daily_challenges(
         cleanup: also delete challenges and assignments older than the retention
             (DAGLIG_RETENTION_DAYS, default 90) that nobody started.
         no_ml: give everyone rule-based (fallback) challenges, whatever the model.
-        notify: email the admins the summary (a failure is emailed whatever this says).
+        notify: email the admins the summary (a failure is emailed whatever this says,
+            unless the run is part of a backfill, which sends one email for its range).
         shards: split the users into this many shards (default: one per
             DAGLIG_SHARD_USERS users, 50,000; one shard on small data).
     """
@@ -208,7 +209,9 @@ def generate_daily_challenges(
         tag_failure(exc, summary.failed_task, day)  # the CLI's one line names both
         if step.progress is not None:
             step.progress.advance(0, f"failed in {summary.failed_task}")
-        _report(step, summary, settings, started)
+        # a failure is always emailed, except inside a backfill: the backfill's own email
+        # reports every date (flows/backfill.py passes notify=False)
+        _report(step, summary, settings, started, notify or not _inside_another_run())
         raise
     _report(step, summary, settings, started, notify)
     if step.progress is not None:
@@ -322,6 +325,11 @@ def _generate(
         summary.notes.append("the day was already complete: no new rows written")
 
 
+def _inside_another_run() -> bool:
+    """Whether this flow run is a subflow (of a backfill): its parent reports it."""
+    return runtime.flow_run.parent_flow_run_id is not None
+
+
 def _now_iso(settings: Settings) -> str:
     """Now in the challenge day's zone, to the second, with its offset."""
     return datetime.now(ZoneInfo(settings.timezone)).isoformat(timespec="seconds")
@@ -405,7 +413,7 @@ def _report(
     if summary.status in ("ok", "failed"):
         summary.morning = _morning(summary, settings)
     publish_summary(summary)
-    if not notify and summary.status != "failed":
+    if not notify:
         summary.notes.append("no summary email: notify is off for this run")
         record_run_quietly(summary, settings)
         return
