@@ -265,7 +265,7 @@ def _generate(
         summary.selector, summary.model_version = FallbackSelector.name, None
         get_run_logger().warning("%s", summary.ml_reason)
         selected = step("select-challenges", select_challenges, refs, cs, day, FallbackSelector())
-    rendered = step("render-challenges", render_day, selected, refs.folder)
+    rendered = step("render-challenges", render_day, selected, refs.folder, cs.ml_title_prefix)
     summary.shard_workers = sorted({*refs.workers, *(s.worker for s in selected)})
     summary.quality["outputs"] = step(
         "validate-outputs", validate_outputs, refs, rendered, cs
