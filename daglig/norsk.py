@@ -8,6 +8,7 @@ space before the sign ("62,5 %"), a real minus sign, dates as "23.11.2026" or "2
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
@@ -60,6 +61,7 @@ def day_long(d: date) -> str:
     return format_date(d, "EEEE d. MMMM y", locale=LOCALE)
 
 
-def clock(t: datetime) -> str:
-    """The time of day a step ended, with its zone: '02:14:05 CET'."""
-    return format_datetime(t, "HH:mm:ss zzz", locale=LOCALE)
+def clock(t: datetime, zone: str = "Europe/Oslo") -> str:
+    """The time of day in ``zone`` (the challenge day's), with the zone's name: '02:14:05
+    CET' (a time stored with a bare offset, '+01:00', reads the same)."""
+    return format_datetime(t, "HH:mm:ss zzz", tzinfo=ZoneInfo(zone), locale=LOCALE)

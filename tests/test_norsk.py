@@ -34,6 +34,8 @@ NB = "\u00a0"
             norsk.clock(datetime(2026, 11, 24, 0, 14, 5, tzinfo=ZoneInfo("Europe/Oslo"))),
             "00:14:05 CET",
         ),
+        # as stored in the summary (ISO 8601, a bare offset): still named in Oslo's zone
+        (norsk.clock(datetime.fromisoformat("2026-07-24T01:15:17+00:00")), "03:15:17 CEST"),
     ],
 )
 def test_numbers_and_dates_the_norwegian_way(got: str, want: str) -> None:
