@@ -16,7 +16,7 @@ from datetime import date
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, MultipleLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
 from daglig import norsk
 
@@ -40,8 +40,11 @@ def trend_chart(
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.set_ylim(0, 1)
-    ax.yaxis.set_major_locator(MultipleLocator(0.25))
+    # the axis ends just above the highest value (at least 10 %, at most 100 %), so a
+    # night of 10 % completion is not squeezed into the bottom tenth of the chart
+    highest = max((v for _, _, vs in series for v in vs if v is not None), default=1.0)
+    ax.set_ylim(0, min(1.0, max(0.1, math.ceil(min(highest, 1.0) * 1.15 * 20) / 20)))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: norsk.percent(v, 0)))
     ax.tick_params(labelsize=FONT_SIZE)
     ax.grid(axis="y", color="#dddddd", linewidth=0.8)

@@ -86,3 +86,25 @@ def test_chart_of_a_report_without_a_trend_is_none_and_without_data_the_no_data_
     trend = [{"day": d.isoformat(), "ml": None, "holdout": None, "fallback": None} for d in DAYS]
     png = chart_of({"trend": trend})
     assert png is not None and _decode(png).shape == (HEIGHT_PX, WIDTH_PX, 3)
+
+
+def test_the_y_axis_fits_low_completion_instead_of_squeezing_it() -> None:
+    from matplotlib.figure import Figure
+
+    tops: list[float] = []
+    original = Figure.savefig
+
+    def spy(self: Figure, *a: object, **k: object) -> None:
+        tops.append(self.axes[0].get_ylim()[1])
+        original(self, *a, **k)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(Figure, "savefig", spy)
+    try:
+        trend_chart(DAYS, [("ml", "ML", [0.08, 0.177, *[0.1] * 12])])
+        trend_chart(DAYS, [("ml", "ML", [0.95, *[0.5] * 13])])
+        trend_chart(DAYS, [("ml", "ML", [0.0] * 14)])
+    finally:
+        mp.undo()
+    assert tops[0] == pytest.approx(0.25)  # 17.7 % is the highest: the axis ends at 25 %
+    assert tops[1] == 1.0 and tops[2] == pytest.approx(0.1)
