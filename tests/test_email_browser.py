@@ -153,3 +153,36 @@ def test_the_chart_png_is_inline_and_under_100_kb(morning_email: EmailMessage) -
     assert part["Content-ID"] == "<trend-chart@daglig.local>"
     assert 5_000 < len(data) < 100_000
     assert base64.b64encode(data)  # a real payload, not a stub
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+def test_the_backfill_email_reads_well_in_a_browser(
+    chromium: str, tmp_path: Path, width: int
+) -> None:
+    from daglig.backfill import DayOutcome
+    from daglig.backfill_email import compose_backfill_email
+    from daglig.rendering import make_environment
+
+    days = [dt.date(2026, 11, 1) + dt.timedelta(days=i) for i in range(10)]
+    long_error = "IntegrityError: " + "daily_challenges_" * 20 + " is read-only\n[SQL: INSERT …]"
+    outcomes = [
+        DayOutcome(
+            d,
+            "failed" if d.day in (4, 5) else "ok",
+            active_users=1795,
+            users_complete=0 if d.day in (4, 5) else 1795,
+            assignments_added=0 if d.day in (4, 5) else 5385,
+            seconds=41.25,
+            error=long_error if d.day in (4, 5) else "",
+        )
+        for d in days
+    ]
+    msg = compose_backfill_email(days[0], days[-1], outcomes, "a@b", ["c@d"], make_environment())
+    page_path, plain = as_page(msg, tmp_path)
+    rows = re.findall(r"^  \d\d\.11\.2026: ", plain, flags=re.M)
+    assert len(rows) == 10 and "[SQL" not in plain  # a row per date, one-line errors
+    assert "daglig backfill --start 2026-11-04 --end 2026-11-05" in plain
+    with open_page(page_path, width) as page:
+        assert horizontal_overflow(page) == 0
+        assert page.locator("tr").count() == 1 + 10
+        assert headers_apart(page) == []
