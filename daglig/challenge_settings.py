@@ -37,6 +37,7 @@ class ChallengeSettings:
     max_difficulty: float = 0.95
     challenges_per_user: int = 3
     ml_min_answers: int = 30
+    ml_title_prefix: bool = True  # the seed's "[ML] " before the titles of ML challenges
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -107,6 +108,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_difficulty": _number(0.0, 1.0),
     "challenges_per_user": _integer(1, 6),
     "ml_min_answers": _integer(0, 1_000_000),
+    "ml_title_prefix": _bool,
 }
 
 

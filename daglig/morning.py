@@ -7,19 +7,21 @@ Pure functions over frames the report task reads (``sql/report/``):
   ML-eligible learners on purpose);
 * ML vs holdout: the difference in per-learner completion with its 95 % Welch interval,
   so a difference is read with its uncertainty, not as two bare rates;
-* the trend: daily completion of ML and fallback challenges over the last 14 days, as
-  numbers and as a small bar chart (PNG, embedded in the HTML email).
+* the trend: daily completion by arm — ML, ML holdout (rule-based challenges given to
+  ML-eligible learners on purpose) and rule-based — over the last 14 days, as numbers and
+  as a chart (PNG, embedded in the HTML email; :mod:`daglig.chart`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
-from daglig.chart import bar_chart
+from daglig import norsk
+from daglig.chart import trend_chart
 from daglig.stats import welch
 
 TREND_DAYS = 14
@@ -48,7 +50,7 @@ class MorningReport:
     yesterday: date
     by_group: list[dict[str, Any]] = field(default_factory=list)  # group, assigned, rates
     ml_vs_holdout: dict[str, float | int | None] = field(default_factory=dict)
-    trend: list[dict[str, Any]] = field(default_factory=list)  # day, ml, fallback rates
+    trend: list[dict[str, Any]] = field(default_factory=list)  # day; ml, holdout, fallback
     chart_png: bytes | None = None
 
     @property
@@ -108,7 +110,9 @@ def build_report(run_date: date, by_day: pl.DataFrame, per_user: pl.DataFrame) -
         groups.with_columns(
             arm=pl.when(pl.col("group") == "ml")
             .then(pl.lit("ml"))
-            .when(pl.col("group").is_in(["fallback", "ml_holdout"]))
+            .when(pl.col("group") == "ml_holdout")
+            .then(pl.lit("holdout"))
+            .when(pl.col("group") == "fallback")
             .then(pl.lit("fallback"))
         )
         .drop_nulls("arm")
@@ -120,20 +124,24 @@ def build_report(run_date: date, by_day: pl.DataFrame, per_user: pl.DataFrame) -
     report.trend = [
         {
             "day": d.isoformat(),
-            "ml": _r(lookup.get((d, "ml"))),
-            "fallback": _r(lookup.get((d, "fallback"))),
+            **{arm: _r(lookup.get((d, arm))) for arm, _ in ARMS},
         }
         for d in days
     ]
-    if any(t["ml"] is not None or t["fallback"] is not None for t in report.trend):
-        report.chart_png = bar_chart(
-            [[t["ml"] for t in report.trend], [t["fallback"] for t in report.trend]]
-        )
+    if _has_trend(report.trend):
+        report.chart_png = chart_of(report.as_dict())
     return report
 
 
 def _r(v: float | None) -> float | None:
     return None if v is None else round(float(v), 4)
+
+
+ARMS = (("ml", "ML"), ("holdout", "ML-kontrollgruppe"), ("fallback", "Regelbasert"))
+
+
+def _has_trend(trend: list[dict[str, Any]]) -> bool:
+    return any(t.get(arm) is not None for t in trend for arm, _ in ARMS)
 
 
 GROUP_NO = {
@@ -145,23 +153,11 @@ GROUP_NO = {
 }
 
 
-def _pct(v: float | None, signed: bool = False) -> str:
-    if v is None:
-        return "–"
-    text = f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}"
-    return text.replace(".", ",").replace("-", "−") + " %"
-
-
-def _num(v: float) -> str:
-    return f"{v:.1f}".replace(".", ",")
-
-
-def _pp(v: float) -> str:
-    return f"{100 * v:+.1f}".replace(".", ",").replace("-", "−")
-
-
 def morning_context(
-    morning: dict[str, Any], tonight_seconds: float | None = None, chart_cid: str | None = None
+    morning: dict[str, Any],
+    tonight_seconds: float | None = None,
+    chart_cid: str | None = None,
+    started_at: datetime | None = None,
 ) -> dict[str, Any]:
     """What the email's morning section shows, already in Norwegian, from a report's
     ``as_dict()`` plus ``recent_seconds`` (the last, up to 7, earlier runs' seconds)."""
@@ -172,18 +168,21 @@ def morning_context(
         "groups": [],
         "diff_line": None,
         "trend": [],
+        "trend_days": 0,
+        "trend_days_with_data": 0,
+        "arms": [],
         "chart_cid": None,
         "runtime_line": None,
     }
     if not morning:
         return ctx
-    ctx["yesterday_no"] = date.fromisoformat(morning["yesterday"]).strftime("%d.%m.%Y")
+    ctx["yesterday_no"] = norsk.day(date.fromisoformat(morning["yesterday"]))
     ctx["groups"] = [
         (
             GROUP_NO.get(str(g["group"]), str(g["group"])),
-            g["assigned"],
-            _pct(g["completion"]),
-            _pct(g["engagement"]),
+            norsk.integer(g["assigned"]),
+            norsk.percent(g["completion"]),
+            norsk.percent(g["engagement"]),
         )
         for g in morning.get("by_group", [])
     ]
@@ -191,38 +190,66 @@ def morning_context(
     if "ci_low" in m:
         sure = m["ci_low"] > 0 or m["ci_high"] < 0
         ctx["diff_line"] = (
-            f"Fullføring per elev, ML minus kontrollgruppe: {_pp(m['diff'])} prosentpoeng "
-            f"(95 % KI {_pp(m['ci_low'])} til {_pp(m['ci_high'])}; "
-            f"{m['n_ml']} mot {m['n_holdout']} elever) – "
+            "Fullføring per elev, ML minus kontrollgruppe: "
+            f"{norsk.points(m['diff'])} prosentpoeng (95\u00a0% KI {norsk.points(m['ci_low'])} "
+            f"til {norsk.points(m['ci_high'])}; {norsk.integer(m['n_ml'])} mot "
+            f"{norsk.integer(m['n_holdout'])} elever) – "
             + ("en sikker forskjell." if sure else "ingen sikker forskjell ennå.")
         )
     else:
         ctx["diff_line"] = "For få elever i kontrollgruppen i går til å sammenligne ML."
     trend = morning.get("trend", [])
     ctx["trend"] = [  # days without challenges are left out (a phone screen is short)
-        (date.fromisoformat(t["day"]).strftime("%d.%m"), _pct(t["ml"]), _pct(t["fallback"]))
+        (
+            norsk.day_short(date.fromisoformat(t["day"])),
+            *(norsk.percent(t.get(arm)) for arm, _ in ARMS),
+        )
         for t in trend
-        if t["ml"] is not None or t["fallback"] is not None
+        if _has_trend([t])
     ]
-    ctx["chart_cid"] = chart_cid if chart_of(morning) is not None else None
+    ctx["trend_days"] = len(trend)
+    ctx["trend_days_with_data"] = len(ctx["trend"])
+    ctx["arms"] = [label for _, label in ARMS]
+    ctx["chart_cid"] = chart_cid if has_chart(morning) else None
     recent = morning.get("recent_seconds") or []
     if recent and tonight_seconds is not None:
-        avg = sum(recent) / len(recent)
-        earlier = (
-            "forrige kjøring"
-            if len(recent) == 1
-            else f"snitt for de {len(recent)} forrige kjøringene"
-        )
-        ctx["runtime_line"] = (
-            f"Kjøretid i natt {_num(tonight_seconds)} s; {earlier} {_num(avg)} s "
-            f"({_num(tonight_seconds / avg)} × så lang tid)."
-        )
+        ctx["runtime_line"] = runtime_line(tonight_seconds, recent, started_at)
     return ctx
 
 
+def runtime_line(seconds: float, recent: list[float], started_at: datetime | None) -> str:
+    """This run's time against the earlier runs' mean, in words: "i natt" only for a run
+    that started at night (22–06 in the start time's own zone)."""
+    avg = sum(recent) / len(recent)
+    night = started_at is not None and (started_at.hour >= 22 or started_at.hour < 6)
+    which = "Kjøretid i natt" if night else "Kjøretid denne gangen"
+    earlier = (
+        "forrige kjøring"
+        if len(recent) == 1
+        else f"snittet for de {len(recent)} forrige kjøringene"
+    )
+    change = seconds / avg - 1 if avg > 0 else 0.0
+    if abs(change) < 0.1:
+        compared = "omtrent som " + earlier
+    else:
+        compared = (
+            norsk.percent(abs(change), 0)
+            + (" raskere enn " if change < 0 else " tregere enn ")
+            + earlier
+        )
+    return f"{which}: {norsk.decimal(seconds)} s, {compared} ({norsk.decimal(avg)} s)."
+
+
+def has_chart(morning: dict[str, Any]) -> bool:
+    """Whether the report carries a trend (with or without data) to draw."""
+    return bool(morning.get("trend"))
+
+
 def chart_of(morning: dict[str, Any]) -> bytes | None:
-    """The trend chart (PNG) of a report's ``as_dict()``, or None without data."""
-    trend = morning.get("trend", [])
-    if not any(t["ml"] is not None or t["fallback"] is not None for t in trend):
+    """The trend chart (PNG) of a report's ``as_dict()``: None when no report was made
+    (the run failed before it), the "Ingen data ennå" image when no day has challenges."""
+    trend = morning.get("trend")
+    if not trend:
         return None
-    return bar_chart([[t["ml"] for t in trend], [t["fallback"] for t in trend]])
+    days = [date.fromisoformat(t["day"]) for t in trend]
+    return trend_chart(days, [(arm, label, [t.get(arm) for t in trend]) for arm, label in ARMS])

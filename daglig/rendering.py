@@ -11,7 +11,8 @@ pair and ``alt = crc // variants`` any independent choice (templates use ``c.alt
 
 Rules applied here rather than in every template:
 
-* ML titles get the seed's prefix ``"[ML] "``;
+* ML titles get the seed's prefix ``"[ML] "`` unless the admins turned it off
+  (challenge setting ``ml_title_prefix``);
 * runs of ASCII whitespace collapse to one space and the ends are stripped, so templates may
   spread a phrasing over several lines (the no-break space of ``80 %`` is kept);
 * a row missing what its type needs (``category`` for ``category_focus``,
@@ -231,13 +232,18 @@ def _context(row: Mapping[str, Any], name: str) -> dict[str, Any]:
     return c
 
 
-def render_challenge(row: Mapping[str, Any], env: Environment | None = None) -> tuple[str, str]:
+def render_challenge(
+    row: Mapping[str, Any], env: Environment | None = None, ml_title_prefix: bool = True
+) -> tuple[str, str]:
     """(title, description) of one challenge row (a mapping with the input columns)."""
-    return _render_row(row, env or make_environment(), {})
+    return _render_row(row, env or make_environment(), {}, ml_title_prefix)
 
 
 def _render_row(
-    row: Mapping[str, Any], env: Environment, templates: dict[str, _TypeTemplate]
+    row: Mapping[str, Any],
+    env: Environment,
+    templates: dict[str, _TypeTemplate],
+    ml_title_prefix: bool = True,
 ) -> tuple[str, str]:
     ctype = row.get("challenge_type")
     key = row.get("content_key")
@@ -264,12 +270,14 @@ def _render_row(
             f"template {tpl.name!r}, content_key {c['content_key']!r}: rendered an empty "
             f"{'title' if not title else 'description'}"
         )
-    if c["source"] == "ml":
+    if c["source"] == "ml" and ml_title_prefix:
         title = ML_PREFIX + title
     return title, description
 
 
-def render_challenges(challenges: pl.DataFrame, env: Environment | None = None) -> pl.DataFrame:
+def render_challenges(
+    challenges: pl.DataFrame, env: Environment | None = None, ml_title_prefix: bool = True
+) -> pl.DataFrame:
     """The distinct challenge rows, in the same order, plus ``title`` and ``description``.
 
     Input columns: content_key, challenge_type, category, category_name, target_value,
@@ -285,7 +293,7 @@ def render_challenges(challenges: pl.DataFrame, env: Environment | None = None) 
     titles: list[str] = []
     descriptions: list[str] = []
     for row in challenges.select(INPUT_COLUMNS).iter_rows(named=True):
-        title, description = _render_row(row, env, templates)
+        title, description = _render_row(row, env, templates, ml_title_prefix)
         titles.append(title)
         descriptions.append(description)
     return challenges.with_columns(

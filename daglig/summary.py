@@ -7,7 +7,7 @@ The markdown is for data engineers (English, the Prefect UI); the email is for a
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -15,39 +15,16 @@ from typing import Any
 import polars as pl
 
 from daglig import markdown as md
+from daglig import norsk
+from daglig import wording_no as wording
 from daglig.catalogue import CATEGORIES
-from daglig.morning import chart_of, morning_context
+from daglig.morning import chart_of, has_chart, morning_context
 
 CHART_CID = "trend-chart@daglig.local"
 
-STATUS_NO = {
-    "ok": "fullført",
-    "dry_run": "prøvekjøring (ingenting skrevet)",
-    "disabled": "generering er slått av (ingenting skrevet)",
-    "failed": "FEILET",
-}
-SOURCE_NO = {"ml": "ML", "fallback": "Regelbasert", "onboarding": "Oppstart", "manual": "Manuell"}
-TYPE_NO = {
-    "quiz": "Quiz",
-    "perfect_score": "Perfekt resultat",
-    "category_focus": "Kategorifokus",
-    "streak": "Rekke",
-    "accuracy_challenge": "Treffsikkerhet",
-    "speed_challenge": "Fart",
-}
-SKIP_NO = {
-    "inactive": "inaktive brukere",
-    "not_requested": "ikke med i utvalget (--user-id)",
-    "no_challenge_possible": "ingen utfordring mulig med gjeldende innstillinger",
-}
-QUARANTINE_NO = {
-    "missing_question": "svar på spørsmål som mangler",
-    "unknown_category": "ukjent kategori",
-    "duplicate": "duplikater",
-    "bad_time_spent_seconds": "ugyldig svartid (svaret beholdt)",
-    "future_answered_at": "svar datert fram i tid",
-    "before_account": "svar datert før kontoen ble opprettet",
-}
+# the Norwegian words live in daglig/wording_no.py; these names stay for their importers
+STATUS_NO, SOURCE_NO, TYPE_NO = wording.STATUS_NO, wording.SOURCE_NO, wording.TYPE_NO
+SKIP_NO, QUARANTINE_NO, ML_STATUS_NO = wording.SKIP_NO, wording.QUARANTINE_NO, wording.ML_STATUS_NO
 
 
 @dataclass
@@ -79,6 +56,9 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     failed_task: str | None = None
+    failed_at: str | None = None  # when the run gave up (ISO 8601, the day's zone)
+    failed_step_seconds: float | None = None  # the failed step's time, retries included
+    started_at: str | None = None  # when the run began (ISO 8601, the day's zone)
     flow_run_url: str | None = None
     email: str | None = None
     cleaned: dict[str, int] = field(default_factory=dict)  # retention cleanup's deletions
@@ -199,10 +179,6 @@ def to_markdown(s: RunSummary) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _labelled(d: dict[str, int], names: dict[str, str]) -> list[tuple[str, int]]:
-    return [(names.get(k, k), v) for k, v in d.items()]
-
-
 def _ml_line(s: RunSummary) -> str:
     if s.ml_status == "used":
         return f"Learner model {md.code(s.model_version)} used for ML-eligible users."
@@ -211,31 +187,70 @@ def _ml_line(s: RunSummary) -> str:
     )
 
 
-ML_STATUS_NO = {
-    "used": "brukt",
-    "fallback": "IKKE brukt, alle fikk regelbaserte utfordringer",
-    "off": "slått av",
-}
+def _labelled(d: dict[str, int], names: dict[str, str]) -> list[tuple[str, str]]:
+    return [(names.get(k, k), norsk.integer(v)) for k, v in d.items()]
+
+
+def _when(iso: str | None) -> datetime | None:
+    return datetime.fromisoformat(iso) if iso else None
+
+
+def rerun_command(s: RunSummary) -> str:
+    """The command that reruns this run's date (a failed run wrote nothing)."""
+    return f"daglig run --date {s.run_date.isoformat()}"
 
 
 def email_context(s: RunSummary) -> dict[str, Any]:
-    """What the email templates show, already in Norwegian."""
+    """What the email templates show, already in Norwegian (numbers and dates by Babel)."""
     cat_names = {k: c.name_no for k, c in CATEGORIES.items()} | {"none": "Uten kategori"}
+    failed = s.status == "failed"
+    failed_at = _when(s.failed_at)
+    computed = None
+    if failed:
+        computed = (
+            f"Beregnet, men ikke skrevet: utfordringer til {norsk.integer(s.users_served)} av "
+            f"{norsk.integer(s.users_active)} aktive {wording.LEARNERS}, "
+            f"{norsk.integer(s.assignments)} tildelinger "
+            f"({norsk.integer(s.distinct_challenges)} ulike utfordringer)."
+            if s.assignments
+            else "Ingenting var beregnet ennå da feilen kom."
+        )
     return {
         "s": s,
+        "learners": wording.LEARNERS,
         "status_no": STATUS_NO.get(s.status, s.status),
         "ml_status_no": ML_STATUS_NO.get(s.ml_status, s.ml_status),
+        "ml_reason_no": wording.note_no(s.ml_reason) if s.ml_reason else None,
+        "error": wording.one_line(s.error),
+        "failed_step": wording.step_no(s.failed_task) if failed else None,
+        "failed_clock": norsk.clock(failed_at) if failed_at else None,
+        "failed_step_seconds": (
+            norsk.decimal(s.failed_step_seconds) if s.failed_step_seconds is not None else None
+        ),
+        "computed_not_written": computed,
+        "rerun": rerun_command(s),
+        "deployment": "daily-challenges/nightly",
+        "notes": [wording.note_no(n) for n in s.notes],
+        "served": norsk.integer(s.users_served),
+        "active": norsk.integer(s.users_active),
+        "assignments": norsk.integer(s.assignments),
+        "distinct": norsk.integer(s.distinct_challenges),
+        "answers_used": norsk.integer(s.answers_used),
         "by_source": _labelled(s.by_source, SOURCE_NO),
         "by_type": _labelled(s.by_type, TYPE_NO),
         "by_category": _labelled(s.by_category, cat_names),
         "skipped": _labelled(s.users_skipped, SKIP_NO),
         "quarantined": _labelled(s.quarantined, QUARANTINE_NO),
-        "quarantined_total": sum(s.quarantined.values()),
-        "task_seconds": [(k, f"{v:.1f}".replace(".", ",")) for k, v in s.task_seconds.items()],
-        "total_seconds": f"{s.total_seconds:.1f}".replace(".", ","),
-        "date_no": s.run_date.strftime("%d.%m.%Y"),
+        "quarantined_total": norsk.integer(sum(s.quarantined.values())),
+        "task_seconds": [(wording.step_no(k), norsk.decimal(v)) for k, v in s.task_seconds.items()],
+        "total_seconds": norsk.decimal(s.total_seconds),
+        "date_no": norsk.day(s.run_date),
+        "date_long": norsk.day_long(s.run_date),
         "m": morning_context(
-            s.morning, s.total_seconds, CHART_CID if chart_of(s.morning) else None
+            s.morning,
+            None if failed else s.total_seconds,  # a failed run's time is no comparison
+            CHART_CID if has_chart(s.morning) else None,
+            _when(s.started_at),
         ),
     }
 
@@ -244,7 +259,11 @@ def compose_email(s: RunSummary, sender: str, recipients: list[str], env: Any) -
     """A multipart email (plain text + HTML) rendered from ``templates_no/email``."""
     ctx = email_context(s)
     msg = EmailMessage()
-    subject_status = "FEILET" if s.status == "failed" else STATUS_NO.get(s.status, s.status)
+    subject_status = (
+        f"FEILET i «{ctx['failed_step']}»"
+        if s.status == "failed"
+        else STATUS_NO.get(s.status, s.status)
+    )
     msg["Subject"] = f"Daglige utfordringer {ctx['date_no']}: {subject_status}"
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)

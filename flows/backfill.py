@@ -2,7 +2,7 @@
 
 Prefect 3 has no backfill command; this flow is ours. Each date runs the daily flow as a
 subflow of the backfill (its own flow run ``daily-challenges-<date>``, with its own summary
-artifact and email):
+artifact; no email of its own: the backfill sends one for the whole range, a row per date):
 
 - run from a deployment (the UI's *Custom run*), each date is a run of the nightly
   deployment (``run_deployment``), so the worker starts it in a process of its own and up to
@@ -46,6 +46,7 @@ from daglig.config import Settings
 from daglig.errors import person_line
 from tasks.backfill import read_day_statuses
 from tasks.progress import Progress
+from tasks.report import send_backfill_email
 from tasks.settings import load_challenge_settings
 
 NIGHTLY_DEPLOYMENT = "daily-challenges/nightly"
@@ -83,7 +84,7 @@ def run_in_process(day: date, force: bool) -> tuple[bool, str, str]:
     # heavy imports (great_expectations, scikit-learn) into its own process
     from flows.daily_challenges import generate_daily_challenges
 
-    state = generate_daily_challenges(run_date=day, force=force, return_state=True)
+    state = generate_daily_challenges(run_date=day, force=force, notify=False, return_state=True)
     flow_run = str(state.state_details.flow_run_id or "")
     if state.is_completed():
         return True, "", flow_run
@@ -101,7 +102,7 @@ def run_as_deployment(day: date, force: bool) -> tuple[bool, str, str]:
         FlowRun,
         run_deployment(
             NIGHTLY_DEPLOYMENT,
-            parameters={"run_date": day.isoformat(), "force": force},
+            parameters={"run_date": day.isoformat(), "force": force, "notify": False},
             timeout=DAY_TIMEOUT_SECONDS,
             poll_interval=2,
         ),
@@ -133,6 +134,18 @@ def _run_date(
         after = before
         error = error or f"counts unreadable after the run: {_one_line(exc)}"
     return finished(before, after, ok=ok, seconds=seconds, error=error, flow_run=flow_run)
+
+
+def _email(start: date, end: date, outcomes: list[DayOutcome], settings: Settings) -> None:
+    """The one summary email of the backfill; its failure is logged, never fails the run
+    (the dates' outcomes are in the table artifact whatever happens to the email)."""
+    url = None
+    if settings.prefect_ui_url and runtime.flow_run.id:
+        url = f"{settings.prefect_ui_url.rstrip('/')}/runs/flow-run/{runtime.flow_run.id}"
+    try:
+        send_backfill_email(start, end, outcomes, settings, url)
+    except Exception as exc:
+        get_run_logger().error("backfill email failed after retries: %s", _one_line(exc))
 
 
 @flow(name="backfill-daily-challenges", flow_run_name=_run_name, log_prints=True)
@@ -197,6 +210,7 @@ def backfill_daily_challenges(
         table=artifact_rows(rows, settings.prefect_ui_url),
         description=f"Backfill {start_date}..{end_date}: outcome and counts per date",
     )
+    _email(start_date, end_date, outcomes, settings)
     message = failure_message(outcomes)
     progress.finish(message or "done")
     if message:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from prefect import flow, runtime
@@ -105,10 +106,12 @@ class _Timer:
     def __init__(self, progress: Progress | None = None) -> None:
         self.seconds: dict[str, float] = {}
         self.current: str | None = None
+        self.current_started: datetime | None = None  # when the running step began (UTC)
         self.progress = progress
 
     def __call__(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         self.current = name
+        self.current_started = datetime.now(UTC)
         t0 = time.perf_counter()
         result = fn(*args, **kwargs)
         self.seconds[name] = round(time.perf_counter() - t0, 3)
@@ -153,7 +156,8 @@ def generate_daily_challenges(
         cleanup: also delete challenges and assignments older than the retention
             (DAGLIG_RETENTION_DAYS, default 90) that nobody started.
         no_ml: give everyone rule-based (fallback) challenges, whatever the model.
-        notify: email the admins the summary (a failure is emailed whatever this says).
+        notify: email the admins the summary (a failure is emailed whatever this says,
+            unless the run is part of a backfill, which sends one email for its range).
         shards: split the users into this many shards (default: one per
             DAGLIG_SHARD_USERS users, 50,000; one shard on small data).
     """
@@ -167,6 +171,7 @@ def generate_daily_challenges(
         database=settings.safe_database_url(),
         dry_run=dry_run,
         force=force,
+        started_at=_now_iso(settings),
     )
     if settings.prefect_ui_url and runtime.flow_run.id:
         summary.flow_run_url = (
@@ -190,6 +195,11 @@ def generate_daily_challenges(
     except Exception as exc:
         summary.status = "failed"
         summary.failed_task = failed_task_of(exc) or step.current or "flow"
+        summary.failed_at = _now_iso(settings)
+        if step.current_started is not None:  # the step's own time, its retries included
+            summary.failed_step_seconds = round(
+                (datetime.now(UTC) - step.current_started).total_seconds(), 3
+            )
         summary.error = person_line(exc)  # one line; the statement and traceback: the log
         tidied = tidy_failed_run(settings, day, exc)  # a full disk: give the space back
         if tidied:
@@ -199,7 +209,9 @@ def generate_daily_challenges(
         tag_failure(exc, summary.failed_task, day)  # the CLI's one line names both
         if step.progress is not None:
             step.progress.advance(0, f"failed in {summary.failed_task}: {summary.error}")
-        _report(step, summary, settings, started)
+        # a failure is always emailed, except inside a backfill: the backfill's own email
+        # reports every date (flows/backfill.py passes notify=False)
+        _report(step, summary, settings, started, notify or not _inside_another_run())
         # The flow run's state message is what the UI shows: one line, not Prefect's
         # "Flow run encountered an exception: <the exception's whole text>" (for a database
         # error the INSERT statement, its parameters and a link). A caller still gets the
@@ -257,7 +269,7 @@ def _generate(
         summary.selector, summary.model_version = FallbackSelector.name, None
         get_run_logger().warning("%s", summary.ml_reason)
         selected = step("select-challenges", select_challenges, refs, cs, day, FallbackSelector())
-    rendered = step("render-challenges", render_day, selected, refs.folder)
+    rendered = step("render-challenges", render_day, selected, refs.folder, cs.ml_title_prefix)
     summary.shard_workers = sorted({*refs.workers, *(s.worker for s in selected)})
     summary.quality["outputs"] = step(
         "validate-outputs", validate_outputs, refs, rendered, cs
@@ -315,6 +327,16 @@ def _generate(
     summary.written = asdict(counts)
     if counts.assignments_inserted == 0 and counts.assignments_replaced == 0:
         summary.notes.append("the day was already complete: no new rows written")
+
+
+def _inside_another_run() -> bool:
+    """Whether this flow run is a subflow (of a backfill): its parent reports it."""
+    return runtime.flow_run.parent_flow_run_id is not None
+
+
+def _now_iso(settings: Settings) -> str:
+    """Now in the challenge day's zone, to the second, with its offset."""
+    return datetime.now(ZoneInfo(settings.timezone)).isoformat(timespec="seconds")
 
 
 # The steps of a full run, for the progress artifact (health, settings, features, input
@@ -393,7 +415,7 @@ def _report(
     if summary.status in ("ok", "failed"):
         summary.morning = _morning(summary, settings)
     publish_summary(summary)
-    if not notify and summary.status != "failed":
+    if not notify:
         summary.notes.append("no summary email: notify is off for this run")
         record_run_quietly(summary, settings)
         return

@@ -25,9 +25,12 @@ class RenderedRefs:
     assignments: tuple[Path, ...]
 
 
-def render_day(selected: list[SelectedRefs], folder: Path) -> RenderedRefs:
+def render_day(
+    selected: list[SelectedRefs], folder: Path, ml_title_prefix: bool = True
+) -> RenderedRefs:
     """Key every shard's assignments, then render each distinct challenge of the day once
-    (a few thousand templates for millions of assignments)."""
+    (a few thousand templates for millions of assignments); ``ml_title_prefix``: the
+    admins' setting of the same name ("[ML] " before ML titles)."""
     t0 = time.perf_counter()
     parts: list[KeyedShard] = map_shards(key_shard, selected)
     distinct = (
@@ -35,7 +38,7 @@ def render_day(selected: list[SelectedRefs], folder: Path) -> RenderedRefs:
         .unique("content_key", keep="first")
         .sort("content_key")
     )
-    challenges = finish_challenges(render_challenges(distinct))
+    challenges = finish_challenges(render_challenges(distinct, ml_title_prefix=ml_title_prefix))
     refs = RenderedRefs(save(challenges, folder, "challenges"), tuple(p.assignments for p in parts))
     log_rows(
         "render-challenges",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -11,6 +11,8 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig import markdown
+from daglig.backfill import DayOutcome
+from daglig.backfill_email import compose_backfill_email
 from daglig.config import Settings
 from daglig.notify import Delivery, deliver
 from daglig.rendering import make_environment
@@ -66,4 +68,43 @@ def send_summary_email(summary: RunSummary, settings: Settings) -> Delivery:
     )
     get_run_logger().info("summary email delivered via %s to %s", d.channel, d.target)
     log_rows("send-summary-email", 1, len(settings.admin_emails), time.perf_counter() - t0)
+    return d
+
+
+@task(
+    name="send-backfill-email",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NONE,
+)
+def send_backfill_email(
+    start: date,
+    end: date,
+    outcomes: list[DayOutcome],
+    settings: Settings,
+    flow_run_url: str | None = None,
+) -> Delivery:
+    """The backfill's one email: the whole range, a row per date."""
+    t0 = time.perf_counter()
+    msg = compose_backfill_email(
+        start,
+        end,
+        outcomes,
+        settings.email_from,
+        settings.admin_emails,
+        make_environment(),
+        flow_run_url,
+    )
+    failed = any(o.failed for o in outcomes)
+    d = deliver(
+        msg,
+        settings,
+        f"backfill-{start.isoformat()}-to-{end.isoformat()}-{'failed' if failed else 'ok'}",
+        datetime.now(UTC),
+    )
+    get_run_logger().info("backfill email delivered via %s to %s", d.channel, d.target)
+    log_rows(
+        "send-backfill-email", len(outcomes), len(settings.admin_emails), time.perf_counter() - t0
+    )
     return d

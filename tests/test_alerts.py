@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,19 @@ def test_failure_after_retries_emails_step_error_and_run_link(
     (eml,) = outbox.glob("*-failed-*.eml")  # exactly one alert
     body = text_part(eml)
     run_id = state.state_details.flow_run_id
-    assert "FEILET" in body and "«upsert-challenges»" in body
-    assert "OSError: disk I/O error on /var/lib/postgresql" in body
+    assert "FEILET" in body
+    assert "feilet i steget «Skrive utfordringene til databasen» (upsert-challenges) kl. " in body
+    # the failed step's own time, its three attempts included, and the error in one line
+    assert re.search(r" kl\. \d\d:\d\d:\d\d \S+, etter \d+,\d s i steget", body), body
+    assert "Feil: OSError: disk I/O error on /var/lib/postgresql\n" in body
+    # what was computed and not written, and how to run the date again
+    served = query(sqlite_url, "SELECT COUNT(*) FROM users WHERE is_active")[0][0]
+    assert (
+        f"Beregnet, men ikke skrevet: utfordringer til {served} av {served} aktive elever" in body
+    )
+    assert "  daglig run --date 2026-11-24\n" in body
+    assert "Custom run, med run_date 2026-11-24" in body
+    assert "brukere" not in body and "Kjøretid i natt" not in body  # no comparison of a failure
     assert f"Kjøringen i Prefect: {UI}/runs/flow-run/{run_id}" in body
     assert query(sqlite_url, "SELECT COUNT(*) FROM user_daily_challenges") == [(0,)]
     # the progress artifact shows where the run stopped
@@ -94,7 +106,8 @@ def test_no_link_without_a_ui_address(
     assert generate_daily_challenges(run_date=RUN, return_state=True).is_failed()
     (eml,) = outbox.glob("*-failed-*.eml")
     body = text_part(eml)
-    assert "«check-health»" in body and "Kjøringen i Prefect" not in body
+    assert "«Sjekke databasen» (check-health)" in body and "Kjøringen i Prefect" not in body
+    assert "Ingenting var beregnet ennå da feilen kom." in body
 
 
 def test_health_check_only_checks_and_touches_nothing(sqlite_url: str, env: Any) -> None:

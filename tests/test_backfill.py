@@ -88,6 +88,18 @@ def read_progress(key: str) -> str:
     return str(latest.description)
 
 
+def outbox_texts(tmp_path: Path) -> dict[str, str]:
+    """The outbox's emails: file name → plain-text part."""
+    import email
+    from email import policy
+
+    out = {}
+    for eml in sorted((tmp_path / "data" / "outbox").glob("*.eml")):
+        msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+        out[eml.name] = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    return out
+
+
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     def use(url: str) -> None:
@@ -100,7 +112,9 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_backfill_skips_complete_dates_and_leaves_a_table(sqlite_url: str, env: Any) -> None:
+def test_backfill_skips_complete_dates_and_leaves_a_table(
+    sqlite_url: str, env: Any, tmp_path: Path
+) -> None:
     from flows.backfill import backfill_daily_challenges
     from flows.daily_challenges import generate_daily_challenges
 
@@ -128,6 +142,13 @@ def test_backfill_skips_complete_dates_and_leaves_a_table(sqlite_url: str, env: 
     assert table[0]["flow_run"] == "" and not rows[0]["flow_run"]
     for t, r in zip(table[1:], rows[1:], strict=True):
         assert t["flow_run"] == f"[{r['flow_run'][:8]}]({UI}/runs/flow-run/{r['flow_run']})"
+    # D1's own run emailed; the backfill sent one email for D1..D3, the dates none
+    sent = outbox_texts(tmp_path)
+    assert [n.split("-2026")[0] for n in sent] == ["backfill", "daily-challenges"], sent
+    (text,) = [t for n, t in sent.items() if n.startswith(f"backfill-{D1}-to-{D3}-ok-")]
+    assert text.startswith("Etterfylling 21.11.2026–23.11.2026: 3 datoer fullført\n")
+    assert "  21.11.2026: hoppet over (allerede ferdig) · 0 · 12 av 12 · " in text
+    assert "Kjør dem på nytt" not in text
     # with force, complete dates run again (and write nothing new: nobody's slot changes)
     again = backfill_daily_challenges(start_date=D1, end_date=D2, force=True)
     assert [r["outcome"] for r in again] == ["ok", "ok"]
@@ -136,7 +157,7 @@ def test_backfill_skips_complete_dates_and_leaves_a_table(sqlite_url: str, env: 
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_failed_date_does_not_stop_the_others(
-    sqlite_url: str, env: Any, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, env: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import flows.daily_challenges as daily
     from flows.backfill import BackfillFailed, backfill_daily_challenges
@@ -182,6 +203,15 @@ def test_a_failed_date_does_not_stop_the_others(
     assert "INSERT INTO daily_challenges" not in json.dumps(read_table(f"backfill-{D1}-to-{D3}"))
     assert any("INSERT INTO daily_challenges" in log.message for log in logs)
     assert rows[1]["users_complete"] == rows[1]["assignments"] == 0
+    # one email for the whole range (the failed date sent none of its own), a row per date
+    (name, text), *others = outbox_texts(tmp_path).items()
+    assert others == [] and name.startswith(f"backfill-{D1}-to-{D3}-failed-")
+    assert text.startswith("Etterfylling 21.11.2026–23.11.2026: 1 av 3 datoer FEILET\n")
+    assert "  21.11.2026: fullført · 36 · 12 av 12 · " in text
+    assert "  22.11.2026: FEILET · 0 · 0 av 12 · " in text
+    assert f"    Feil: {line}\n" in text
+    assert "  23.11.2026: fullført · 36 · 12 av 12 · " in text
+    assert "  daglig backfill --start 2026-11-22 --end 2026-11-22\n" in text
 
 
 @pytest.mark.postgres
@@ -214,3 +244,21 @@ def test_cli_backfill_exits_nonzero_naming_the_failed_dates(sqlite_url: str, env
         in out.output
     )
     assert f"{D1}: failed" in out.output and f"{D2}: failed" in out.output
+
+
+def test_the_backfill_email_groups_failed_dates_into_rerun_commands() -> None:
+    from daglig.backfill import DayOutcome
+    from daglig.backfill_email import backfill_context
+
+    days = [date(2026, 11, d) for d in (1, 2, 3, 4, 6)]
+    outcomes = [
+        DayOutcome(d, "ok" if d.day == 4 else "failed", error="IntegrityError: x\n[SQL: …]")
+        for d in days
+    ]
+    ctx = backfill_context(days[0], days[-1], outcomes)
+    assert ctx["reruns"] == [
+        "daglig backfill --start 2026-11-01 --end 2026-11-03",
+        "daglig backfill --start 2026-11-06 --end 2026-11-06",
+    ]
+    assert [r["error"] for r in ctx["rows"] if r["failed"]] == ["IntegrityError: x"] * 4
+    assert ctx["range_no"] == "01.11.2026–06.11.2026" and ctx["n_failed_no"] == "4"

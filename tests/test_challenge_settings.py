@@ -42,6 +42,7 @@ def test_missing_settings_take_defaults() -> None:
     assert s == DEFAULTS
     assert s.challenges_per_user == 3 and s.min_difficulty == 0.1 and s.max_difficulty == 0.95
     assert s.ml_min_answers == 30 and len(s.enabled_types) == 6 and len(s.enabled_categories) == 12
+    assert s.ml_title_prefix is True  # the seed's "[ML] " prefix, until an admin turns it off
     assert s.problems == ()
     assert serving_problem(DEFAULTS) is None
 
@@ -60,6 +61,7 @@ def test_missing_settings_take_defaults() -> None:
             ("traffic_signs", "winter_driving"),
         ),
         ("ml_min_answers", "100", 100),
+        ("ml_title_prefix", "false", False),
     ],
 )
 def test_valid_values_are_used(key: str, raw: str, expected: object) -> None:
@@ -85,6 +87,8 @@ def test_valid_values_are_used(key: str, raw: str, expected: object) -> None:
         ("enabled_categories", "[]", "must not be empty"),
         ("enabled_categories", '"traffic_signs"', "JSON list"),
         ("ml_min_answers", "true", "whole number"),
+        ("ml_title_prefix", '"no"', "true or false"),
+        ("ml_title_prefix", "0", "true or false"),
     ],
 )
 def test_malformed_values_are_reported_and_defaulted(key: str, raw: str, fragment: str) -> None:
@@ -379,6 +383,6 @@ def test_a_bad_stored_setting_is_reported_alike_by_the_run_its_log_and_email(
     assert "Innstillinger med feil (hver linje sier hva som ble brukt i stedet)" in text
     for line in printed:
         assert line.removeprefix("settings problem: ") in text
-    assert "Brukere: 3 av 3 aktive" in text
+    assert "Elever: 3 av 3 aktive" in text
     served = query(sqlite_url, "SELECT user_id, COUNT(*) FROM user_daily_challenges GROUP BY 1")
     assert sorted(served) == [(1, 3), (2, 3), (3, 3)]

@@ -210,7 +210,7 @@ def test_database_unreachable_at_start_fails_fast_and_emails(
     (msg,) = mail.parsed()
     assert "FEILET" in msg["Subject"]
     text_body = body(msg)
-    assert "«check-health»" in text_body and "unreachable" in text_body
+    assert "«Sjekke databasen» (check-health)" in text_body and "unreachable" in text_body
 
 
 # ---------------------------------------------------------------------- gone mid-run

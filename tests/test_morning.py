@@ -126,9 +126,15 @@ def _check(url: str) -> None:
     assert m["ml"] == 0.625 and m["holdout"] == 0.25 and m["diff"] == 0.375
     assert m["ci_low"] < m["diff"] < m["ci_high"] and (m["n_ml"], m["n_holdout"]) == (4, 2)
     assert len(r.trend) == 14 and r.trend[-1]["day"] == YESTERDAY.isoformat()
-    assert r.trend[-1]["ml"] == 0.625 and r.trend[-1]["fallback"] == pytest.approx(1 / 6, abs=1e-4)
-    assert r.trend[-2]["ml"] == 1.0 and r.trend[-2]["fallback"] is None
-    assert r.trend[0]["ml"] is None
+    # the three arms apart: ML 5 of 8 slots, holdout 1 of 4, rule-based 0 of 2
+    assert r.trend[-1] == {
+        "day": YESTERDAY.isoformat(),
+        "ml": 0.625,
+        "holdout": 0.25,
+        "fallback": 0.0,
+    }
+    assert r.trend[-2]["ml"] == 1.0 and r.trend[-2]["holdout"] is None
+    assert r.trend[-2]["fallback"] is None and r.trend[0]["ml"] is None
     assert r.chart_png is not None and r.chart_png.startswith(b"\x89PNG\r\n\x1a\n")
 
 
@@ -146,7 +152,7 @@ def test_no_assignments_yesterday_means_no_data_and_no_chart() -> None:
         RUN, pl.DataFrame(schema=COMPLETION_SCHEMA), pl.DataFrame(schema=USER_COMPLETION_SCHEMA)
     )
     assert not r.has_data and r.chart_png is None
-    assert all(t["ml"] is None for t in r.trend)
+    assert all(t["ml"] is None and t["holdout"] is None for t in r.trend)
     assert "ci_low" not in r.ml_vs_holdout
     # nothing to compare is None, never NaN: the report goes into JSON (run result, API)
     assert r.ml_vs_holdout["diff"] is None and r.ml_vs_holdout["ml"] is None
@@ -158,16 +164,22 @@ def test_morning_context_in_norwegian(sqlite_url: str) -> None:
 
     seed_day(sqlite_url)
     morning = report_from(sqlite_url).as_dict() | {"recent_seconds": [10.0, 12.0]}
-    ctx = morning_context(morning, 13.2, "chart@daglig")
+    night = datetime(2026, 11, 24, 0, 30)
+    ctx = morning_context(morning, 13.2, "chart@daglig", night)
     assert ctx["present"] and ctx["yesterday_no"] == "23.11.2026"
-    assert ctx["groups"][0] == ("ML", 8, "62,5 %", "62,5 %")
+    assert ctx["groups"][0] == ("ML", "8", "62,5\u00a0%", "62,5\u00a0%")
     assert ctx["diff_line"].startswith(
-        "Fullføring per elev, ML minus kontrollgruppe: +37,5 prosentpoeng (95 % KI "
+        "Fullføring per elev, ML minus kontrollgruppe: +37,5 prosentpoeng (95\u00a0% KI "
     )
-    assert ctx["trend"] == [("22.11", "100,0 %", "–"), ("23.11", "62,5 %", "16,7 %")]
+    assert ctx["trend"] == [
+        ("22. nov.", "100,0\u00a0%", "–", "–"),
+        ("23. nov.", "62,5\u00a0%", "25,0\u00a0%", "0,0\u00a0%"),
+    ]
+    assert (ctx["trend_days"], ctx["trend_days_with_data"]) == (14, 2)
     assert ctx["chart_cid"] == "chart@daglig"
     assert ctx["runtime_line"] == (
-        "Kjøretid i natt 13,2 s; snitt for de 2 forrige kjøringene 11,0 s (1,2 × så lang tid)."
+        "Kjøretid i natt: 13,2 s, 20\u00a0% tregere enn snittet for de 2 forrige kjøringene"
+        " (11,0 s)."
     )
     empty = morning_context({})
     assert empty["present"] is False and empty["runtime_line"] is None
@@ -205,7 +217,7 @@ def test_the_summary_email_is_the_morning_report(
     assert result["morning"]["recent_seconds"]  # yesterday's run, from pipeline_runs
     msg = email.message_from_bytes(Path(result["email"]).read_bytes(), policy=policy.default)
     plain = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "Slik gikk det i går (23.11.2026):" in plain and "Kjøretid i natt" in plain
+    assert "Slik gikk det i går (23.11.2026):" in plain and "Kjøretid " in plain
     html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert 'src="cid:trend-chart@daglig.local"' in html
     images = [p for p in msg.walk() if p.get_content_type() == "image/png"]

@@ -162,7 +162,11 @@ def test_no_secret_in_logs_artifacts_emails_or_exceptions(
     # user-controlled text is escaped in the HTML email, not executed
     html = body(messages[0], "html")
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "<img" not in html and "<script" not in html
+    # the one image is the trend chart (cid:); no image or script comes from app data
+    assert [t[:36] for t in re.findall(r"<img [^>]*>", html)] == [
+        '<img src="cid:trend-chart@daglig.loc'
+    ]
+    assert "<script" not in html
 
 
 def test_html_email_escapes_user_controlled_text() -> None:

@@ -107,6 +107,9 @@ class SettingsUpdate(BaseModel):
     max_difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
     challenges_per_user: int | None = Field(default=None, ge=1, le=6, strict=True)
     ml_min_answers: int | None = Field(default=None, ge=0, le=1_000_000, strict=True)
+    ml_title_prefix: StrictBool | None = Field(
+        default=None, description='Put "[ML] " before the titles of ML challenges (default true).'
+    )
     changed_by: str | None = Field(
         default=None,
         min_length=1,
