@@ -62,7 +62,7 @@ def backfill_context(
                 "added": norsk.integer(o.assignments_added),
                 "complete": f"{norsk.integer(o.users_complete)} av {norsk.integer(o.active_users)}",
                 "seconds": norsk.decimal(o.seconds),
-                "error": wording.one_line(o.error, 200),
+                "error": _error_no(o.error),
             }
             for o in ordered
         ],
@@ -70,6 +70,16 @@ def backfill_context(
         "learners": wording.LEARNERS,
         "flow_run_url": flow_run_url,
     }
+
+
+def _error_no(error: str | None) -> str:
+    """A date's one-line error for the Norwegian email: "failed in upsert-challenges: X"
+    (what the Prefect table shows) as "Skrive utfordringene til databasen: X"."""
+    line = wording.one_line(error, 200)
+    step, sep, rest = line.partition(": ")
+    if sep and step.startswith("failed in "):
+        return f"{wording.step_no(step.removeprefix('failed in '))}: {rest}"
+    return line
 
 
 def compose_backfill_email(

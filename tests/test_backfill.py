@@ -209,7 +209,7 @@ def test_a_failed_date_does_not_stop_the_others(
     assert text.startswith("Etterfylling 21.11.2026–23.11.2026: 1 av 3 datoer FEILET\n")
     assert "  21.11.2026: fullført · 36 · 12 av 12 · " in text
     assert "  22.11.2026: FEILET · 0 · 0 av 12 · " in text
-    assert f"    Feil: {line}\n" in text
+    assert f"    Feil: Skrive utfordringene til databasen: {line}\n" in text
     assert "  23.11.2026: fullført · 36 · 12 av 12 · " in text
     assert "  daglig backfill --start 2026-11-22 --end 2026-11-22\n" in text
 
