@@ -380,4 +380,6 @@ def test_a_template_with_an_undefined_variable_fails_the_run_before_writing(
     assert has_table(sqlite_url, "daily_challenges")
     assert query(sqlite_url, "SELECT COUNT(*) FROM daily_challenges") == [(0,)]
     (email,) = outbox(tmp_path)
-    assert "«render-challenges»" in body(email) and "oppmuntring" in body(email)
+    assert "«Lage utfordringstekstene» (render-challenges)" in body(
+        email
+    ) and "oppmuntring" in body(email)

@@ -260,7 +260,9 @@ def test_database_gone_mid_run_retries_then_fails_cleanly(
     runs = task_runs(state.state_details.flow_run_id, {"upsert-challenges"})
     assert runs["upsert-challenges"] == ("FAILED", 4)
     (msg,) = outbox(tmp_path)  # one line naming the step and the reason
-    (line,) = [ln for ln in body(msg).splitlines() if "«upsert-challenges»" in ln]
+    text = body(msg)
+    assert "«Skrive utfordringene til databasen» (upsert-challenges)" in text
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("Feil: ")]
     assert "OperationalError" in line and "not currently accepting connections" in line
     # nothing of the day was written; once the database is back, the run completes
     assert query(postgres_url, "SELECT COUNT(*) FROM user_daily_challenges") == [(0,)]

@@ -301,4 +301,5 @@ def test_health_check_fails_at_once_with_one_line(
     msg = email.message_from_bytes(eml.read_bytes())
     text_part = next(p for p in msg.walk() if p.get_content_type() == "text/plain")
     body = text_part.get_payload(decode=True).decode()
-    assert "FEILET" in body and "«check-health»" in body and "lacks the app tables" in body
+    assert "FEILET" in body and "«Sjekke databasen» (check-health)" in body
+    assert "lacks the app tables" in body

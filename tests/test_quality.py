@@ -335,7 +335,7 @@ def test_input_gate_failure_stops_the_run_before_writing(
     assert query(sqlite_url, "SELECT COUNT(*) FROM user_daily_challenges") == [(0,)]
     (msg,) = outbox(tmp_path)
     text_body = body(msg)
-    assert "FEILET" in text_body and "«validate-inputs»" in text_body
+    assert "FEILET" in text_body and "«Kontrollere inndata» (validate-inputs)" in text_body
     assert "DataQualityError: input gate failed: last day's answers excluded" in text_body
     # raising the threshold (an admin's informed decision) lets the run through
     monkeypatch.setenv("DAGLIG_DQ_MAX_EXCLUDED_SHARE", "0.2")
@@ -372,7 +372,7 @@ def test_output_gate_failure_stops_the_run_before_writing(
     assert has_table(sqlite_url, "daily_challenges")  # the health check made the tables...
     assert query(sqlite_url, "SELECT COUNT(*) FROM daily_challenges") == [(0,)]  # ...no rows
     (msg,) = outbox(tmp_path)
-    assert "«validate-outputs»" in body(msg)
+    assert "«Kontrollere resultatet» (validate-outputs)" in body(msg)
 
 
 def test_the_error_survives_pickling() -> None:
