@@ -39,8 +39,10 @@ demo: venv ## simulate learners into data/daglig.db and run the nightly job on i
 test: venv ## run the whole test suite (PostgreSQL tests skip when no server, except under CI=true)
 	$(PY) -m pytest
 
-test-fast: venv ## the tests without the slow and e2e ones
-	$(PY) -m pytest -m "not slow and not e2e"
+# The pure tier (tests marked `pure`, tests/conftest.py): no Prefect server (the temporary
+# one is switched off, so a flow would fail), no PostgreSQL, no subprocess; <= 30 s.
+test-fast: venv ## the pure tests: no Prefect server, no database server, no process (<= 30 s)
+	PREFECT_SERVER_ALLOW_EPHEMERAL_MODE=false $(PY) -m pytest -p no:cacheprovider -m "pure and not slow"
 
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -40,6 +40,8 @@ from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, SelectionInputs
 from tests.builders import AppDataBuilder
 from tests.test_selection import frames
 
+pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
+
 RUN = date(2026, 11, 24)
 CUTOFF = day_cutoff(RUN)
 NO_EXAMS = pl.DataFrame(schema=EXAMS_SCHEMA)
@@ -486,11 +488,22 @@ def test_ml_never_repeats_yesterdays_pairs() -> None:
 
 
 def test_speed_only_for_advanced_users() -> None:
-    out, assessment = ml_select(ml_population(), ChallengeSettings(challenges_per_user=6))
+    b = ml_population(8)  # practised, but fewer than 300 answers each
+    advanced = []
+    for _ in range(4):  # 12 categories x 30 answers, nearly all right: advanced learners
+        uid = b.user()
+        advanced.append(uid)
+        for j, c in enumerate(CATEGORY_KEYS):
+            b.answers(uid, c, 30, correct=0.97, day=RUN - timedelta(days=1 + j % 5))
+    out, _ = ml_select(b, ChallengeSettings(challenges_per_user=6))
     speed = out.filter((pl.col("challenge_type") == "speed_challenge") & (pl.col("source") == "ml"))
+    # the population yields speed challenges: one for each advanced learner, nobody else
+    assert sorted(speed["user_id"]) == advanced
     for reason in speed["reason"]:
         r = json.loads(reason)
         assert r["overall_skill_level"] >= 0.75 and r["total_practice_questions"] >= 300
+    others = out.filter(~pl.col("user_id").is_in(advanced) & (pl.col("source") == "ml"))
+    assert others.height and "speed_challenge" not in set(others["challenge_type"])
 
 
 def test_holdout_gets_marked_fallback_challenges_and_is_stable() -> None:

@@ -14,6 +14,8 @@ from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, USERS_SCHEMA, ext
 from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, FallbackSelector, SelectionInputs
 from tests.builders import AppDataBuilder
 
+pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
+
 RUN = date(2026, 11, 24)
 YESTERDAY = RUN - timedelta(days=1)
 

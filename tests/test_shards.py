@@ -19,6 +19,8 @@ from daglig.shards import (
     shard_of,
 )
 
+pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
+
 
 def test_a_users_shard_is_pinned_across_releases() -> None:
     # golden values: a change here moves users between shards (and their run folders)
