@@ -135,18 +135,17 @@ def test_a_failed_date_does_not_stop_the_others(
     assert rows[1]["users_complete"] == rows[1]["assignments"] == 0
 
 
-@pytest.mark.postgres
 @pytest.mark.usefixtures("prefect_harness")
-def test_backfill_on_postgres(postgres_url: str, env: Any) -> None:
+def test_backfill_runs_each_date_once(db_url: str, env: Any) -> None:
     from flows.backfill import backfill_daily_challenges
 
-    env(postgres_url)
-    people = build_app(postgres_url)
+    env(db_url)
+    people = build_app(db_url)
     rows = backfill_daily_challenges(start_date=D1, end_date=D3, max_concurrency=3)
     assert [r["outcome"] for r in rows] == ["ok", "ok", "ok"]
     assert len({r["flow_run"] for r in rows}) == 3  # one daily run per date
     for day in (D1, D2, D3):
-        assert per_user(postgres_url, day) == {u: 3 for u in people["active"]}
+        assert per_user(db_url, day) == {u: 3 for u in people["active"]}
 
 
 @pytest.mark.usefixtures("prefect_harness")

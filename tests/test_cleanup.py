@@ -106,15 +106,8 @@ def _cleanup_keeps_what_matters(url: str) -> None:
     ) == [(2, str(OLD), 1, 3), (2, str(OLD), 2, 10), (1, str(RECENT), 1, 0)]
 
 
-def test_cleanup_keeps_started_completed_referenced_and_manual_sqlite(sqlite_url: str) -> None:
-    _cleanup_keeps_what_matters(sqlite_url)
-
-
-@pytest.mark.postgres
-def test_cleanup_keeps_started_completed_referenced_and_manual_postgres(
-    postgres_url: str,
-) -> None:
-    _cleanup_keeps_what_matters(postgres_url)
+def test_cleanup_keeps_started_completed_referenced_and_manual(db_url: str) -> None:
+    _cleanup_keeps_what_matters(db_url)
 
 
 def test_cleanup_without_pipeline_tables_deletes_nothing(sqlite_url: str) -> None:

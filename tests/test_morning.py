@@ -132,13 +132,8 @@ def _check(url: str) -> None:
     assert r.chart_png is not None and r.chart_png.startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_morning_report_sqlite(sqlite_url: str) -> None:
-    _check(sqlite_url)
-
-
-@pytest.mark.postgres
-def test_morning_report_postgres(postgres_url: str) -> None:
-    _check(postgres_url)
+def test_morning_report(db_url: str) -> None:
+    _check(db_url)
 
 
 def test_no_assignments_yesterday_means_no_data_and_no_chart() -> None:
