@@ -64,7 +64,6 @@ def weak_area_quality(
 
 
 def learner(users: int, seed: int, run_date: date) -> dict[str, Any]:
-    from daglig.db import read_frame
     from daglig.features import (
         ATTEMPTS_SCHEMA,
         QUESTIONS_SCHEMA,
@@ -72,6 +71,7 @@ def learner(users: int, seed: int, run_date: date) -> dict[str, Any]:
         clean_attempts,
         day_cutoff,
     )
+    from daglig.io.db import read_frame
     from daglig.learner.assessment import assess_with
     from daglig.learner.features import EXAMS_SCHEMA, learner_rows
     from daglig.learner.training import build_examples, fit_and_evaluate, plan_training

@@ -133,7 +133,7 @@ def explain(exc: BaseException, database: str | None = None) -> Explained:
     line = database_line(raw, database)
     if line is not None:
         return Explained(line, 1, True)
-    from daglig.store import HealthCheckFailed
+    from daglig.io.store import HealthCheckFailed
 
     if isinstance(exc, HealthCheckFailed):
         return Explained(str(exc), 1, True)

@@ -26,7 +26,7 @@ from daglig import interrupt
 from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
 from daglig.errors import tag_failure
-from daglig.learner.model_store import ModelUnavailable
+from daglig.io.model_store import ModelUnavailable
 from daglig.learner.selection import MLSelector, ShardedMLSelector
 from daglig.quality import warm_up
 from daglig.selection import FallbackSelector, Selector

@@ -41,7 +41,7 @@ import polars as pl
 from sqlalchemy import text
 
 from daglig.catalogue import CATEGORY_KEYS
-from daglig.db import make_engine, read_frame
+from daglig.io.db import make_engine, read_frame
 from daglig.stats import welch
 from simulator.load import load_frames
 from simulator.model import (

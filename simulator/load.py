@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import AddConstraint, CreateIndex
 
-from daglig.db import make_engine
+from daglig.io.db import make_engine
 from models.tables import APP_TABLES, Base, create_app_tables
 
 GROUND_TRUTH_METADATA = MetaData()
@@ -114,7 +114,7 @@ def existing_rows(database_url: str) -> dict[str, int]:
     """Rows per table of what ``replace=True`` would drop (the contract's tables, the
     pipeline's, the ground truth), for the tables that hold any; empty for a new database.
     Reads only: a SQLite file that does not exist is not created."""
-    from daglig.db import sqlite_file
+    from daglig.io.db import sqlite_file
 
     path = sqlite_file(database_url)
     if path is not None and not path.exists():
@@ -183,7 +183,7 @@ def _load_sqlite(engine: Engine, chunks: Iterable[Frames], timings: LoadTimings)
     conn = sqlite3.connect(database, isolation_level=None, timeout=30)
     try:
         # New tables appended to need no WAL copy of their pages: load in rollback-journal
-        # mode and go back to WAL (what daglig.db.make_engine uses) at the end. SQLite
+        # mode and go back to WAL (what daglig.io.db.make_engine uses) at the end. SQLite
         # refuses the switch while another connection has the file open in WAL mode; the
         # load then simply runs in WAL.
         switched = _journal_mode(conn, "DELETE")

@@ -8,10 +8,11 @@ from datetime import date
 from prefect import task
 from prefect.cache_policies import NONE
 
-from daglig.backfill import DayStatus, read_day_status
+from daglig.backfill import DayStatus
 from daglig.config import Settings
-from daglig.db import make_engine
 from daglig.features import day_cutoff
+from daglig.io.backfill_status import read_day_status
+from daglig.io.db import make_engine
 from tasks.common import log_rows
 from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 

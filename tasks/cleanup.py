@@ -9,14 +9,10 @@ from datetime import date
 from prefect import task
 from prefect.cache_policies import NONE
 
-from daglig.cleanup import (
-    CleanupCounts,
-    delete_run_folders_before,
-    delete_unstarted_before,
-    retention_cutoff,
-)
+from daglig.cleanup import CleanupCounts, retention_cutoff
 from daglig.config import Settings
-from daglig.db import make_engine
+from daglig.io.db import make_engine
+from daglig.io.deletions import delete_run_folders_before, delete_unstarted_before
 from tasks.common import log_rows
 from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 

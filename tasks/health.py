@@ -9,8 +9,8 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.db import make_engine
-from daglig.store import HealthReport, check_health, check_requested_users
+from daglig.io.db import make_engine
+from daglig.io.store import HealthReport, check_health, check_requested_users
 from tasks.common import log_rows
 
 

@@ -21,11 +21,10 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.db import make_engine, read_frame, stream_answer_log
 from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
-from daglig.identity import ensure_identity, read_identity, url_without_credentials
-from daglig.learner.features import EXAMS_SCHEMA, FEATURES
-from daglig.learner.model_store import (
+from daglig.io.db import make_engine, read_frame, stream_answer_log
+from daglig.io.identity import ensure_identity, read_identity, url_without_credentials
+from daglig.io.model_store import (
     LoadedModel,
     ModelMetadata,
     ModelUnavailable,
@@ -33,6 +32,7 @@ from daglig.learner.model_store import (
     model_folder,
     save_model,
 )
+from daglig.learner.features import EXAMS_SCHEMA, FEATURES
 from daglig.shards import shard_count, shard_of
 from tasks.common import log_rows, save
 from tasks.features import FeatureRefs

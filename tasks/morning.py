@@ -12,7 +12,7 @@ from prefect.cache_policies import NONE
 from sqlalchemy import inspect
 
 from daglig.config import Settings
-from daglig.db import make_engine, read_frame
+from daglig.io.db import make_engine, read_frame
 from daglig.morning import (
     COMPLETION_SCHEMA,
     TREND_DAYS,

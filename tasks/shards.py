@@ -29,7 +29,6 @@ from prefect.futures import wait
 from daglig.challenge_settings import ChallengeSettings
 from daglig.challenges import distinct_challenges, with_content_key
 from daglig.config import SessionLimits, Settings
-from daglig.db import make_engine, read_frame, stream_answer_log
 from daglig.features import (
     ATTEMPTS_SCHEMA,
     QUESTIONS_SCHEMA,
@@ -37,16 +36,12 @@ from daglig.features import (
     day_cutoff,
     extract_features,
 )
+from daglig.io.db import make_engine, read_frame, stream_answer_log
+from daglig.io.shard_files import partition_to_parquet, read_shard
 from daglig.learner.features import EXAMS_SCHEMA
 from daglig.quality import last_day_answers
 from daglig.selection import PREVIOUS_SCHEMA, SelectionInputs, Selector
-from daglig.shards import (
-    partition_to_parquet,
-    population_partials,
-    read_shard,
-    shard_count,
-    with_shard,
-)
+from daglig.shards import population_partials, shard_count, with_shard
 from tasks.common import failing_task, log_rows, save
 from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 

@@ -12,9 +12,9 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.db import make_engine
 from daglig.interrupt import guarded_commits
-from daglig.store import WriteCounts, write_day
+from daglig.io.db import make_engine
+from daglig.io.store import WriteCounts, write_day
 from tasks.common import log_rows
 from tasks.render import RenderedRefs
 from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient

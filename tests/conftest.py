@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from daglig.prefect_env import apply_offline_settings
+from flows.prefect_env import apply_offline_settings
 
 apply_offline_settings()  # before anything imports prefect
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

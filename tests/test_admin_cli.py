@@ -15,7 +15,7 @@ from sqlalchemy import inspect
 from typer.testing import CliRunner, Result
 
 from daglig.cli import app
-from daglig.db import make_engine
+from daglig.io.db import make_engine
 from tests.builders import AppDataBuilder
 from tests.dq_helpers import query
 

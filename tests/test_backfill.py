@@ -153,7 +153,7 @@ def test_cli_backfill_exits_nonzero_naming_the_failed_dates(sqlite_url: str, env
     from typer.testing import CliRunner
 
     from daglig.cli import app
-    from daglig.db import make_engine
+    from daglig.io.db import make_engine
 
     env(sqlite_url)
     make_engine(sqlite_url).connect().close()  # no app tables: every date fails its check

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from daglig.prefect_env import apply_offline_settings
+from flows.prefect_env import apply_offline_settings
 
 apply_offline_settings()
 

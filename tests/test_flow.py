@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from daglig.db import make_engine
+from daglig.io.db import make_engine
 from models import ChallengeSetting, create_pipeline_tables
 from tests.builders import AppDataBuilder
 from tests.dq_helpers import query

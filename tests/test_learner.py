@@ -19,6 +19,13 @@ from sklearn.exceptions import NotFittedError
 from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
 from daglig.challenge_settings import ChallengeSettings
 from daglig.features import clean_attempts, day_cutoff, extract_features
+from daglig.io.model_store import (
+    ModelMetadata,
+    ModelUnavailable,
+    load_model,
+    read_metadata,
+    save_model,
+)
 from daglig.learner.assessment import (
     CONFIDENCE_HALF,
     Assessment,
@@ -28,13 +35,6 @@ from daglig.learner.assessment import (
 )
 from daglig.learner.estimators import EloBaseline, LaplaceBaseline, LearnerModel
 from daglig.learner.features import EXAMS_SCHEMA, FEATURES, examples, learner_rows, state_at
-from daglig.learner.model_store import (
-    ModelMetadata,
-    ModelUnavailable,
-    load_model,
-    read_metadata,
-    save_model,
-)
 from daglig.learner.selection import MLSelector
 from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, SelectionInputs
 from tests.builders import AppDataBuilder

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from sqlalchemy import insert
 
-from daglig.db import make_engine, read_frame
+from daglig.io.db import make_engine, read_frame
 from daglig.morning import COMPLETION_SCHEMA, USER_COMPLETION_SCHEMA, build_report
 from models import create_pipeline_tables
 from models.tables import DailyChallenge, UserDailyChallenge

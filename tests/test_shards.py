@@ -9,15 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from daglig.io.shard_files import partition_to_parquet, read_shard
 from daglig.learner.features import difficulty_curve
-from daglig.shards import (
-    partition_to_parquet,
-    population_partials,
-    population_stats,
-    read_shard,
-    shard_count,
-    shard_of,
-)
+from daglig.shards import population_partials, population_stats, shard_count, shard_of
 
 pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
 

@@ -41,8 +41,8 @@ from daglig.challenge_settings import (
     validate_update,
 )
 from daglig.config import Settings
-from daglig.db import make_engine, read_frame
-from daglig.lock import LOCK_NAMESPACE
+from daglig.io.db import make_engine, read_frame, sql_statement
+from daglig.io.lock import LOCK_NAMESPACE
 from models.tables import Base
 
 NIGHTLY_DEPLOYMENT = "daily-challenges/nightly"
@@ -499,12 +499,12 @@ def set_settings(
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(
-                    sqlfiles.statement("admin/lock_settings_postgresql"),
+                    sql_statement("admin/lock_settings_postgresql"),
                     {"namespace": LOCK_NAMESPACE, "lock_key": SETTINGS_LOCK_KEY},
                 )
             elif conn.dialect.name == "sqlite":
                 conn.exec_driver_sql(sqlfiles.load("admin/lock_settings_sqlite"))
-            stored = {k: v for k, v in conn.execute(sqlfiles.statement("read/challenge_settings"))}
+            stored = {k: v for k, v in conn.execute(sql_statement("read/challenge_settings"))}
             encoded = validate_changes(changes, stored)
             for key, new in encoded.items():
                 old = stored.get(key)
@@ -519,8 +519,8 @@ def set_settings(
                     "changed_at": now,
                     "changed_by": who,
                 }
-                conn.execute(sqlfiles.statement("admin/upsert_setting"), row)
-                conn.execute(sqlfiles.statement("admin/insert_setting_history"), row)
+                conn.execute(sql_statement("admin/upsert_setting"), row)
+                conn.execute(sql_statement("admin/insert_setting_history"), row)
                 changed.append({"key": key, "old_value": old, "new_value": new})
     finally:
         engine.dispose()

@@ -19,11 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from daglig import sql as sqlfiles
 from daglig.config import SessionLimits
+
+
+def sql_statement(name: str) -> TextClause:
+    """A SQLAlchemy text clause for ``sql/<name>.sql``."""
+    return text(sqlfiles.load(name))
 
 
 def _ms(seconds: float) -> int:
@@ -176,9 +181,7 @@ def read_frame(
     else:
         engine = make_engine(url, limits)
         with engine.connect() as c:
-            frame = pl.read_database(
-                sqlfiles.statement(name), c, execute_options={"parameters": params}
-            )
+            frame = pl.read_database(sql_statement(name), c, execute_options={"parameters": params})
     return cast_frame(frame, schema) if schema else frame
 
 

@@ -1,7 +1,7 @@
 """The model store: per database, a folder per model version plus a ``current.json`` pointer.
 
 A model knows the database it was trained on: ``<model_dir>/<identity>/`` holds the models
-of the database whose ``pipeline_identity`` is ``<identity>`` (``daglig/identity.py``),
+of the database whose ``pipeline_identity`` is ``<identity>`` (``daglig/io/identity.py``),
 ``<identity>/<version>/model.joblib`` the fitted estimator and ``<version>/metadata.json``
 what it is: version, the database's identity and URL (without credentials), the date its
 data ends, training window, feature list, metrics, example counts, library versions and
