@@ -5,7 +5,7 @@ Two gates, both pure (frames in, a :class:`GateReport` out, no Prefect, no datab
 * the **input gate** looks at what the extract step read, before anything downstream uses
   it: the users, the question bank, and the last day's answers, each answer marked with the
   reason it was excluded (quarantined) if it was. Row-level problems in the whole answer
-  log are quarantined by :func:`daglig.features.clean_attempts`; this gate stops the run
+  log are quarantined by :func:`daglig.user_features.clean_attempts`; this gate stops the run
   when too many of the last day's answers had to be excluded (a broken upstream, not a few
   dirty rows), or when a table breaks a contract invariant (missing or duplicate ids).
 * the **output gate** looks at the day's challenges and assignments before they are

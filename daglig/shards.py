@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from daglig.hashing import _splitmix
-from daglig.learner.features import difficulty_bin
+from daglig.learner.examples import difficulty_bin
 
 SHARD_SALT = np.uint64(0x5AD5_D0C5_1234_ABCD)
 
@@ -61,7 +61,7 @@ def population_stats(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The difficulty curve (``d_bin``, ``q_expected``) and category accuracy
     (``category``, ``cat_accuracy``) of the whole population, from every shard's counts:
-    the same Laplace estimates ``daglig.learner.features`` computes over one log."""
+    the same Laplace estimates ``daglig.learner.examples`` computes over one log."""
     curve = (
         pl.concat(bins)
         .group_by("d_bin")

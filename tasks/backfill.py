@@ -10,9 +10,9 @@ from prefect.cache_policies import NONE
 
 from daglig.backfill import DayStatus
 from daglig.config import Settings
-from daglig.features import day_cutoff
 from daglig.io.backfill_status import read_day_status
 from daglig.io.db import make_engine
+from daglig.user_features import day_cutoff
 from tasks.common import log_rows
 from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 

@@ -21,7 +21,6 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
 from daglig.io.db import make_engine, read_frame, stream_answer_log
 from daglig.io.identity import ensure_identity, read_identity, url_without_credentials
 from daglig.io.model_store import (
@@ -32,8 +31,9 @@ from daglig.io.model_store import (
     model_folder,
     save_model,
 )
-from daglig.learner.features import EXAMS_SCHEMA, FEATURES
+from daglig.learner.examples import EXAMS_SCHEMA, FEATURES
 from daglig.shards import shard_count, shard_of
+from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
 from tasks.common import log_rows, save
 from tasks.features import FeatureRefs
 from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
@@ -104,7 +104,7 @@ class TrainingData:
 
 
 @task(
-    name="read-answer-log",
+    name="read-training-log",
     retries=RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
     retry_condition_fn=retry_if_transient,
@@ -141,7 +141,7 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
     folder = settings.runs_dir / f"train-{plan.as_of.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
     data = TrainingData(save(log, folder, "answer_log"), save(exams, folder, "exams"), log.height)
-    log_rows("read-answer-log", attempts.height, log.height, time.perf_counter() - t0)
+    log_rows("read-training-log", attempts.height, log.height, time.perf_counter() - t0)
     return data
 
 

@@ -29,19 +29,19 @@ from prefect.futures import wait
 from daglig.challenge_settings import ChallengeSettings
 from daglig.challenges import distinct_challenges, with_content_key
 from daglig.config import SessionLimits, Settings
-from daglig.features import (
+from daglig.io.db import make_engine, read_frame, stream_answer_log
+from daglig.io.shard_files import partition_to_parquet, read_shard
+from daglig.learner.examples import EXAMS_SCHEMA
+from daglig.quality import last_day_answers
+from daglig.selection import PREVIOUS_SCHEMA, SelectionInputs, Selector
+from daglig.shards import population_partials, shard_count, with_shard
+from daglig.user_features import (
     ATTEMPTS_SCHEMA,
     QUESTIONS_SCHEMA,
     USERS_SCHEMA,
     day_cutoff,
     extract_features,
 )
-from daglig.io.db import make_engine, read_frame, stream_answer_log
-from daglig.io.shard_files import partition_to_parquet, read_shard
-from daglig.learner.features import EXAMS_SCHEMA
-from daglig.quality import last_day_answers
-from daglig.selection import PREVIOUS_SCHEMA, SelectionInputs, Selector
-from daglig.shards import population_partials, shard_count, with_shard
 from tasks.common import failing_task, log_rows, save
 from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 
@@ -258,7 +258,7 @@ def assess_shard(
 ) -> AssessmentRefs:
     """Tonight's learner rows of one shard's active users, scored by the learner model."""
     from daglig.learner.assessment import assess_with
-    from daglig.learner.features import scoring_rows
+    from daglig.learner.examples import scoring_rows
 
     if refs.clean_log is None or refs.exams is None:
         raise RuntimeError("the feature step did not keep the learner model's inputs")

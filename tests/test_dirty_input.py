@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from daglig.challenge_settings import parse_challenge_settings
-from daglig.features import (
+from daglig.user_features import (
     ATTEMPTS_SCHEMA,
     QUESTIONS_SCHEMA,
     USERS_SCHEMA,

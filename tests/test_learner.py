@@ -18,7 +18,6 @@ from sklearn.exceptions import NotFittedError
 
 from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
 from daglig.challenge_settings import ChallengeSettings
-from daglig.features import clean_attempts, day_cutoff, extract_features
 from daglig.io.model_store import (
     ModelMetadata,
     ModelUnavailable,
@@ -34,9 +33,10 @@ from daglig.learner.assessment import (
     pass_probability,
 )
 from daglig.learner.estimators import EloBaseline, LaplaceBaseline, LearnerModel
-from daglig.learner.features import EXAMS_SCHEMA, FEATURES, examples, learner_rows, state_at
+from daglig.learner.examples import EXAMS_SCHEMA, FEATURES, examples, learner_rows, state_at
 from daglig.learner.selection import MLSelector
 from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, SelectionInputs
+from daglig.user_features import clean_attempts, day_cutoff, extract_features
 from tests.builders import AppDataBuilder
 from tests.test_selection import frames
 

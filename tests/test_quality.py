@@ -12,7 +12,6 @@ import pytest
 
 from daglig.challenge_settings import ChallengeSettings
 from daglig.challenges import distinct_challenges, finish_challenges, with_content_key
-from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, USERS_SCHEMA, extract_features
 from daglig.quality import (
     DataQualityError,
     GateReport,
@@ -23,6 +22,7 @@ from daglig.quality import (
 )
 from daglig.rendering import render_challenges
 from daglig.selection import PREVIOUS_SCHEMA, FallbackSelector, SelectionInputs
+from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, USERS_SCHEMA, extract_features
 from tests.builders import AppDataBuilder
 from tests.dq_helpers import (
     RUN,

@@ -10,8 +10,8 @@ import pytest
 
 from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
 from daglig.challenge_settings import ChallengeSettings
-from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, USERS_SCHEMA, extract_features
 from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, FallbackSelector, SelectionInputs
+from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, USERS_SCHEMA, extract_features
 from tests.builders import AppDataBuilder
 
 pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process

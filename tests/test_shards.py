@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from daglig.io.shard_files import partition_to_parquet, read_shard
-from daglig.learner.features import difficulty_curve
+from daglig.learner.examples import difficulty_curve
 from daglig.shards import population_partials, population_stats, shard_count, shard_of
 
 pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process

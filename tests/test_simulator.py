@@ -24,7 +24,7 @@ from models.tables import (
     create_pipeline_tables,
 )
 from simulator import SimulationSummary, generate, simulate
-from simulator.model import ARCHETYPES, day_end_utc, simulate_frames
+from simulator.learners import ARCHETYPES, day_end_utc, simulate_frames
 
 # 2025-03-30 is a DST switch day in Oslo (02:00 → 03:00): the cutoff is 22:00 UTC.
 END = dt.date(2025, 3, 30)

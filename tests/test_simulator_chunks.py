@@ -12,8 +12,8 @@ from sqlalchemy import Engine, create_engine, inspect
 
 from models.tables import create_app_tables
 from simulator import chunk_sizes, generate, generate_chunks, simulate
+from simulator.learners import FirstIds, simulate_frames
 from simulator.load import GROUND_TRUTH_METADATA, LOAD_ORDER
-from simulator.model import FirstIds, simulate_frames
 
 END = dt.date(2026, 11, 23)
 KW: dict[str, Any] = dict(seed=3, end_date=END, history_days=60, answers_per_user=40)

@@ -224,7 +224,7 @@ def stream_answer_log(
     """The answer log's answers before ``cutoff`` (naive UTC), in batches of the columns the
     features use. ``sql/read/answer_log.sql`` has no bind parameters on purpose, so
     ADBC-PostgreSQL streams it through COPY; the cutoff is applied batch by batch."""
-    from daglig.features import ATTEMPTS_SCHEMA
+    from daglig.user_features import ATTEMPTS_SCHEMA
 
     for batch in stream_frames(url, "read/answer_log", None, ATTEMPTS_SCHEMA, limits=limits):
         yield batch.filter(pl.col("answered_at") < cutoff)

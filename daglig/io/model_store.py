@@ -27,7 +27,7 @@ from typing import Any
 
 import polars as pl
 
-from daglig.learner.features import FEATURES
+from daglig.learner.examples import FEATURES
 
 SCHEMA_VERSION = 2  # 2: database_identity and database_url; the store keyed by identity
 MODEL_FILE = "model.joblib"
