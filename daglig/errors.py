@@ -43,6 +43,13 @@ def failure_of(exc: BaseException) -> tuple[str | None, date | None]:
     return found if isinstance(found, tuple) else (None, None)
 
 
+def error_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: how the run summary and its notes name an
+    error (the one formatter; :func:`explain` is the CLI's fuller line)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def first_line(exc: BaseException) -> str:
     """The first non-blank line of an exception's message (of the driver's error for a
     SQLAlchemy error: without the SQL and the background link)."""

@@ -1,5 +1,5 @@
 """The learner model's tasks: training (read, fit and evaluate, save, report) and, in the
-nightly run, loading the saved model and assessing every user.
+nightly run, loading the saved model (the assessment step is tasks/assess.py).
 
 The nightly run trains nothing. Loading validates the model (age, features, checksum,
 a probe prediction); any failure raises ``ModelUnavailable`` with the reason, and the
@@ -35,9 +35,7 @@ from daglig.learner.examples import EXAMS_SCHEMA, FEATURES
 from daglig.shards import shard_count, shard_of
 from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
 from tasks.common import log_rows, save
-from tasks.features import FeatureRefs
 from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
-from tasks.shards import AssessmentRefs, assess_shard, map_shards
 
 if TYPE_CHECKING:  # scikit-learn takes seconds to import: the nightly run needs none of it
     from daglig.learner.training import TrainingPlan, TrainingResult
@@ -74,24 +72,6 @@ def database_identity(settings: Settings) -> str | None:
         return read_identity(engine)
     finally:
         engine.dispose()
-
-
-def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> list[AssessmentRefs]:
-    """Mastery per (user, category), weak areas, skill and exam readiness for every
-    active user: one ``assess-learners`` task per shard, on the flow's task runner."""
-    t0 = time.perf_counter()
-    if not refs.learner or any(s.clean_log is None for s in refs.shards):
-        raise RuntimeError("the feature step did not produce the learner model's inputs")
-    out: list[AssessmentRefs] = map_shards(
-        assess_shard,
-        list(refs.shards),
-        refs.learner["questions"],
-        (refs.learner["curve"], refs.learner["cat_accuracy"]),
-        loaded.model,
-        refs.cutoff,
-    )
-    log_rows("assess-learners", sum(a.rows for a in out), len(out), time.perf_counter() - t0)
-    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -625,7 +625,7 @@ def chosen_challenges(folder: Path, user_ids: list[int]) -> list[dict[str, Any]]
     """What a run (a dry run, typically) chose for ``user_ids``, read from its run folder:
     per user and slot the type, category, target, difficulty, XP, source, Norwegian text
     and reason (decoded JSON)."""
-    # one file of keyed assignments per shard (tasks/shards.py)
+    # one file of keyed assignments per shard (tasks/render.py)
     keyed = pl.read_parquet(sorted(folder.glob("shard-*/assignments_keyed.parquet"))).filter(
         pl.col("user_id").is_in(user_ids)
     )
