@@ -5,25 +5,16 @@ from __future__ import annotations
 import time
 from datetime import date
 
-from prefect import task
-from prefect.cache_policies import NONE
-
 from daglig.backfill import DayStatus
 from daglig.config import Settings
 from daglig.io.backfill_status import read_day_status
 from daglig.io.db import make_engine
 from daglig.user_features import day_cutoff
 from tasks.common import log_rows
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 
 
-@task(
-    name="check-complete-dates",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("check-complete-dates")
 def read_day_statuses(
     settings: Settings, days: list[date], challenges_per_user: int
 ) -> list[DayStatus]:

@@ -6,24 +6,15 @@ import time
 from dataclasses import replace
 from datetime import date
 
-from prefect import task
-from prefect.cache_policies import NONE
-
 from daglig.cleanup import CleanupCounts, retention_cutoff
 from daglig.config import Settings
 from daglig.io.db import make_engine
 from daglig.io.deletions import delete_run_folders_before, delete_unstarted_before
 from tasks.common import log_rows
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 
 
-@task(
-    name="cleanup-expired",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("cleanup-expired")
 def cleanup_expired(settings: Settings, run_date: date) -> CleanupCounts:
     """Assignments and challenges dated more than ``settings.retention_days`` before
     ``run_date`` that nobody started → deleted; old run folders → removed."""

@@ -35,7 +35,7 @@ from daglig.learner.examples import EXAMS_SCHEMA, FEATURES
 from daglig.shards import shard_count, shard_of
 from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
 from tasks.common import log_rows, save
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 
 if TYPE_CHECKING:  # scikit-learn takes seconds to import: the nightly run needs none of it
     from daglig.learner.training import TrainingPlan, TrainingResult
@@ -83,13 +83,7 @@ class TrainingData:
     answers: int
 
 
-@task(
-    name="read-training-log",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("read-training-log")
 def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
     """The cleaned answer log and completed exams before ``plan.eval_end`` of at most
     ``DAGLIG_TRAIN_MAX_USERS`` learners (a stable hash sample: one shard of
@@ -142,13 +136,7 @@ def fit_learner_model(data: TrainingData, plan: TrainingPlan) -> TrainingResult:
     return result
 
 
-@task(
-    name="save-model",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("save-model")
 def save_learner_model(
     settings: Settings, result: TrainingResult, plan: TrainingPlan
 ) -> ModelMetadata:

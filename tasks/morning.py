@@ -7,8 +7,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 from sqlalchemy import inspect
 
 from daglig.config import Settings
@@ -21,18 +19,12 @@ from daglig.morning import (
     build_report,
 )
 from tasks.common import log_rows
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 
 RECENT_RUNS = 7
 
 
-@task(
-    name="build-morning-report",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("build-morning-report")
 def build_morning_report(settings: Settings, run_date: date) -> dict[str, Any]:
     """Yesterday's completion by source, ML vs holdout, the trend, and the seconds of the
     last successful runs (``MorningReport.as_dict()`` plus ``recent_seconds``); empty

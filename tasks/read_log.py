@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 
 from daglig.config import SessionLimits, Settings
 from daglig.io.db import make_engine, read_frame, stream_answer_log
@@ -22,7 +20,7 @@ from daglig.selection import PREVIOUS_SCHEMA
 from daglig.shards import shard_count, with_shard
 from daglig.user_features import QUESTIONS_SCHEMA, USERS_SCHEMA, day_cutoff
 from tasks.common import log_rows, save
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +41,7 @@ class ShardPlan:
     rows_per_shard: dict[int, int]
 
 
-@task(
-    name="read-answer-log",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("read-answer-log")
 def read_answer_log(
     settings: Settings,
     run_date: date,

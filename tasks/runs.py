@@ -37,7 +37,7 @@ from daglig.io.db import make_engine, sql_statement
 from daglig.summary import RunSummary
 from models.tables import Base
 from tasks.common import log_rows
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 
 UNFINISHED = ("running", "written")
 # columns added since the first pipeline_runs tables: added to an older table when missing
@@ -234,13 +234,7 @@ def mark_written(conn: Connection, row_id: int | None) -> None:
 # ------------------------------------------------------------------ the run ends
 
 
-@task(
-    name="record-run",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("record-run")
 def record_run(summary: RunSummary, settings: Settings) -> bool:
     """Give the run's row its end (or insert the row when the start was not recorded);
     False when deliberately not recorded."""

@@ -7,8 +7,6 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
@@ -17,17 +15,11 @@ from daglig.io.db import make_engine
 from daglig.io.store import WriteCounts, write_day
 from tasks.common import log_rows
 from tasks.render import RenderedRefs
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 from tasks.runs import mark_written
 
 
-@task(
-    name="upsert-challenges",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("upsert-challenges")
 def upsert_challenges(
     settings: Settings,
     run_date: date,
