@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("pure") is None:
             continue
-        used = IMPURE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        used = set(IMPURE_FIXTURES & set(getattr(item, "fixturenames", ())))
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("db_url") == "postgresql":
             used.add("db_url[postgresql]")
