@@ -16,7 +16,6 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-import polars as pl
 from prefect import flow, runtime
 from prefect.logging import get_run_logger
 from prefect.settings import PREFECT_API_URL
@@ -25,10 +24,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from daglig import interrupt
 from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
+from daglig.day_counts import count_day
 from daglig.errors import error_line, tag_failure
 from daglig.quality import warm_up
 from daglig.selection import FallbackSelector
-from daglig.summary import RunSummary, assignment_counts
+from daglig.summary import RunSummary
 from flows.common import resolve_run_date
 from tasks.cleanup import cleanup_expired
 from tasks.common import failed_task_of, tidy_failed_run
@@ -37,7 +37,7 @@ from tasks.health import check_database, check_users
 from tasks.morning import build_morning_report
 from tasks.progress import Progress
 from tasks.quality import validate_inputs, validate_outputs
-from tasks.render import render_day
+from tasks.render import day_frames, render_day
 from tasks.report import publish_summary, send_summary_email
 from tasks.runs import begin_run, record_run_quietly
 from tasks.select import choose_selector, ml_wanted, select_with_fallback
@@ -208,41 +208,18 @@ def _generate(
         "validate-outputs", validate_outputs, refs, rendered, cs
     ).as_dict()
 
-    users = pl.read_parquet(refs.user_features, columns=["user_id", "is_active"])
-    assignments = pl.read_parquet(
-        list(rendered.assignments), columns=["user_id", "source", "challenge_type", "category"]
-    )
-    c = assignment_counts(assignments)
-    summary.users_total = users.height
-    summary.users_active = int(users["is_active"].sum())
-    summary.users_served = c["users_served"]
-    summary.assignments = c["assignments"]
-    summary.by_source, summary.by_type, summary.by_category = (
-        c["by_source"],
-        c["by_type"],
-        c["by_category"],
-    )
-    summary.distinct_challenges = pl.read_parquet(
-        rendered.challenges, columns=["content_key"]
-    ).height
     summary.answers_used = refs.answers_used
     summary.answers_after_cutoff = refs.answers_after_cutoff
     summary.quarantined = refs.quarantined
-    skipped = {
-        "inactive": users.height - summary.users_active,
-        "no_challenge_possible": summary.users_active - summary.users_served,
-    }
-    if user_ids is not None:
-        summary.notes.append(f"restricted to {len(user_ids)} requested user ids")
-    summary.users_skipped = {k: v for k, v in skipped.items() if v}
-    short = (
-        assignments.group_by("user_id").len().filter(pl.col("len") < cs.challenges_per_user).height
+    users, assignments, distinct = day_frames(refs.user_features, rendered)
+    count_day(
+        summary,
+        users,
+        assignments,
+        distinct,
+        cs.challenges_per_user,
+        None if user_ids is None else len(user_ids),
     )
-    if short:
-        summary.notes.append(
-            f"{short} users got fewer than {cs.challenges_per_user} challenges "
-            "(too few enabled types or categories once yesterday's are excluded)"
-        )
     if dry_run:
         summary.status = "dry_run"
         summary.notes.append("dry run: nothing was written")

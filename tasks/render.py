@@ -80,3 +80,16 @@ def render_day(selected: list[SelectedRefs], folder: Path) -> RenderedRefs:
         time.perf_counter() - t0,
     )
     return refs
+
+
+def day_frames(
+    user_features: Path, rendered: RenderedRefs
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """What the run summary counts: every user's id and activity, the day's assignments
+    (user, source, type, category) and how many distinct challenges the day has."""
+    users = pl.read_parquet(user_features, columns=["user_id", "is_active"])
+    assignments = pl.read_parquet(
+        list(rendered.assignments), columns=["user_id", "source", "challenge_type", "category"]
+    )
+    distinct = pl.read_parquet(rendered.challenges, columns=["content_key"]).height
+    return users, assignments, distinct

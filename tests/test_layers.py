@@ -27,6 +27,7 @@ CORE = frozenset(
         "daglig.catalogue",
         "daglig.challenge_settings",
         "daglig.challenges",
+        "daglig.day_counts",
         "daglig.chart",
         "daglig.cleanup",
         "daglig.user_features",
