@@ -41,7 +41,7 @@ import polars as pl
 from sqlalchemy import text
 
 from daglig.catalogue import CATEGORY_KEYS
-from daglig.io.db import make_engine, read_frame
+from daglig.io.db import engine_of, make_engine, read_frame
 from daglig.stats import welch
 from simulator.learners import (
     CASUAL,
@@ -534,24 +534,20 @@ def _compare(
     )
     report.ml_users = int((group["group"] == "ml").sum())
     report.holdout_users = int((group["group"] == "holdout").sum())
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            done = pl.DataFrame(
-                conn.execute(
-                    text(
-                        "SELECT user_id, COUNT(*) AS n, "
-                        "SUM(CASE WHEN completed_at IS NOT NULL THEN 1 ELSE 0 END) AS done "
-                        "FROM user_daily_challenges WHERE challenge_date BETWEEN :a AND :b "
-                        "GROUP BY user_id"
-                    ),
-                    {"a": start.isoformat(), "b": end.isoformat()},
-                ).all(),
-                schema={"user_id": pl.Int64, "n": pl.Int64, "done": pl.Int64},
-                orient="row",
-            )
-    finally:
-        engine.dispose()
+    with engine_of(url) as engine, engine.connect() as conn:
+        done = pl.DataFrame(
+            conn.execute(
+                text(
+                    "SELECT user_id, COUNT(*) AS n, "
+                    "SUM(CASE WHEN completed_at IS NOT NULL THEN 1 ELSE 0 END) AS done "
+                    "FROM user_daily_challenges WHERE challenge_date BETWEEN :a AND :b "
+                    "GROUP BY user_id"
+                ),
+                {"a": start.isoformat(), "b": end.isoformat()},
+            ).all(),
+            schema={"user_id": pl.Int64, "n": pl.Int64, "done": pl.Int64},
+            orient="row",
+        )
     per_user = group.join(done, on="user_id", how="left").with_columns(
         rate=pl.col("done") / pl.col("n")
     )

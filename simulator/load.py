@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import AddConstraint, CreateIndex
 
-from daglig.io.db import make_engine
+from daglig.io.db import engine_of
 from models.tables import APP_TABLES, Base, create_app_tables
 
 GROUND_TRUTH_METADATA = MetaData()
@@ -119,18 +119,14 @@ def existing_rows(database_url: str) -> dict[str, int]:
     path = sqlite_file(database_url)
     if path is not None and not path.exists():
         return {}
-    engine = make_engine(database_url, read_only=True)
-    try:
-        with engine.connect() as conn:
-            present = set(inspect(conn).get_table_names())
-            tables = [*Base.metadata.sorted_tables, GROUND_TRUTH]
-            counts = {
-                t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in tables
-                if t.name in present
-            }
-    finally:
-        engine.dispose()
+    with engine_of(database_url, read_only=True) as engine, engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
+        tables = [*Base.metadata.sorted_tables, GROUND_TRUTH]
+        counts = {
+            t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in tables
+            if t.name in present
+        }
     return {name: n for name, n in counts.items() if n}
 
 
@@ -352,8 +348,7 @@ def load_chunks(
     written, so memory stays at about one chunk (two while the next is generated ahead).
     """
     timings = LoadTimings()
-    engine = make_engine(database_url)
-    try:
+    with engine_of(database_url) as engine:
         t0 = time.perf_counter()
         prepare_schema(engine, replace=replace)
         engine.dispose()  # a pooled SQLite connection would block the journal-mode switch
@@ -365,8 +360,6 @@ def load_chunks(
             _load_postgres(engine, chunks, timings)
         else:
             raise ValueError(f"unsupported database backend {backend!r} (sqlite or postgresql)")
-    finally:
-        engine.dispose()
     return timings
 
 

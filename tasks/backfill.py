@@ -8,7 +8,7 @@ from datetime import date
 from daglig.backfill import DayStatus
 from daglig.config import Settings
 from daglig.io.backfill_status import read_day_status
-from daglig.io.db import make_engine
+from daglig.io.db import engine_of
 from daglig.user_features import day_cutoff
 from tasks.common import log_rows
 from tasks.retry import io_task
@@ -20,14 +20,11 @@ def read_day_statuses(
 ) -> list[DayStatus]:
     """For each date: active users, users with a full set of assignments, assignments."""
     t0 = time.perf_counter()
-    engine = make_engine(settings.database_url, settings.session_limits())
-    try:
+    with engine_of(settings.database_url, settings.session_limits()) as engine:
         statuses = [
             read_day_status(engine, d, day_cutoff(d, settings.timezone), challenges_per_user)
             for d in days
         ]
-    finally:
-        engine.dispose()
     log_rows(
         "check-complete-dates",
         len(days),

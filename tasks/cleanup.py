@@ -8,7 +8,7 @@ from datetime import date
 
 from daglig.cleanup import CleanupCounts, retention_cutoff
 from daglig.config import Settings
-from daglig.io.db import make_engine
+from daglig.io.db import engine_of
 from daglig.io.deletions import delete_run_folders_before, delete_unstarted_before
 from tasks.common import log_rows
 from tasks.retry import io_task
@@ -20,11 +20,8 @@ def cleanup_expired(settings: Settings, run_date: date) -> CleanupCounts:
     ``run_date`` that nobody started → deleted; old run folders → removed."""
     t0 = time.perf_counter()
     before = retention_cutoff(run_date, settings.retention_days)
-    engine = make_engine(settings.database_url, settings.session_limits())
-    try:
+    with engine_of(settings.database_url, settings.session_limits()) as engine:
         counts = delete_unstarted_before(engine, before)
-    finally:
-        engine.dispose()
     counts = replace(
         counts, run_folders_deleted=delete_run_folders_before(settings.runs_dir, before)
     )

@@ -21,7 +21,7 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.io.db import make_engine, read_frame, stream_answer_log
+from daglig.io.db import engine_of, read_frame, stream_answer_log
 from daglig.io.identity import ensure_identity, read_identity, url_without_credentials
 from daglig.io.model_store import (
     LoadedModel,
@@ -67,11 +67,8 @@ def load_learner_model(settings: Settings, run_date: date) -> LoadedModel | Mode
 
 def database_identity(settings: Settings) -> str | None:
     """The identity of the run's database (``pipeline_identity``), or None: none yet."""
-    engine = make_engine(settings.database_url)
-    try:
+    with engine_of(settings.database_url) as engine:
         return read_identity(engine)
-    finally:
-        engine.dispose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +139,8 @@ def save_learner_model(
 ) -> ModelMetadata:
     """Save the model as a new version of this database's models (creating the
     database's identity when it has none) with its metadata, and make it current."""
-    engine = make_engine(settings.database_url)
-    try:
+    with engine_of(settings.database_url) as engine:
         identity = ensure_identity(engine)
-    finally:
-        engine.dispose()
     meta = ModelMetadata(
         version="",
         trained_as_of=plan.as_of.isoformat(),

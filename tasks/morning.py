@@ -10,7 +10,7 @@ import polars as pl
 from sqlalchemy import inspect
 
 from daglig.config import Settings
-from daglig.io.db import make_engine, read_frame
+from daglig.io.db import engine_of, read_frame
 from daglig.morning import (
     COMPLETION_SCHEMA,
     TREND_DAYS,
@@ -31,11 +31,8 @@ def build_morning_report(settings: Settings, run_date: date) -> dict[str, Any]:
     before the pipeline's tables exist: there is nothing to report yet."""
     t0 = time.perf_counter()
     url = settings.database_url
-    engine = make_engine(url)
-    try:
+    with engine_of(url) as engine:
         tables = set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
     if "user_daily_challenges" not in tables:
         return {}
     yesterday = run_date - timedelta(days=1)

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from daglig.config import SessionLimits, Settings
-from daglig.io.db import make_engine, read_frame, stream_answer_log
+from daglig.io.db import engine_of, read_frame, stream_answer_log
 from daglig.io.shard_files import partition_to_parquet
 from daglig.learner.examples import EXAMS_SCHEMA
 from daglig.selection import PREVIOUS_SCHEMA
@@ -99,11 +99,8 @@ def read_answer_log(
 def _previous(url: str, run_date: date, limits: SessionLimits) -> pl.DataFrame:
     from sqlalchemy import inspect
 
-    engine = make_engine(url, limits)
-    try:
+    with engine_of(url, limits) as engine:
         has_pipeline = inspect(engine).has_table("user_daily_challenges")
-    finally:
-        engine.dispose()
     if not has_pipeline:
         return pl.DataFrame(schema=PREVIOUS_SCHEMA)
     return read_frame(

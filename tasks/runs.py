@@ -33,7 +33,7 @@ from prefect.logging import get_run_logger
 from sqlalchemy import Connection, Engine, inspect
 
 from daglig.config import Settings
-from daglig.io.db import make_engine, sql_statement
+from daglig.io.db import engine_of, make_engine, sql_statement
 from daglig.summary import RunSummary
 from models.tables import Base
 from tasks.common import log_rows
@@ -240,8 +240,7 @@ def record_run(summary: RunSummary, settings: Settings) -> bool:
     False when deliberately not recorded."""
     t0 = time.perf_counter()
     row = run_row(summary, _now(), _flow_run_id())
-    engine = make_engine(settings.database_url, settings.session_limits())
-    try:
+    with engine_of(settings.database_url, settings.session_limits()) as engine:
         if not _table_ready(engine, create=not summary.dry_run):
             log_rows("record-run", 1, 0, time.perf_counter() - t0)
             return False
@@ -255,8 +254,6 @@ def record_run(summary: RunSummary, settings: Settings) -> bool:
                 updated = int(started.rowcount or 0)
             if not updated:
                 conn.execute(sql_statement("admin/insert_pipeline_run"), row)
-    finally:
-        engine.dispose()
     log_rows("record-run", 1, 1, time.perf_counter() - t0)
     return True
 

@@ -11,7 +11,7 @@ from prefect.logging import get_run_logger
 
 from daglig.config import Settings
 from daglig.interrupt import guarded_commits
-from daglig.io.db import make_engine
+from daglig.io.db import engine_of
 from daglig.io.store import WriteCounts, write_day
 from tasks.common import log_rows
 from tasks.render import RenderedRefs
@@ -39,26 +39,25 @@ def upsert_challenges(
         for p in refs.assignments
     )
     limits = settings.session_limits()
-    engine = make_engine(settings.database_url, limits)
-    try:
-        with guarded_commits(
+    with (
+        engine_of(settings.database_url, limits) as engine,
+        guarded_commits(
             engine, run_date, before_commit=lambda conn: mark_written(conn, run_row)
-        ) as committed:
-            counts = write_day(
-                engine,
-                run_date,
-                challenges,
-                assignments,
-                force=force,
-                challenges_per_user=challenges_per_user,
-                # when the row was written: I/O metadata, not an input of any decision
-                written_at=datetime.now(UTC).replace(tzinfo=None),
-                limits=limits,
-                log=get_run_logger(),
-            )
-            committed(asdict(counts))
-    finally:
-        engine.dispose()
+        ) as committed,
+    ):
+        counts = write_day(
+            engine,
+            run_date,
+            challenges,
+            assignments,
+            force=force,
+            challenges_per_user=challenges_per_user,
+            # when the row was written: I/O metadata, not an input of any decision
+            written_at=datetime.now(UTC).replace(tzinfo=None),
+            limits=limits,
+            log=get_run_logger(),
+        )
+        committed(asdict(counts))
     log_rows(
         "upsert-challenges",
         counts.assignments_staged,

@@ -41,7 +41,7 @@ from daglig.challenge_settings import (
     validate_update,
 )
 from daglig.config import Settings
-from daglig.io.db import make_engine, read_frame, sql_statement
+from daglig.io.db import engine_of, make_engine, read_frame, sql_statement
 from daglig.io.lock import LOCK_NAMESPACE
 from models.tables import Base
 
@@ -107,11 +107,8 @@ def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
 
 
 def _tables(url: str) -> set[str]:
-    engine = make_engine(url)
-    try:
+    with engine_of(url) as engine:
         return set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
 
 
 def _read(

@@ -13,6 +13,7 @@ SQLAlchemy and ADBC alike; SQLite's busy timeout is the lock timeout.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -60,6 +61,23 @@ def _pg_connect_args(u: Any, limits: SessionLimits, read_only: bool) -> dict[str
     given = query.get("options")
     args["options"] = options + (f" {given}" if isinstance(given, str) else "")
     return args
+
+
+@contextmanager
+def engine_of(
+    url: str,
+    limits: SessionLimits | None = None,
+    *,
+    read_only: bool = False,
+    timeout: float | None = None,
+) -> Iterator[Engine]:
+    """:func:`make_engine` for a ``with`` block, disposed of at its end (the one way the
+    tasks and the CLI open a database for one piece of work)."""
+    engine = make_engine(url, limits, read_only=read_only, timeout=timeout)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def make_engine(
