@@ -39,8 +39,10 @@ demo: venv ## simulate learners into data/daglig.db and run the nightly job on i
 test: venv ## run the whole test suite (PostgreSQL tests skip when no server, except under CI=true)
 	$(PY) -m pytest
 
-test-fast: venv ## the tests without the slow and e2e ones
-	$(PY) -m pytest -m "not slow and not e2e"
+# The pure tier (tests marked `pure`, tests/conftest.py): no Prefect server (the temporary
+# one is switched off, so a flow would fail), no PostgreSQL, no subprocess; <= 30 s.
+test-fast: venv ## the pure tests: no Prefect server, no database server, no process (<= 30 s)
+	PREFECT_SERVER_ALLOW_EPHEMERAL_MODE=false $(PY) -m pytest -p no:cacheprovider -m "pure and not slow"
 
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .
@@ -66,7 +68,7 @@ deploy: venv ## create the work pool, deploy prefect.yaml and the alerts (PREFEC
 	@test -n "$$PREFECT_API_URL" || { echo "set PREFECT_API_URL (README step 1)" >&2; exit 2; }
 	$(VENV)/bin/prefect work-pool inspect daglig-process >/dev/null 2>&1 || $(VENV)/bin/prefect work-pool create daglig-process --type process
 	$(VENV)/bin/prefect --no-prompt deploy --all
-	$(PY) -m daglig.automations$(if $(WITHIN_SECONDS), --within-seconds $(WITHIN_SECONDS))
+	$(PY) -m flows.automations$(if $(WITHIN_SECONDS), --within-seconds $(WITHIN_SECONDS))
 
 .PHONY: bench
 bench: venv ## time a nightly run at SCALE=10k|100k|1m on PostgreSQL (bench/README.md)

@@ -22,7 +22,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from daglig.prefect_env import apply_offline_settings
+from flows.prefect_env import apply_offline_settings
 
 apply_offline_settings()  # before anything imports prefect
 

@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from daglig.db import make_engine, read_frame, stream_answer_log
-from daglig.features import QUESTIONS_SCHEMA, day_cutoff
+from daglig.io.db import make_engine, read_frame, stream_answer_log
+from daglig.user_features import QUESTIONS_SCHEMA, day_cutoff
 
 SINK_DDL = (
     "CREATE TABLE IF NOT EXISTS io_floor_sink (user_id BIGINT, challenge_date DATE, "

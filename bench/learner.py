@@ -64,17 +64,17 @@ def weak_area_quality(
 
 
 def learner(users: int, seed: int, run_date: date) -> dict[str, Any]:
-    from daglig.db import read_frame
-    from daglig.features import (
+    from daglig.io.db import read_frame
+    from daglig.learner.assessment import assess_with
+    from daglig.learner.examples import EXAMS_SCHEMA, learner_rows
+    from daglig.learner.training import build_examples, fit_and_evaluate, plan_training
+    from daglig.user_features import (
         ATTEMPTS_SCHEMA,
         QUESTIONS_SCHEMA,
         USERS_SCHEMA,
         clean_attempts,
         day_cutoff,
     )
-    from daglig.learner.assessment import assess_with
-    from daglig.learner.features import EXAMS_SCHEMA, learner_rows
-    from daglig.learner.training import build_examples, fit_and_evaluate, plan_training
     from simulator import simulate
 
     tmp = Path(tempfile.mkdtemp(prefix="daglig-bench-learner-"))

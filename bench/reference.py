@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daglig.catalogue import CATEGORIES, CHALLENGE_TYPES, xp_for
-from daglig.db import make_engine
-from daglig.features import day_cutoff
+from daglig.io.db import make_engine
+from daglig.user_features import day_cutoff
 from models import create_pipeline_tables
 from models.tables import DailyChallenge, Question, QuestionAttempt, User, UserDailyChallenge
 

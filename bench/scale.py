@@ -87,7 +87,7 @@ def _admin_engine(url: str) -> Any:
     cannot run inside a transaction)."""
     from sqlalchemy.engine import make_url
 
-    from daglig.db import make_engine
+    from daglig.io.db import make_engine
 
     admin = make_url(url).set(database="postgres").render_as_string(hide_password=False)
     return make_engine(admin).execution_options(isolation_level="AUTOCOMMIT")
@@ -137,7 +137,7 @@ def choose_database(
     usual. A reused database must hold exactly ``users`` learners, so that the result's
     name and per-user figures are right."""
     url, owned = database_for(database_url, users)
-    from daglig.db import backend
+    from daglig.io.db import backend
 
     if prepared and not reuse:
         from sqlalchemy.engine import make_url
@@ -162,7 +162,7 @@ def count_rows(url: str, table: str) -> int:
     """``SELECT count(*)`` of one table (0 when it does not exist)."""
     from sqlalchemy import inspect, text
 
-    from daglig.db import make_engine
+    from daglig.io.db import make_engine
 
     engine = make_engine(url)
     try:
@@ -185,7 +185,7 @@ def clear_run_date(url: str, run_date: date) -> dict[str, int]:
     database writes the whole day again instead of finding it complete."""
     from sqlalchemy import inspect, text
 
-    from daglig.db import make_engine
+    from daglig.io.db import make_engine
 
     engine = make_engine(url)
     deleted: dict[str, int] = {}
@@ -219,7 +219,7 @@ def vacuum(url: str) -> float:
     run. It also clears the dead rows :func:`clear_run_date` leaves."""
     from sqlalchemy import text
 
-    from daglig.db import make_engine
+    from daglig.io.db import make_engine
 
     # VACUUM cannot run inside a transaction block.
     engine = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
@@ -236,7 +236,7 @@ def server_version(url: str) -> str | None:
     """PostgreSQL's ``server_version`` (None on other backends)."""
     from sqlalchemy import text
 
-    from daglig.db import backend, make_engine
+    from daglig.io.db import backend, make_engine
 
     if backend(url) != "postgresql":
         return None
@@ -501,7 +501,7 @@ def scale(
     seed: int = 1,
 ) -> dict[str, Any]:
     """Run the whole measurement at ``users`` learners; returns the result dict."""
-    from daglig.db import backend
+    from daglig.io.db import backend
 
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     load_start = load_average()

@@ -1,5 +1,6 @@
 """Backfills: which dates to run, whether a date is already complete, how many at once,
-and the rows of the backfill's table artifact. Pure; the flow is ``flows/backfill.py``.
+and the rows of the backfill's table artifact. Pure: the database read is
+``daglig.io.backfill_status``; the flow is ``flows/backfill.py``.
 
 A date is *complete* when every active user known before the day's cutoff already holds
 at least ``challenges_per_user`` assignments for it; a backfill skips complete dates
@@ -10,13 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, inspect
-
 from daglig import markdown
-from daglig import sql as sqlfiles
 
 MAX_DATES = 366
 MAX_CONCURRENCY = 8
@@ -57,28 +55,6 @@ class DayStatus:
     @property
     def complete(self) -> bool:
         return self.active_users > 0 and self.complete_users == self.active_users
-
-
-def read_day_status(
-    engine: Engine, day: date, cutoff: datetime, challenges_per_user: int
-) -> DayStatus:
-    """The date's :class:`DayStatus`; an empty one when the pipeline tables do not exist."""
-    if not inspect(engine).has_table("user_daily_challenges"):
-        return DayStatus(day, 0, 0, 0)
-    # SQLite keeps timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text: compare in that form
-    at: datetime | str = (
-        cutoff.strftime("%Y-%m-%d %H:%M:%S.%f") if engine.dialect.name == "sqlite" else cutoff
-    )
-    with engine.connect() as conn:
-        row = conn.execute(
-            sqlfiles.statement("read/backfill_day_status"),
-            {
-                "challenge_date": day,
-                "cutoff": at,
-                "challenges_per_user": challenges_per_user,
-            },
-        ).one()
-    return DayStatus(day, int(row.active_users), int(row.complete_users), int(row.assignments))
 
 
 @dataclass(frozen=True, slots=True)

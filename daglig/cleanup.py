@@ -4,19 +4,14 @@ are older than ``retention_days`` (default 90), counted back from the run date.
 Never deleted: an assignment with progress or a completion, a challenge that any
 assignment still references, a manual (admin-made) challenge. One transaction: a
 failure leaves everything as it was. Old run folders (``data/runs/<date>/``) past the
-same retention are removed too.
+same retention are removed too. The rules are here (pure); the deletions are
+``daglig.io.deletions``.
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
-
-from sqlalchemy import Engine, inspect
-
-from daglig import sql as sqlfiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,30 +39,15 @@ def retention_cutoff(run_date: date, retention_days: int) -> date:
     return run_date - timedelta(days=retention_days)
 
 
-def delete_unstarted_before(engine: Engine, before: date) -> CleanupCounts:
-    """Delete never-started assignments dated before ``before``, then the challenges of
-    those dates that nothing references any more. Nothing to do without pipeline tables."""
-    if not inspect(engine).has_table("user_daily_challenges"):
-        return CleanupCounts(before, 0, 0)
-    params = {"before": before}
-    with engine.begin() as conn:
-        assignments = conn.execute(sqlfiles.statement("write/cleanup_assignments"), params)
-        challenges = conn.execute(sqlfiles.statement("write/cleanup_challenges"), params)
-        return CleanupCounts(before, assignments.rowcount, challenges.rowcount)
-
-
-def delete_run_folders_before(runs_dir: Path, before: date) -> int:
-    """Remove ``runs_dir/<YYYY-MM-DD>/`` folders dated before ``before``; other names are
-    left alone. Returns how many were removed."""
-    if not runs_dir.is_dir():
-        return 0
-    removed = 0
-    for folder in sorted(runs_dir.iterdir()):
+def expired_run_folders(names: list[str], before: date) -> list[str]:
+    """The run folder names (``YYYY-MM-DD``) dated before ``before``, sorted; other names
+    are not run folders and never expire."""
+    expired = []
+    for name in sorted(names):
         try:
-            day = date.fromisoformat(folder.name)
+            day = date.fromisoformat(name)
         except ValueError:
             continue
-        if folder.is_dir() and day < before:
-            shutil.rmtree(folder)
-            removed += 1
-    return removed
+        if day < before:
+            expired.append(name)
+    return expired

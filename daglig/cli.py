@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo  # noqa: E402
 
 import typer  # noqa: E402
 
-from daglig.prefect_env import apply_offline_settings  # noqa: E402
 from daglig.terminal import FrontDoor, flow_session, require_database, set_debug  # noqa: E402
+from flows.prefect_env import apply_offline_settings  # noqa: E402
 
 app = typer.Typer(
     name="daglig",
@@ -281,8 +281,8 @@ def run(
     from contextlib import nullcontext
 
     from daglig.config import Settings
-    from daglig.runners import api_reachable_from_workers
-    from daglig.runners import task_runner as make_task_runner
+    from flows.runners import api_reachable_from_workers
+    from flows.runners import task_runner as make_task_runner
 
     settings = Settings()
     require_database(settings)
@@ -303,7 +303,7 @@ def run(
             else generate_daily_challenges
         )
         # Dask workers are other processes: they need a Prefect API URL, not the
-        # in-process temporary server (daglig/runners.py)
+        # in-process temporary server (flows/runners.py)
         with api_reachable_from_workers() if kind == "dask" else nullcontext() as api:
             if address and api and api.startswith("http://127.0.0.1:"):
                 typer.echo(
@@ -336,8 +336,8 @@ def run(
 
 def _check_users(settings: Any, user_ids: list[int]) -> None:
     """--user-id of a user who does not exist or is inactive: exit 2 with one line."""
-    from daglig.db import make_engine
-    from daglig.store import UnknownUsers, check_requested_users
+    from daglig.io.db import make_engine
+    from daglig.io.store import UnknownUsers, check_requested_users
 
     engine = make_engine(settings.database_url, read_only=True)
     try:
@@ -414,7 +414,7 @@ def train(
 def _ensure_model(today: date) -> None:
     """Train once when there is no valid model for ``today`` (the demo shows ML)."""
     from daglig.config import Settings
-    from daglig.learner.model_store import ModelUnavailable, load_model
+    from daglig.io.model_store import ModelUnavailable, load_model
     from tasks.ml import database_identity
 
     settings = Settings()
@@ -498,8 +498,8 @@ def health_check(
 ) -> None:
     """Check the database can serve a run (exit 1 with the reason); writes nothing."""
     from daglig.config import Settings
-    from daglig.db import make_engine, sqlite_file
-    from daglig.store import HealthCheckFailed, check_health
+    from daglig.io.db import make_engine, sqlite_file
+    from daglig.io.store import HealthCheckFailed, check_health
     from daglig.terminal import report
 
     settings = Settings()
@@ -548,7 +548,7 @@ def demo(
     import polars as pl
 
     from daglig.config import Settings
-    from daglig.db import read_frame
+    from daglig.io.db import read_frame
     from simulator import simulate as run_simulation
 
     settings = Settings()

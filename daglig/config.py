@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 
 #: The database URL schemes the pipeline runs on, and the drivers it has installed
-#: (``postgresql+psycopg2://`` is taken as psycopg 3, see ``daglig.db.make_engine``).
+#: (``postgresql+psycopg2://`` is taken as psycopg 3, see ``daglig.io.db.make_engine``).
 URL_SCHEMES: dict[str, tuple[str, ...]] = {
     "sqlite": ("", "pysqlite"),
     "postgresql": ("", "psycopg", "psycopg2"),

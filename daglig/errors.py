@@ -53,12 +53,12 @@ def first_line(exc: BaseException) -> str:
     return ""
 
 
-def person_line(exc: BaseException) -> str:
-    """An exception as the one line a person reads in Prefect (a state message, an
-    artifact, a table cell): its type and its message's first line, from the driver's
-    error inside a SQLAlchemy one, without the statement, its parameters and the link
-    (``IntegrityError: daily_challenges is read-only during maintenance``). The rest
-    belongs in the log."""
+def error_line(exc: BaseException) -> str:
+    """An exception as the one line a person reads (a state message, an artifact, a table
+    cell, the run summary and its notes): its type and its message's first line, from the
+    driver's error inside a SQLAlchemy one, without the statement, its parameters and the
+    link (``IntegrityError: daily_challenges is read-only during maintenance``). The rest
+    belongs in the log. The one formatter; :func:`explain` is the CLI's fuller line."""
     line = first_line(exc)
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
@@ -143,7 +143,7 @@ def explain(exc: BaseException, database: str | None = None) -> Explained:
     line = database_line(raw, database)
     if line is not None:
         return Explained(line, 1, True)
-    from daglig.store import HealthCheckFailed
+    from daglig.io.store import HealthCheckFailed
 
     if isinstance(exc, HealthCheckFailed):
         return Explained(str(exc), 1, True)

@@ -5,7 +5,7 @@ SMTP is bounded twice: ``smtp_timeout_seconds`` per socket operation, and
 QUIT). A server that answers one byte at a time never trips the first; at the second a
 watchdog shuts the socket down, the blocked call returns, and :class:`SMTPDeadlineExceeded`
 says so in one line (not retried: tasks/retry.py). The outbox file is written whole or
-not at all (daglig/files.py).
+not at all (daglig/io/files.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from daglig.config import Settings
-from daglig.files import write_bytes_atomic
+from daglig.io.files import write_bytes_atomic
 
 
 @dataclass(frozen=True, slots=True)

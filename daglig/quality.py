@@ -5,7 +5,7 @@ Two gates, both pure (frames in, a :class:`GateReport` out, no Prefect, no datab
 * the **input gate** looks at what the extract step read, before anything downstream uses
   it: the users, the question bank, and the last day's answers, each answer marked with the
   reason it was excluded (quarantined) if it was. Row-level problems in the whole answer
-  log are quarantined by :func:`daglig.features.clean_attempts`; this gate stops the run
+  log are quarantined by :func:`daglig.user_features.clean_attempts`; this gate stops the run
   when too many of the last day's answers had to be excluded (a broken upstream, not a few
   dirty rows), or when a table breaks a contract invariant (missing or duplicate ids).
 * the **output gate** looks at the day's challenges and assignments before they are
@@ -23,7 +23,6 @@ computed in polars first and handed to GX as a column (``known_challenge``,
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,9 +35,6 @@ import polars as pl
 from daglig.catalogue import CATEGORIES, CATEGORY_KEYS, CHALLENGE_TYPES, SOURCES, TYPE_KEYS, xp_for
 from daglig.challenge_settings import ChallengeSettings
 from daglig.selection import CATEGORYLESS_TYPES
-
-# GX phones home unless told not to; the nightly run is offline.
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 #: quarantine reasons that keep the answer (only a value was bad): not "excluded"
 KEPT_REASONS: frozenset[str] = frozenset({"bad_time_spent_seconds"})
@@ -325,7 +321,7 @@ def _answer_specs(max_excluded_share: float, blocking: bool) -> Callable[[], lis
     return specs
 
 
-def validate_inputs(
+def check_input_gate(
     users: pl.DataFrame,
     questions: pl.DataFrame,
     last_day: pl.DataFrame,
@@ -531,7 +527,7 @@ def _coverage_specs() -> list[Spec]:
     ]
 
 
-def validate_outputs(
+def check_output_gate(
     challenges: pl.DataFrame,
     assignments: pl.DataFrame,
     users: pl.DataFrame,

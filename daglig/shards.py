@@ -11,15 +11,12 @@ counts (:func:`population_partials`, :func:`population_stats`) before they are u
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from daglig.files import atomic_path
 from daglig.hashing import _splitmix
-from daglig.learner.features import difficulty_bin
+from daglig.learner.examples import difficulty_bin
 
 SHARD_SALT = np.uint64(0x5AD5_D0C5_1234_ABCD)
 
@@ -47,57 +44,6 @@ def with_shard(frame: pl.DataFrame, n: int, column: str = "user_id") -> pl.DataF
     return frame.with_columns(shard_of(frame[column], n))
 
 
-def shard_dir(root: Path, shard: int) -> Path:
-    return root / f"shard-{shard:04d}"
-
-
-def partition_to_parquet(
-    batches: Iterable[pl.DataFrame], n: int, root: Path, flush_rows: int = 4_000_000
-) -> dict[int, int]:
-    """Write a stream of answer-log batches into ``root/shard-NNNN/part-NNNNN.parquet`` by
-    the shard of ``user_id``, holding at most about ``flush_rows`` rows in memory. Parts
-    keep the stream's order (zero-padded names sort as written). Returns rows per shard;
-    every shard gets a folder, even an empty one."""
-    for k in range(n):
-        shard_dir(root, k).mkdir(parents=True, exist_ok=True)
-    pending: list[pl.DataFrame] = []
-    held = part = 0
-    rows = dict.fromkeys(range(n), 0)
-
-    def flush() -> None:
-        nonlocal pending, held, part
-        if not pending:
-            return
-        chunk = pl.concat(pending, rechunk=False)
-        pending, held = [], 0
-        for (k,), piece in chunk.partition_by("shard", as_dict=True, maintain_order=True).items():
-            kk = int(k)  # type: ignore[call-overload]
-            with atomic_path(shard_dir(root, kk) / f"part-{part:05d}.parquet") as tmp:
-                piece.drop("shard").write_parquet(tmp, compression="lz4", statistics=False)
-            rows[kk] += piece.height
-        part += 1
-
-    for batch in batches:
-        if batch.height == 0:
-            continue
-        pending.append(with_shard(batch, n))
-        held += batch.height
-        if held >= flush_rows:
-            flush()
-    flush()
-    return rows
-
-
-def read_shard(
-    root: Path, shard: int, schema: dict[str, pl.DataType | type[pl.DataType]]
-) -> pl.LazyFrame:
-    """One shard's answer-log rows, in stream order (empty with ``schema`` when none)."""
-    parts = sorted(shard_dir(root, shard).glob("part-*.parquet"))
-    if not parts:
-        return pl.LazyFrame(schema=schema)
-    return pl.scan_parquet(parts)
-
-
 def population_partials(clean: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Counts that the population statistics are built from, for one shard's clean log:
     answers and right answers per difficulty bin, and per category."""
@@ -115,7 +61,7 @@ def population_stats(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The difficulty curve (``d_bin``, ``q_expected``) and category accuracy
     (``category``, ``cat_accuracy``) of the whole population, from every shard's counts:
-    the same Laplace estimates ``daglig.learner.features`` computes over one log."""
+    the same Laplace estimates ``daglig.learner.examples`` computes over one log."""
     curve = (
         pl.concat(bins)
         .group_by("d_bin")

@@ -1,4 +1,5 @@
 """SQL lives in ``sql/``, one statement per file, loaded by name, bind parameters only.
+The text only (pure); a SQLAlchemy clause of it is ``daglig.io.db.sql_statement``.
 
 Files use SQLAlchemy's named style (``:cutoff``). :func:`positional` rewrites a statement
 for a DB-API driver that wants positional markers (ADBC: ``?`` on SQLite, ``$n`` on
@@ -12,8 +13,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import TextClause, text
-
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _NAMED = re.compile(r"(?<![:\w]):([a-zA-Z_]\w*)")
 
@@ -25,11 +24,6 @@ def load(name: str) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"no SQL statement named {name!r} (looked for {path})")
     return path.read_text(encoding="utf-8").strip().rstrip(";")
-
-
-def statement(name: str) -> TextClause:
-    """A SQLAlchemy text clause for ``sql/<name>.sql``."""
-    return text(load(name))
 
 
 def positional(sql: str, params: dict[str, Any], style: str) -> tuple[str, list[Any]]:

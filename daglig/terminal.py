@@ -151,8 +151,8 @@ def _database_for_messages() -> str | None:
 def require_database(settings: Any) -> None:
     """A command that reads or changes the database refuses a SQLite file that does not
     exist (a mistyped path) with one line, instead of creating an empty database there."""
-    from daglig.db import sqlite_file
     from daglig.errors import BadInput
+    from daglig.io.db import sqlite_file
 
     path = sqlite_file(settings.database_url)
     if path is not None and not path.exists():
@@ -229,10 +229,10 @@ def prefect_logs_to_file() -> Iterator[None]:
 def flow_session() -> Iterator[str]:
     """Around a command that runs Prefect flows in this process: Ctrl-C handled
     (``daglig.interrupt``), Prefect's logs in the log file (:func:`prefect_logs_to_file`),
-    and a Prefect API (``daglig.runners.temporary_api``: PREFECT_API_URL, else a temporary
+    and a Prefect API (``flows.runners.temporary_api``: PREFECT_API_URL, else a temporary
     server that dies with this process). Yields the API's URL."""
     from daglig.interrupt import interruptible
-    from daglig.runners import temporary_api
+    from flows.runners import temporary_api
     from tasks.runs import mark_interrupted
 
     with interruptible(mark_interrupted), prefect_logs_to_file(), temporary_api() as api:

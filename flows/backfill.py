@@ -43,7 +43,7 @@ from daglig.backfill import (
     table_rows,
 )
 from daglig.config import Settings
-from daglig.errors import person_line
+from daglig.errors import error_line
 from tasks.backfill import read_day_statuses
 from tasks.progress import Progress
 from tasks.report import send_backfill_email
@@ -69,7 +69,7 @@ def _run_name() -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    return person_line(exc)
+    return error_line(exc)
 
 
 def _without_day(message: str, day: date) -> str:

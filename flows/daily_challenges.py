@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-import polars as pl
 from prefect import flow, runtime
 from prefect.logging import get_run_logger
 from prefect.settings import PREFECT_API_URL
@@ -27,25 +26,23 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from daglig import interrupt
 from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
-from daglig.errors import person_line, tag_failure
-from daglig.learner.model_store import ModelUnavailable
-from daglig.learner.selection import MLSelector, ShardedMLSelector
+from daglig.day_counts import count_day
+from daglig.errors import error_line, tag_failure
 from daglig.quality import warm_up
-from daglig.selection import FallbackSelector, Selector
-from daglig.summary import RunSummary, assignment_counts
+from daglig.selection import FallbackSelector
+from daglig.summary import RunSummary
 from flows.common import OptionalDay, resolve_run_date
 from tasks.cleanup import cleanup_expired
 from tasks.common import failed_task_of, tidy_failed_run
-from tasks.features import FeatureRefs, extract_user_features
+from tasks.features import extract_user_features
 from tasks.health import check_database, check_users
-from tasks.ml import assess_learners, load_learner_model
 from tasks.morning import build_morning_report
 from tasks.progress import Progress
 from tasks.quality import validate_inputs, validate_outputs
-from tasks.render import render_day
+from tasks.render import day_frames, render_day
 from tasks.report import publish_summary, send_summary_email
 from tasks.runs import begin_run, record_run_quietly
-from tasks.select import select_challenges
+from tasks.select import choose_selector, ml_wanted, select_with_fallback
 from tasks.settings import load_challenge_settings
 from tasks.write import upsert_challenges
 
@@ -61,42 +58,6 @@ def _run_name() -> str:
         if params.get(k)
     )
     return f"daily-challenges-{day}{flags}"
-
-
-def ml_wanted(cs: ChallengeSettings, no_ml: bool) -> str | None:
-    """Why the learner model is off for this run, or None when it should be used."""
-    if no_ml:
-        return "ML switched off for this run (no_ml / --no-ml)"
-    if not cs.ml_enabled:
-        return "ml_enabled is false in challenge_settings"
-    return None
-
-
-def choose_selector(
-    step: _Timer, summary: RunSummary, settings: Settings, day: date, refs: FeatureRefs
-) -> Selector:
-    """The learner model's selector when a valid model loads and assesses the users; else
-    the fallback for everyone, with the reason in the summary. Never fails the run."""
-    try:
-        loaded = step("load-model", load_learner_model, settings, day)
-        if isinstance(loaded, ModelUnavailable):
-            raise loaded
-        assessment = step("assess-learners", assess_learners, refs, loaded)
-    except Exception as exc:  # no/old/mismatched/corrupt model, or the ML step failed
-        summary.ml_status = "fallback"
-        summary.ml_reason = f"{exc}" if isinstance(exc, ModelUnavailable) else _one_line(exc)
-        get_run_logger().warning("learner model not used: %s", summary.ml_reason)
-        return FallbackSelector()
-    summary.ml_status, summary.model_version = "used", loaded.version
-    return ShardedMLSelector(
-        {a.shard: (a.categories, a.users) for a in assessment},
-        loaded.version,
-        holdout_share=settings.ml_holdout_share,
-    )
-
-
-def _one_line(exc: BaseException) -> str:
-    return person_line(exc)
 
 
 class _Timer:
@@ -200,7 +161,7 @@ def generate_daily_challenges(
             summary.failed_step_seconds = round(
                 (datetime.now(UTC) - step.current_started).total_seconds(), 3
             )
-        summary.error = person_line(exc)  # one line; the statement and traceback: the log
+        summary.error = error_line(exc)  # one line; the statement and traceback: the log
         tidied = tidy_failed_run(settings, day, exc)  # a full disk: give the space back
         if tidied:
             summary.notes.append(tidied)
@@ -259,57 +220,25 @@ def _generate(
     else:
         selector, summary.ml_status, summary.ml_reason = FallbackSelector(), "off", off_reason
     summary.selector = selector.name
-    try:
-        selected = step("select-challenges", select_challenges, refs, cs, day, selector)
-    except Exception as exc:
-        if selector.name != MLSelector.name:
-            raise
-        # An error inside ML selection: everyone goes down the fallback path instead.
-        summary.ml_status, summary.ml_reason = "fallback", f"ML selection failed: {_one_line(exc)}"
-        summary.selector, summary.model_version = FallbackSelector.name, None
-        get_run_logger().warning("%s", summary.ml_reason)
-        selected = step("select-challenges", select_challenges, refs, cs, day, FallbackSelector())
+    selected = select_with_fallback(step, summary, refs, cs, day, selector)
     rendered = step("render-challenges", render_day, selected, refs.folder, cs.ml_title_prefix)
     summary.shard_workers = sorted({*refs.workers, *(s.worker for s in selected)})
     summary.quality["outputs"] = step(
         "validate-outputs", validate_outputs, refs, rendered, cs
     ).as_dict()
 
-    users = pl.read_parquet(refs.user_features, columns=["user_id", "is_active"])
-    assignments = pl.read_parquet(
-        list(rendered.assignments), columns=["user_id", "source", "challenge_type", "category"]
-    )
-    c = assignment_counts(assignments)
-    summary.users_total = users.height
-    summary.users_active = int(users["is_active"].sum())
-    summary.users_served = c["users_served"]
-    summary.assignments = c["assignments"]
-    summary.by_source, summary.by_type, summary.by_category = (
-        c["by_source"],
-        c["by_type"],
-        c["by_category"],
-    )
-    summary.distinct_challenges = pl.read_parquet(
-        rendered.challenges, columns=["content_key"]
-    ).height
     summary.answers_used = refs.answers_used
     summary.answers_after_cutoff = refs.answers_after_cutoff
     summary.quarantined = refs.quarantined
-    skipped = {
-        "inactive": users.height - summary.users_active,
-        "no_challenge_possible": summary.users_active - summary.users_served,
-    }
-    if user_ids is not None:
-        summary.notes.append(f"restricted to {len(user_ids)} requested user ids")
-    summary.users_skipped = {k: v for k, v in skipped.items() if v}
-    short = (
-        assignments.group_by("user_id").len().filter(pl.col("len") < cs.challenges_per_user).height
+    users, assignments, distinct = day_frames(refs.user_features, rendered)
+    count_day(
+        summary,
+        users,
+        assignments,
+        distinct,
+        cs.challenges_per_user,
+        None if user_ids is None else len(user_ids),
     )
-    if short:
-        summary.notes.append(
-            f"{short} users got fewer than {cs.challenges_per_user} challenges "
-            "(too few enabled types or categories once yesterday's are excluded)"
-        )
     if dry_run:
         summary.status = "dry_run"
         summary.notes.append("dry run: nothing was written")
@@ -387,7 +316,7 @@ def _morning(summary: RunSummary, settings: Settings) -> dict[str, Any]:
     try:
         return build_morning_report(settings, summary.run_date)
     except Exception as exc:  # the report is a courtesy: the night's work is what matters
-        summary.notes.append(f"morning report unavailable: {_one_line(exc)}")
+        summary.notes.append(f"morning report unavailable: {error_line(exc)}")
         return {}
 
 

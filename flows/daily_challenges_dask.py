@@ -11,8 +11,8 @@ same ``DAGLIG_DATA_DIR`` (the run folder the shard tasks read and write) and
 
 from __future__ import annotations
 
-from daglig.runners import dask_runner_from_env
 from flows.daily_challenges import generate_daily_challenges
+from flows.runners import dask_runner_from_env
 
 generate_daily_challenges_dask = generate_daily_challenges.with_options(
     name="daily-challenges-dask",

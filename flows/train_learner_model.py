@@ -15,7 +15,7 @@ from typing import Any
 from prefect import flow, runtime
 
 from daglig.config import Settings
-from daglig.learner.model_store import model_folder
+from daglig.io.model_store import model_folder
 from daglig.learner.training import plan_training
 from flows.common import resolve_run_date
 from tasks.ml import (

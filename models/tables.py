@@ -232,7 +232,7 @@ class ChallengeSettingHistory(Base):
 
 
 class PipelineIdentity(Base):
-    """One row naming this database: a random id and when it was made (``daglig/identity.py``).
+    """One row naming this database: a random id and when it was made (``daglig/io/identity.py``).
     A learner model records the identity of the database it was trained on, and a run
     uses only a model of its own database. A copy of the database (a SQLite file copied,
     a PostgreSQL dump restored) carries the row, so its models go with it."""

@@ -17,8 +17,8 @@ from typing import TypeVar
 import numpy as np
 import polars as pl
 
+from simulator.learners import ARCHETYPES, FirstIds, SimulatedData, simulate_frames
 from simulator.load import GROUND_TRUTH, Frames, LoadTimings, load_chunks, load_frames
-from simulator.model import ARCHETYPES, FirstIds, SimulatedData, simulate_frames
 
 __all__ = [
     "ARCHETYPES",

@@ -10,7 +10,7 @@ what they were given:
 * each challenge is taken up with the learner's own engagement (drawn once, Beta(3, 2));
 * a taken-up challenge is carried through with P = σ(3·(mastery − difficulty) + 1.5), else
   abandoned part-way (so a challenge pitched far above the learner tends to stay unfinished);
-* the answers follow the same skill model as the history (simulator/model.py): right with
+* the answers follow the same skill model as the history (simulator/learners.py): right with
   σ(θ − 3·(difficulty − 0.5)), θ = base + learn·log1p(answers in the category)·fade, so a
   learner's skill grows in the categories they practise — fastest where they have
   practised least;
@@ -41,10 +41,9 @@ import polars as pl
 from sqlalchemy import text
 
 from daglig.catalogue import CATEGORY_KEYS
-from daglig.db import make_engine, read_frame
+from daglig.io.db import engine_of, make_engine, read_frame
 from daglig.stats import welch
-from simulator.load import load_frames
-from simulator.model import (
+from simulator.learners import (
     CASUAL,
     DIFFICULTY_SLOPE,
     FADE_DAYS,
@@ -60,6 +59,7 @@ from simulator.model import (
     day_end_utc,
     simulate_frames,
 )
+from simulator.load import load_frames
 
 EPOCH = dt.date(1970, 1, 1)
 P_OPEN = {NEW: 0.35, CASUAL: 0.25, HEAVY: 0.7, LAPSED: 0.04}
@@ -378,7 +378,7 @@ def act(
     return frames, updates, counts
 
 
-def write_day(
+def write_simulated_day(
     url: str, day: dt.date, state: Learners, frames: dict[str, pl.DataFrame], updates: pl.DataFrame
 ) -> None:
     """Write a day's app rows in one transaction: new sessions and answers, assignment
@@ -477,7 +477,7 @@ def play_days(
         flow_s = time.perf_counter() - t
         assignments = read_frame(url, "sim/day_assignments", {"challenge_date": day}, DAY_SCHEMA)
         frames, updates, counts = act(state, day, assignments)
-        write_day(url, day, state, frames, updates)
+        write_simulated_day(url, day, state, frames, updates)
         if first is None:
             first = assignments
         day_result = DayResult(
@@ -534,24 +534,20 @@ def _compare(
     )
     report.ml_users = int((group["group"] == "ml").sum())
     report.holdout_users = int((group["group"] == "holdout").sum())
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            done = pl.DataFrame(
-                conn.execute(
-                    text(
-                        "SELECT user_id, COUNT(*) AS n, "
-                        "SUM(CASE WHEN completed_at IS NOT NULL THEN 1 ELSE 0 END) AS done "
-                        "FROM user_daily_challenges WHERE challenge_date BETWEEN :a AND :b "
-                        "GROUP BY user_id"
-                    ),
-                    {"a": start.isoformat(), "b": end.isoformat()},
-                ).all(),
-                schema={"user_id": pl.Int64, "n": pl.Int64, "done": pl.Int64},
-                orient="row",
-            )
-    finally:
-        engine.dispose()
+    with engine_of(url) as engine, engine.connect() as conn:
+        done = pl.DataFrame(
+            conn.execute(
+                text(
+                    "SELECT user_id, COUNT(*) AS n, "
+                    "SUM(CASE WHEN completed_at IS NOT NULL THEN 1 ELSE 0 END) AS done "
+                    "FROM user_daily_challenges WHERE challenge_date BETWEEN :a AND :b "
+                    "GROUP BY user_id"
+                ),
+                {"a": start.isoformat(), "b": end.isoformat()},
+            ).all(),
+            schema={"user_id": pl.Int64, "n": pl.Int64, "done": pl.Int64},
+            orient="row",
+        )
     per_user = group.join(done, on="user_id", how="left").with_columns(
         rate=pl.col("done") / pl.col("n")
     )

@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import AddConstraint, CreateIndex
 
-from daglig.db import make_engine
+from daglig.io.db import engine_of
 from models.tables import APP_TABLES, Base, create_app_tables
 
 GROUND_TRUTH_METADATA = MetaData()
@@ -114,23 +114,19 @@ def existing_rows(database_url: str) -> dict[str, int]:
     """Rows per table of what ``replace=True`` would drop (the contract's tables, the
     pipeline's, the ground truth), for the tables that hold any; empty for a new database.
     Reads only: a SQLite file that does not exist is not created."""
-    from daglig.db import sqlite_file
+    from daglig.io.db import sqlite_file
 
     path = sqlite_file(database_url)
     if path is not None and not path.exists():
         return {}
-    engine = make_engine(database_url, read_only=True)
-    try:
-        with engine.connect() as conn:
-            present = set(inspect(conn).get_table_names())
-            tables = [*Base.metadata.sorted_tables, GROUND_TRUTH]
-            counts = {
-                t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in tables
-                if t.name in present
-            }
-    finally:
-        engine.dispose()
+    with engine_of(database_url, read_only=True) as engine, engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
+        tables = [*Base.metadata.sorted_tables, GROUND_TRUTH]
+        counts = {
+            t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in tables
+            if t.name in present
+        }
     return {name: n for name, n in counts.items() if n}
 
 
@@ -183,7 +179,7 @@ def _load_sqlite(engine: Engine, chunks: Iterable[Frames], timings: LoadTimings)
     conn = sqlite3.connect(database, isolation_level=None, timeout=30)
     try:
         # New tables appended to need no WAL copy of their pages: load in rollback-journal
-        # mode and go back to WAL (what daglig.db.make_engine uses) at the end. SQLite
+        # mode and go back to WAL (what daglig.io.db.make_engine uses) at the end. SQLite
         # refuses the switch while another connection has the file open in WAL mode; the
         # load then simply runs in WAL.
         switched = _journal_mode(conn, "DELETE")
@@ -352,8 +348,7 @@ def load_chunks(
     written, so memory stays at about one chunk (two while the next is generated ahead).
     """
     timings = LoadTimings()
-    engine = make_engine(database_url)
-    try:
+    with engine_of(database_url) as engine:
         t0 = time.perf_counter()
         prepare_schema(engine, replace=replace)
         engine.dispose()  # a pooled SQLite connection would block the journal-mode switch
@@ -365,8 +360,6 @@ def load_chunks(
             _load_postgres(engine, chunks, timings)
         else:
             raise ValueError(f"unsupported database backend {backend!r} (sqlite or postgresql)")
-    finally:
-        engine.dispose()
     return timings
 
 

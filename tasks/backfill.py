@@ -5,37 +5,26 @@ from __future__ import annotations
 import time
 from datetime import date
 
-from prefect import task
-from prefect.cache_policies import NONE
-
-from daglig.backfill import DayStatus, read_day_status
+from daglig.backfill import DayStatus
 from daglig.config import Settings
-from daglig.db import make_engine
-from daglig.features import day_cutoff
+from daglig.io.backfill_status import read_day_status
+from daglig.io.db import engine_of
+from daglig.user_features import day_cutoff
 from tasks.common import log_rows
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 
 
-@task(
-    name="check-complete-dates",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("check-complete-dates")
 def read_day_statuses(
     settings: Settings, days: list[date], challenges_per_user: int
 ) -> list[DayStatus]:
     """For each date: active users, users with a full set of assignments, assignments."""
     t0 = time.perf_counter()
-    engine = make_engine(settings.database_url, settings.session_limits())
-    try:
+    with engine_of(settings.database_url, settings.session_limits()) as engine:
         statuses = [
             read_day_status(engine, d, day_cutoff(d, settings.timezone), challenges_per_user)
             for d in days
         ]
-    finally:
-        engine.dispose()
     log_rows(
         "check-complete-dates",
         len(days),

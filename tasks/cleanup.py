@@ -6,38 +6,22 @@ import time
 from dataclasses import replace
 from datetime import date
 
-from prefect import task
-from prefect.cache_policies import NONE
-
-from daglig.cleanup import (
-    CleanupCounts,
-    delete_run_folders_before,
-    delete_unstarted_before,
-    retention_cutoff,
-)
+from daglig.cleanup import CleanupCounts, retention_cutoff
 from daglig.config import Settings
-from daglig.db import make_engine
+from daglig.io.db import engine_of
+from daglig.io.deletions import delete_run_folders_before, delete_unstarted_before
 from tasks.common import log_rows
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 
 
-@task(
-    name="cleanup-expired",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("cleanup-expired")
 def cleanup_expired(settings: Settings, run_date: date) -> CleanupCounts:
     """Assignments and challenges dated more than ``settings.retention_days`` before
     ``run_date`` that nobody started → deleted; old run folders → removed."""
     t0 = time.perf_counter()
     before = retention_cutoff(run_date, settings.retention_days)
-    engine = make_engine(settings.database_url, settings.session_limits())
-    try:
+    with engine_of(settings.database_url, settings.session_limits()) as engine:
         counts = delete_unstarted_before(engine, before)
-    finally:
-        engine.dispose()
     counts = replace(
         counts, run_folders_deleted=delete_run_folders_before(settings.runs_dir, before)
     )

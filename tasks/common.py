@@ -16,7 +16,7 @@ from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.files import atomic_path, clear_failed_folder, is_disk_full
+from daglig.io.files import atomic_path, clear_failed_folder, is_disk_full
 
 
 def run_folder(settings: Settings, run_date: date) -> Path:
@@ -34,7 +34,7 @@ def run_folder_path(settings: Settings, run_date: date) -> Path:
 
 
 def save(frame: pl.DataFrame, folder: Path, name: str) -> Path:
-    """``folder/<name>.parquet``, whole or absent (daglig/files.py)."""
+    """``folder/<name>.parquet``, whole or absent (daglig/io/files.py)."""
     path = folder / f"{name}.parquet"
     with atomic_path(path) as tmp:
         frame.write_parquet(tmp)

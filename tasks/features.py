@@ -1,9 +1,9 @@
 """The feature step: read the answer log once, split by shard, features per shard.
 
-``extract_user_features`` is a step of the flow, not a task: it runs the
-``read-answer-log`` task, then one ``extract-features`` task per shard on the flow's task
-runner, and merges what the whole run needs (every user's features, the quarantine, the
-input gate's frames, the population statistics) into the run folder.
+``extract_user_features`` runs the ``read-answer-log`` task (tasks/read_log.py), then one
+``extract-features`` task per shard (here) on the flow's task runner, and merges what the
+whole run needs (every user's features, the quarantine, the input gate's frames, the
+population statistics) into the run folder.
 """
 
 from __future__ import annotations
@@ -14,11 +14,80 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NONE
 
 from daglig.config import Settings
-from daglig.shards import population_stats
+from daglig.io.shard_files import read_shard
+from daglig.quality import last_day_answers
+from daglig.shards import population_partials, population_stats
+from daglig.user_features import ATTEMPTS_SCHEMA, extract_features
 from tasks.common import failing_task, log_rows, run_folder, save
-from tasks.shards import ShardPlan, ShardRefs, extract_shard_features, map_shards, read_answer_log
+from tasks.fanout import map_shards, worker_name
+from tasks.read_log import ShardPlan, of_shard, read_answer_log
+
+
+@dataclass(frozen=True, slots=True)
+class ShardRefs:
+    """One shard's feature files and counts."""
+
+    shard: int
+    folder: Path
+    user_features: Path
+    user_category_features: Path
+    previous: Path
+    quarantine: Path
+    last_day_answers: Path
+    bins: Path
+    cats: Path
+    users: int
+    answers: int
+    seconds: float
+    worker: str
+    clean_log: Path | None = None
+    exams: Path | None = None
+
+
+@task(name="extract-features", cache_policy=NONE)
+def extract_shard_features(
+    shard: int, plan: ShardPlan, run_date: date, tz: str, now: datetime | None, learner: bool
+) -> ShardRefs:
+    """One shard's answers → its user and (user, category) features, quarantined rows,
+    last day's answers for the input gate, and the population counts of its clean log."""
+    t0 = time.perf_counter()
+    folder = plan.folder / f"shard-{shard:04d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    users = of_shard(plan.users, shard)
+    questions = pl.read_parquet(plan.questions)
+    # stream order differs between databases and scans: sort, so "the first of duplicates"
+    # is always the lowest id
+    attempts = read_shard(plan.answers, shard, ATTEMPTS_SCHEMA).sort("attempt_id").collect()
+    fs = extract_features(users, questions, attempts, run_date, tz, now)
+    assert fs.clean is not None
+    bins, cats = pl.collect_all(population_partials(fs.clean.lazy()))
+    refs = ShardRefs(
+        shard=shard,
+        folder=folder,
+        user_features=save(fs.user_features, folder, "user_features"),
+        user_category_features=save(fs.user_category_features, folder, "user_category_features"),
+        previous=save(of_shard(plan.previous, shard), folder, "previous"),
+        quarantine=save(fs.quarantine, folder, "quarantine"),
+        last_day_answers=save(
+            last_day_answers(attempts, fs.quarantine, run_date, tz), folder, "last_day_answers"
+        ),
+        bins=save(bins, folder, "population_bins"),
+        cats=save(cats, folder, "population_cats"),
+        users=users.height,
+        answers=attempts.height,
+        seconds=round(time.perf_counter() - t0, 3),
+        worker=worker_name(),
+        clean_log=save(fs.clean, folder, "clean_log") if learner else None,
+        exams=save(of_shard(plan.exams, shard), folder, "exams")
+        if learner and plan.exams is not None
+        else None,
+    )
+    log_rows(f"extract-features[{shard}]", attempts.height, users.height, refs.seconds)
+    return refs
 
 
 @dataclass(frozen=True, slots=True)

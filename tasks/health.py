@@ -9,8 +9,8 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.db import make_engine
-from daglig.store import HealthReport, check_health, check_requested_users
+from daglig.io.db import engine_of
+from daglig.io.store import HealthReport, check_health, check_requested_users
 from tasks.common import log_rows
 
 
@@ -19,11 +19,8 @@ def check_database(settings: Settings, dry_run: bool) -> HealthReport:
     """Database reachable, contract tables present, settings readable. No retries: a
     failing health check should stop the run now, not in a minute."""
     t0 = time.perf_counter()
-    engine = make_engine(settings.database_url)
-    try:
+    with engine_of(settings.database_url) as engine:
         report = check_health(engine, settings.safe_database_url(), create_missing=not dry_run)
-    finally:
-        engine.dispose()
     if report.created_pipeline_tables:
         get_run_logger().info(
             "created pipeline tables: %s", ", ".join(report.created_pipeline_tables)
@@ -43,10 +40,7 @@ def check_users(settings: Settings, user_ids: list[int]) -> int:
     """A run for some users (``user_ids``) fails at once, with one line, when one of them
     does not exist (an inactive one is skipped and reported, as in a full run)."""
     t0 = time.perf_counter()
-    engine = make_engine(settings.database_url)
-    try:
+    with engine_of(settings.database_url) as engine:
         check_requested_users(engine, settings.safe_database_url(), user_ids, allow_inactive=True)
-    finally:
-        engine.dispose()
     log_rows("check-users", len(user_ids), len(user_ids), time.perf_counter() - t0)
     return len(user_ids)

@@ -1,5 +1,5 @@
 """The learner model's tasks: training (read, fit and evaluate, save, report) and, in the
-nightly run, loading the saved model and assessing every user.
+nightly run, loading the saved model (the assessment step is tasks/assess.py).
 
 The nightly run trains nothing. Loading validates the model (age, features, checksum,
 a probe prediction); any failure raises ``ModelUnavailable`` with the reason, and the
@@ -21,11 +21,9 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.db import make_engine, read_frame, stream_answer_log
-from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
-from daglig.identity import ensure_identity, read_identity, url_without_credentials
-from daglig.learner.features import EXAMS_SCHEMA, FEATURES
-from daglig.learner.model_store import (
+from daglig.io.db import engine_of, read_frame, stream_answer_log
+from daglig.io.identity import ensure_identity, read_identity, url_without_credentials
+from daglig.io.model_store import (
     LoadedModel,
     ModelMetadata,
     ModelUnavailable,
@@ -33,11 +31,11 @@ from daglig.learner.model_store import (
     model_folder,
     save_model,
 )
+from daglig.learner.examples import EXAMS_SCHEMA, FEATURES
 from daglig.shards import shard_count, shard_of
+from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
 from tasks.common import log_rows, save
-from tasks.features import FeatureRefs
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
-from tasks.shards import AssessmentRefs, assess_shard, map_shards
+from tasks.retry import io_task
 
 if TYPE_CHECKING:  # scikit-learn takes seconds to import: the nightly run needs none of it
     from daglig.learner.training import TrainingPlan, TrainingResult
@@ -69,29 +67,8 @@ def load_learner_model(settings: Settings, run_date: date) -> LoadedModel | Mode
 
 def database_identity(settings: Settings) -> str | None:
     """The identity of the run's database (``pipeline_identity``), or None: none yet."""
-    engine = make_engine(settings.database_url)
-    try:
+    with engine_of(settings.database_url) as engine:
         return read_identity(engine)
-    finally:
-        engine.dispose()
-
-
-def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> list[AssessmentRefs]:
-    """Mastery per (user, category), weak areas, skill and exam readiness for every
-    active user: one ``assess-learners`` task per shard, on the flow's task runner."""
-    t0 = time.perf_counter()
-    if not refs.learner or any(s.clean_log is None for s in refs.shards):
-        raise RuntimeError("the feature step did not produce the learner model's inputs")
-    out: list[AssessmentRefs] = map_shards(
-        assess_shard,
-        list(refs.shards),
-        refs.learner["questions"],
-        (refs.learner["curve"], refs.learner["cat_accuracy"]),
-        loaded.model,
-        refs.cutoff,
-    )
-    log_rows("assess-learners", sum(a.rows for a in out), len(out), time.perf_counter() - t0)
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +80,7 @@ class TrainingData:
     answers: int
 
 
-@task(
-    name="read-answer-log",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("read-training-log")
 def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
     """The cleaned answer log and completed exams before ``plan.eval_end`` of at most
     ``DAGLIG_TRAIN_MAX_USERS`` learners (a stable hash sample: one shard of
@@ -141,7 +112,7 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
     folder = settings.runs_dir / f"train-{plan.as_of.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
     data = TrainingData(save(log, folder, "answer_log"), save(exams, folder, "exams"), log.height)
-    log_rows("read-answer-log", attempts.height, log.height, time.perf_counter() - t0)
+    log_rows("read-training-log", attempts.height, log.height, time.perf_counter() - t0)
     return data
 
 
@@ -162,23 +133,14 @@ def fit_learner_model(data: TrainingData, plan: TrainingPlan) -> TrainingResult:
     return result
 
 
-@task(
-    name="save-model",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("save-model")
 def save_learner_model(
     settings: Settings, result: TrainingResult, plan: TrainingPlan
 ) -> ModelMetadata:
     """Save the model as a new version of this database's models (creating the
     database's identity when it has none) with its metadata, and make it current."""
-    engine = make_engine(settings.database_url)
-    try:
+    with engine_of(settings.database_url) as engine:
         identity = ensure_identity(engine)
-    finally:
-        engine.dispose()
     meta = ModelMetadata(
         version="",
         trained_as_of=plan.as_of.isoformat(),

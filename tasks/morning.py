@@ -7,12 +7,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 from sqlalchemy import inspect
 
 from daglig.config import Settings
-from daglig.db import make_engine, read_frame
+from daglig.io.db import engine_of, read_frame
 from daglig.morning import (
     COMPLETION_SCHEMA,
     TREND_DAYS,
@@ -21,29 +19,20 @@ from daglig.morning import (
     build_report,
 )
 from tasks.common import log_rows
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 
 RECENT_RUNS = 7
 
 
-@task(
-    name="build-morning-report",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("build-morning-report")
 def build_morning_report(settings: Settings, run_date: date) -> dict[str, Any]:
     """Yesterday's completion by source, ML vs holdout, the trend, and the seconds of the
     last successful runs (``MorningReport.as_dict()`` plus ``recent_seconds``); empty
     before the pipeline's tables exist: there is nothing to report yet."""
     t0 = time.perf_counter()
     url = settings.database_url
-    engine = make_engine(url)
-    try:
+    with engine_of(url) as engine:
         tables = set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
     if "user_daily_challenges" not in tables:
         return {}
     yesterday = run_date - timedelta(days=1)

@@ -12,11 +12,12 @@ from prefect.logging import get_run_logger
 
 from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
-from daglig.quality import GateReport
-from daglig.quality import validate_inputs as check_inputs
-from daglig.quality import validate_outputs as check_outputs
+from daglig.quality import GateReport, check_input_gate, check_output_gate
+from flows.prefect_env import apply_offline_settings
 from tasks.features import FeatureRefs
 from tasks.render import RenderedRefs
+
+apply_offline_settings()  # Great Expectations offline, in a worker's flow run too
 
 
 def _log(report: GateReport) -> None:
@@ -39,7 +40,7 @@ def validate_inputs(refs: FeatureRefs, settings: Settings) -> GateReport:
     """The input gate over what extract-features read (users, questions, last day's answers
     with their quarantine reasons)."""
     paths = refs.quality_inputs
-    report = check_inputs(
+    report = check_input_gate(
         pl.read_parquet(paths["users"]),
         pl.read_parquet(paths["questions"]),
         pl.read_parquet(paths["last_day_answers"]),
@@ -56,7 +57,7 @@ def validate_outputs(
     refs: FeatureRefs, rendered: RenderedRefs, challenge_settings: ChallengeSettings
 ) -> GateReport:
     """The output gate over the day's rendered challenges and keyed assignments."""
-    report = check_outputs(
+    report = check_output_gate(
         pl.read_parquet(rendered.challenges),
         pl.read_parquet(list(rendered.assignments), columns=["user_id", "slot", "content_key"]),
         pl.read_parquet(refs.user_features, columns=["user_id", "is_active"]),

@@ -8,11 +8,47 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NONE
 
-from daglig.challenges import finish_challenges
+from daglig.challenges import distinct_challenges, finish_challenges, with_content_key
 from daglig.rendering import render_challenges
 from tasks.common import log_rows, save
-from tasks.shards import KeyedShard, SelectedRefs, key_shard, map_shards
+from tasks.fanout import map_shards, worker_name
+from tasks.select import SelectedRefs
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedShard:
+    """One shard's assignments with their content key, and its distinct challenges (not
+    yet rendered)."""
+
+    shard: int
+    distinct: Path
+    assignments: Path
+    worker: str
+
+
+@task(name="key-challenges", cache_policy=NONE)
+def key_shard(selected: SelectedRefs) -> KeyedShard:
+    """One shard's assignments → content keys and the distinct challenges among them."""
+    t0 = time.perf_counter()
+    keyed = with_content_key(pl.read_parquet(selected.assignments))
+    distinct = distinct_challenges(keyed)
+    folder = selected.assignments.parent
+    out = KeyedShard(
+        selected.shard,
+        save(distinct, folder, "distinct_challenges"),
+        save(keyed, folder, "assignments_keyed"),
+        worker_name(),
+    )
+    log_rows(
+        f"key-challenges[{selected.shard}]",
+        keyed.height,
+        distinct.height,
+        time.perf_counter() - t0,
+    )
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +83,16 @@ def render_day(
         time.perf_counter() - t0,
     )
     return refs
+
+
+def day_frames(
+    user_features: Path, rendered: RenderedRefs
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """What the run summary counts: every user's id and activity, the day's assignments
+    (user, source, type, category) and how many distinct challenges the day has."""
+    users = pl.read_parquet(user_features, columns=["user_id", "is_active"])
+    assignments = pl.read_parquet(
+        list(rendered.assignments), columns=["user_id", "source", "challenge_type", "category"]
+    )
+    distinct = pl.read_parquet(rendered.challenges, columns=["content_key"]).height
+    return users, assignments, distinct

@@ -19,7 +19,7 @@ from daglig.rendering import make_environment
 from daglig.report_tables import count_tables
 from daglig.summary import RunSummary, compose_email, to_markdown
 from tasks.common import log_rows
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 
 
 @task(name="publish-summary", cache_policy=NONE)
@@ -50,13 +50,7 @@ def publish_summary(summary: RunSummary) -> str:
     return md
 
 
-@task(
-    name="send-summary-email",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("send-summary-email")
 def send_summary_email(summary: RunSummary, settings: Settings) -> Delivery:
     t0 = time.perf_counter()
     msg = compose_email(summary, settings.email_from, settings.admin_emails, make_environment())
@@ -71,13 +65,7 @@ def send_summary_email(summary: RunSummary, settings: Settings) -> Delivery:
     return d
 
 
-@task(
-    name="send-backfill-email",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("send-backfill-email")
 def send_backfill_email(
     start: date,
     end: date,

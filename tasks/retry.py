@@ -34,8 +34,14 @@ import errno
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar
+
+from prefect import Task, task
+from prefect.cache_policies import NONE
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 RETRIES = 3
 RETRY_DELAYS: list[float] = [2, 5, 15]  # seconds before the 1st, 2nd, 3rd retry
@@ -207,3 +213,16 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect's ``retry_condition_fn``: retry a failed attempt only on a transient error."""
     exc = failure_of(state)
     return exc is not None and is_transient(exc)
+
+
+def io_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """The decorator of every I/O task (database, disk, SMTP): its Prefect name, the retry
+    policy above (transient errors only, ``RETRIES`` times after ``RETRY_DELAYS``), no
+    result cache. Pure-compute tasks are plain ``@task`` and are never retried."""
+    return task(
+        name=name,
+        retries=RETRIES,
+        retry_delay_seconds=RETRY_DELAYS,
+        retry_condition_fn=retry_if_transient,
+        cache_policy=NONE,
+    )

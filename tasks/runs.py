@@ -32,13 +32,12 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 from sqlalchemy import Connection, Engine, inspect
 
-from daglig import sql as sqlfiles
 from daglig.config import Settings
-from daglig.db import make_engine
+from daglig.io.db import engine_of, make_engine, sql_statement
 from daglig.summary import RunSummary
 from models.tables import Base
 from tasks.common import log_rows
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 
 UNFINISHED = ("running", "written")
 # columns added since the first pipeline_runs tables: added to an older table when missing
@@ -86,7 +85,7 @@ def _table_ready(engine: Engine, create: bool) -> bool:
     if missing:
         with engine.begin() as conn:
             for name in missing:
-                conn.execute(sqlfiles.statement(ADDED_COLUMNS[name]))
+                conn.execute(sql_statement(ADDED_COLUMNS[name]))
     return True
 
 
@@ -125,7 +124,7 @@ def mark_stale_runs(engine: Engine) -> list[tuple[int, str | None, str]]:
     now = _now()
     marked = []
     with engine.begin() as conn:
-        rows = conn.execute(sqlfiles.statement("admin/unfinished_pipeline_runs")).all()
+        rows = conn.execute(sql_statement("admin/unfinished_pipeline_runs")).all()
         for row in rows:
             started = row.started_at
             if isinstance(started, str):  # SQLite through a plain text column
@@ -142,7 +141,7 @@ def _end_unfinished(
     conn: Connection, row_id: int, status: str, error: str, started: datetime, now: datetime
 ) -> int:
     result = conn.execute(
-        sqlfiles.statement("admin/end_unfinished_pipeline_run"),
+        sql_statement("admin/end_unfinished_pipeline_run"),
         {
             "id": row_id,
             "status": status,
@@ -207,7 +206,7 @@ def begin_run(summary: RunSummary, settings: Settings) -> int | None:
         now = _now()
         with engine.begin() as conn:
             row_id = conn.execute(
-                sqlfiles.statement("admin/start_pipeline_run"),
+                sql_statement("admin/start_pipeline_run"),
                 {
                     "run_date": summary.run_date,
                     "started_at": now,
@@ -229,26 +228,19 @@ def mark_written(conn: Connection, row_id: int | None) -> None:
     """Inside the day's write transaction (it commits with the day): the run's row says
     ``written``."""
     if row_id is not None:
-        conn.execute(sqlfiles.statement("admin/mark_run_written"), {"id": row_id})
+        conn.execute(sql_statement("admin/mark_run_written"), {"id": row_id})
 
 
 # ------------------------------------------------------------------ the run ends
 
 
-@task(
-    name="record-run",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("record-run")
 def record_run(summary: RunSummary, settings: Settings) -> bool:
     """Give the run's row its end (or insert the row when the start was not recorded);
     False when deliberately not recorded."""
     t0 = time.perf_counter()
     row = run_row(summary, _now(), _flow_run_id())
-    engine = make_engine(settings.database_url, settings.session_limits())
-    try:
+    with engine_of(settings.database_url, settings.session_limits()) as engine:
         if not _table_ready(engine, create=not summary.dry_run):
             log_rows("record-run", 1, 0, time.perf_counter() - t0)
             return False
@@ -256,14 +248,12 @@ def record_run(summary: RunSummary, settings: Settings) -> bool:
             updated = 0
             if summary.run_row_id is not None:
                 started = conn.execute(
-                    sqlfiles.statement("admin/finish_pipeline_run"),
+                    sql_statement("admin/finish_pipeline_run"),
                     {**row, "id": summary.run_row_id},
                 )
                 updated = int(started.rowcount or 0)
             if not updated:
-                conn.execute(sqlfiles.statement("admin/insert_pipeline_run"), row)
-    finally:
-        engine.dispose()
+                conn.execute(sql_statement("admin/insert_pipeline_run"), row)
     log_rows("record-run", 1, 1, time.perf_counter() - t0)
     return True
 
@@ -290,7 +280,7 @@ def mark_interrupted(run: Any, line: str) -> None:
                 row_id = run.row_id
                 if row_id is None:  # Ctrl-C while the row was being recorded
                     row_id = conn.execute(
-                        sqlfiles.statement("admin/unfinished_run_of_flow_run"),
+                        sql_statement("admin/unfinished_run_of_flow_run"),
                         {"flow_run_id": run.flow_run_id},
                     ).scalar()
                 if row_id is not None:

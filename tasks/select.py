@@ -1,13 +1,79 @@
-"""The selection step: one ``select-challenges`` task per shard (pure compute: no retries)."""
+"""The selection step: which selector tonight (the learner model's when a valid model
+loads and assesses the users, else the rule-based fallback), one ``select-challenges``
+task per shard (pure compute: no retries), and the fall back from ML to the rules when ML
+selection fails."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NONE
+from prefect.logging import get_run_logger
 
 from daglig.challenge_settings import ChallengeSettings
-from daglig.selection import Selector
-from tasks.features import FeatureRefs
-from tasks.shards import SelectedRefs, map_shards, select_shard
+from daglig.config import Settings
+from daglig.errors import error_line
+from daglig.io.model_store import ModelUnavailable
+from daglig.learner.selection import MLSelector, ShardedMLSelector
+from daglig.selection import FallbackSelector, SelectionInputs, Selector
+from daglig.summary import RunSummary
+from tasks.assess import assess_learners
+from tasks.common import log_rows, save
+from tasks.fanout import map_shards, worker_name
+from tasks.features import FeatureRefs, ShardRefs
+from tasks.ml import load_learner_model
+
+#: The flow's step runner: ``step(name, fn, *args)`` runs ``fn`` and records its seconds.
+StepRunner = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedRefs:
+    """One shard's assignments."""
+
+    shard: int
+    assignments: Path
+    users: int
+    rows: int
+    worker: str
+
+
+@task(name="select-challenges", cache_policy=NONE)
+def select_shard(
+    refs: ShardRefs, challenge_settings: ChallengeSettings, run_date: date, selector: Selector
+) -> SelectedRefs:
+    """One shard's active users' features → assignments (user, slot, parameters, reason)."""
+    t0 = time.perf_counter()
+    chosen = selector
+    for_shard: Callable[[int], Selector] | None = getattr(selector, "for_shard", None)
+    if for_shard is not None:
+        chosen = for_shard(refs.shard)
+    users = pl.read_parquet(refs.user_features).filter(pl.col("is_active"))
+    assignments = chosen.select(
+        SelectionInputs(
+            run_date=run_date,
+            users=users,
+            user_categories=pl.read_parquet(refs.user_category_features),
+            previous=pl.read_parquet(refs.previous),
+            settings=challenge_settings,
+        )
+    )
+    out = SelectedRefs(
+        refs.shard,
+        save(assignments, refs.folder, "assignments"),
+        users.height,
+        assignments.height,
+        worker_name(),
+    )
+    log_rows(f"select-challenges[{refs.shard}]", users.height, out.rows, time.perf_counter() - t0)
+    return out
 
 
 def select_challenges(
@@ -15,3 +81,56 @@ def select_challenges(
 ) -> list[SelectedRefs]:
     """Every shard's active users → assignments, on the flow's task runner."""
     return map_shards(select_shard, list(refs.shards), challenge_settings, run_date, selector)
+
+
+def ml_wanted(cs: ChallengeSettings, no_ml: bool) -> str | None:
+    """Why the learner model is off for this run, or None when it should be used."""
+    if no_ml:
+        return "ML switched off for this run (no_ml / --no-ml)"
+    if not cs.ml_enabled:
+        return "ml_enabled is false in challenge_settings"
+    return None
+
+
+def choose_selector(
+    step: StepRunner, summary: RunSummary, settings: Settings, day: date, refs: FeatureRefs
+) -> Selector:
+    """The learner model's selector when a valid model loads and assesses the users; else
+    the fallback for everyone, with the reason in the summary. Never fails the run."""
+    try:
+        loaded = step("load-model", load_learner_model, settings, day)
+        if isinstance(loaded, ModelUnavailable):
+            raise loaded
+        assessment = step("assess-learners", assess_learners, refs, loaded)
+    except Exception as exc:  # no/old/mismatched/corrupt model, or the ML step failed
+        summary.ml_status = "fallback"
+        summary.ml_reason = f"{exc}" if isinstance(exc, ModelUnavailable) else error_line(exc)
+        get_run_logger().warning("learner model not used: %s", summary.ml_reason)
+        return FallbackSelector()
+    summary.ml_status, summary.model_version = "used", loaded.version
+    return ShardedMLSelector(
+        {a.shard: (a.categories, a.users) for a in assessment},
+        loaded.version,
+        holdout_share=settings.ml_holdout_share,
+    )
+
+
+def select_with_fallback(
+    step: StepRunner,
+    summary: RunSummary,
+    refs: FeatureRefs,
+    cs: ChallengeSettings,
+    day: date,
+    selector: Selector,
+) -> list[SelectedRefs]:
+    """``select-challenges`` with ``selector``; an error inside ML selection sends everyone
+    down the fallback path instead (said in the summary), any other error fails the run."""
+    try:
+        return step("select-challenges", select_challenges, refs, cs, day, selector)
+    except Exception as exc:
+        if selector.name != MLSelector.name:
+            raise
+        summary.ml_status, summary.ml_reason = "fallback", f"ML selection failed: {error_line(exc)}"
+        summary.selector, summary.model_version = FallbackSelector.name, None
+        get_run_logger().warning("%s", summary.ml_reason)
+        return step("select-challenges", select_challenges, refs, cs, day, FallbackSelector())

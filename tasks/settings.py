@@ -10,8 +10,8 @@ from prefect.logging import get_run_logger
 
 from daglig.challenge_settings import ChallengeSettings, parse_challenge_settings
 from daglig.config import Settings
-from daglig.db import make_engine
-from daglig.store import read_settings_rows
+from daglig.io.db import make_engine
+from daglig.io.store import read_settings_rows
 from tasks.common import log_rows
 from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
 

@@ -7,27 +7,19 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
-from daglig.db import make_engine
 from daglig.interrupt import guarded_commits
-from daglig.store import WriteCounts, write_day
+from daglig.io.db import engine_of
+from daglig.io.store import WriteCounts, write_day
 from tasks.common import log_rows
 from tasks.render import RenderedRefs
-from tasks.retry import RETRIES, RETRY_DELAYS, retry_if_transient
+from tasks.retry import io_task
 from tasks.runs import mark_written
 
 
-@task(
-    name="upsert-challenges",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NONE,
-)
+@io_task("upsert-challenges")
 def upsert_challenges(
     settings: Settings,
     run_date: date,
@@ -47,26 +39,25 @@ def upsert_challenges(
         for p in refs.assignments
     )
     limits = settings.session_limits()
-    engine = make_engine(settings.database_url, limits)
-    try:
-        with guarded_commits(
+    with (
+        engine_of(settings.database_url, limits) as engine,
+        guarded_commits(
             engine, run_date, before_commit=lambda conn: mark_written(conn, run_row)
-        ) as committed:
-            counts = write_day(
-                engine,
-                run_date,
-                challenges,
-                assignments,
-                force=force,
-                challenges_per_user=challenges_per_user,
-                # when the row was written: I/O metadata, not an input of any decision
-                written_at=datetime.now(UTC).replace(tzinfo=None),
-                limits=limits,
-                log=get_run_logger(),
-            )
-            committed(asdict(counts))
-    finally:
-        engine.dispose()
+        ) as committed,
+    ):
+        counts = write_day(
+            engine,
+            run_date,
+            challenges,
+            assignments,
+            force=force,
+            challenges_per_user=challenges_per_user,
+            # when the row was written: I/O metadata, not an input of any decision
+            written_at=datetime.now(UTC).replace(tzinfo=None),
+            limits=limits,
+            log=get_run_logger(),
+        )
+        committed(asdict(counts))
     log_rows(
         "upsert-challenges",
         counts.assignments_staged,

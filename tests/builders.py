@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from daglig.catalogue import CATEGORY_KEYS
-from daglig.db import make_engine
+from daglig.io.db import make_engine
 from models import (
     Question,
     QuestionAttempt,

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from daglig.prefect_env import apply_offline_settings
+from flows.prefect_env import apply_offline_settings
 from tests.browser import chromium  # noqa: F401 - the fixture, for the browser tests
 
 apply_offline_settings()  # before anything imports prefect
@@ -38,6 +38,46 @@ def _pg_unreachable_reason() -> str | None:
             return None
     except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
         return f"PostgreSQL at {PG_ADMIN_URL} unreachable: {str(exc).splitlines()[0]}"
+
+
+#: Fixtures a ``pure`` test may not use: they start the Prefect API or need PostgreSQL.
+IMPURE_FIXTURES = frozenset({"prefect_harness", "prefect_api", "postgres_server", "postgres_url"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A ``pure`` test (the `make test-fast` tier) that asks for the Prefect API or
+    PostgreSQL is an error, not a slow fast test."""
+    for item in items:
+        if item.get_closest_marker("pure") is None:
+            continue
+        used = set(IMPURE_FIXTURES & set(getattr(item, "fixturenames", ())))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("db_url") == "postgresql":
+            used.add("db_url[postgresql]")
+        if item.get_closest_marker("postgres") or item.get_closest_marker("e2e"):
+            used.add("a postgres/e2e marker")
+        if used:
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked pure but uses {', '.join(sorted(used))}"
+            )
+
+
+@pytest.fixture(autouse=True)
+def _pure_means_no_process_no_server(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a ``pure`` test, starting a process fails, and so does a flow that would start
+    Prefect's temporary server (no API URL and the ephemeral mode off)."""
+    if request.node.get_closest_marker("pure") is None:
+        return
+    import subprocess
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a pure test started a process: {args[1:2]}")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "false")
 
 
 @pytest.fixture(scope="session")

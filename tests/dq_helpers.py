@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from daglig.db import make_engine
+from daglig.io.db import make_engine
 from tests.builders import AppDataBuilder
 
 RUN = date(2026, 11, 24)

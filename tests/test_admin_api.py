@@ -196,13 +196,8 @@ def _settings_change_is_visible(url: str, serve: Any) -> None:
     assert api.get("/overview", headers=AUTH).json()["settings"]["challenges_per_user"] == 1
 
 
-def test_settings_change_visible_sqlite(sqlite_url: str, serve: Any) -> None:
-    _settings_change_is_visible(sqlite_url, serve)
-
-
-@pytest.mark.postgres
-def test_settings_change_visible_postgres(postgres_url: str, serve: Any) -> None:
-    _settings_change_is_visible(postgres_url, serve)
+def test_settings_change_visible(db_url: str, serve: Any) -> None:
+    _settings_change_is_visible(db_url, serve)
 
 
 def test_test_user_and_generate(sqlite_url: str, serve: Any, nightly_deployment: list[Any]) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import inspect
 from typer.testing import CliRunner, Result
 
 from daglig.cli import app
-from daglig.db import make_engine
+from daglig.io.db import make_engine
 from tests.builders import AppDataBuilder
 from tests.dq_helpers import query
 
@@ -104,13 +104,8 @@ def _settings_are_validated_and_recorded(url: str, run: Callable[..., Result]) -
     assert "ml_min_answers = 30" in text_out  # defaults are shown too
 
 
-def test_settings_set_sqlite(sqlite_url: str, cli: Any) -> None:
-    _settings_are_validated_and_recorded(sqlite_url, cli(sqlite_url))
-
-
-@pytest.mark.postgres
-def test_settings_set_postgres(postgres_url: str, cli: Any) -> None:
-    _settings_are_validated_and_recorded(postgres_url, cli(postgres_url))
+def test_settings_set(db_url: str, cli: Any) -> None:
+    _settings_are_validated_and_recorded(db_url, cli(db_url))
 
 
 def test_reports_on_an_empty_pipeline_say_so(sqlite_url: str, cli: Any) -> None:

@@ -14,7 +14,7 @@ import pytest
 from prefect import task
 from typer.testing import CliRunner
 
-from daglig.db import make_engine
+from daglig.io.db import make_engine
 from tests.dq_helpers import query
 from tests.test_flow import build_app
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import insert
 
 from daglig.admin import service
-from daglig.db import make_engine
+from daglig.io.db import make_engine
 from daglig.summary import RunSummary
 from models import DailyChallenge, UserDailyChallenge, create_pipeline_tables
 from models.tables import Base

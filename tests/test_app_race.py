@@ -28,8 +28,8 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
-from daglig.db import make_engine
-from daglig.store import WriteCounts, write_day
+from daglig.io.db import make_engine
+from daglig.io.store import WriteCounts, write_day
 from models import create_pipeline_tables
 from tests.builders import AppDataBuilder
 

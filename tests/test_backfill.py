@@ -214,18 +214,17 @@ def test_a_failed_date_does_not_stop_the_others(
     assert "  daglig backfill --start 2026-11-22 --end 2026-11-22\n" in text
 
 
-@pytest.mark.postgres
 @pytest.mark.usefixtures("prefect_harness")
-def test_backfill_on_postgres(postgres_url: str, env: Any) -> None:
+def test_backfill_runs_each_date_once(db_url: str, env: Any) -> None:
     from flows.backfill import backfill_daily_challenges
 
-    env(postgres_url)
-    people = build_app(postgres_url)
+    env(db_url)
+    people = build_app(db_url)
     rows = backfill_daily_challenges(start_date=D1, end_date=D3, max_concurrency=3)
     assert [r["outcome"] for r in rows] == ["ok", "ok", "ok"]
     assert len({r["flow_run"] for r in rows}) == 3  # one daily run per date
     for day in (D1, D2, D3):
-        assert per_user(postgres_url, day) == {u: 3 for u in people["active"]}
+        assert per_user(db_url, day) == {u: 3 for u in people["active"]}
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -233,7 +232,7 @@ def test_cli_backfill_exits_nonzero_naming_the_failed_dates(sqlite_url: str, env
     from typer.testing import CliRunner
 
     from daglig.cli import app
-    from daglig.db import make_engine
+    from daglig.io.db import make_engine
 
     env(sqlite_url)
     make_engine(sqlite_url).connect().close()  # no app tables: every date fails its check

@@ -12,6 +12,8 @@ import pytest
 from bench import table as t
 from bench.scale import process_parts, rates, rows_written
 
+pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
+
 
 def result(users: int, flow: float, proc_mib: int, floor: float | None = 2.0) -> dict[str, Any]:
     """A pg-* result as bench/scale.py writes it, trimmed to what the table reads."""

@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from daglig.config import SessionLimits, Settings
-from daglig.db import _adbc_connect, make_engine
-from daglig.lock import day_lock_key
+from daglig.io.db import _adbc_connect, make_engine
+from daglig.io.lock import day_lock_key
 from models import create_pipeline_tables
 from tests.builders import AppDataBuilder
 from tests.cli import cli_env, daglig

@@ -7,6 +7,8 @@ import pytest
 
 from daglig.catalogue import CATEGORIES, CHALLENGE_TYPES, with_xp, xp_for
 
+pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
+
 
 def test_seed_example_gives_68_and_9() -> None:
     # base 75 (category_focus), difficulty 0.7, dangerous_situations 1.3

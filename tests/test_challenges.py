@@ -8,6 +8,8 @@ import pytest
 from daglig.challenges import distinct_challenges, with_content_key
 from daglig.selection import ASSIGNMENT_SCHEMA
 
+pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
+
 
 def assignments(rows: list[dict]) -> pl.DataFrame:  # type: ignore[type-arg]
     base = {

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from daglig.cleanup import delete_run_folders_before, delete_unstarted_before, retention_cutoff
-from daglig.db import make_engine
+from daglig.cleanup import expired_run_folders, retention_cutoff
+from daglig.io.db import make_engine
+from daglig.io.deletions import delete_run_folders_before, delete_unstarted_before
 from models import DailyChallenge, UserDailyChallenge, create_pipeline_tables
 from tests.builders import AppDataBuilder
 from tests.dq_helpers import query
@@ -22,6 +23,14 @@ OLD = date(2026, 8, 1)  # older than 90 days before RUN
 RECENT = date(2026, 11, 1)
 
 
+@pytest.mark.pure
+def test_expired_run_folders_are_the_dates_before_the_cutoff_only() -> None:
+    names = ["2026-08-27", "notes", "2026-08-25", "2026-08-26", "2026-13-01", "latest"]
+    assert expired_run_folders(names, date(2026, 8, 26)) == ["2026-08-25"]
+    assert expired_run_folders(names, date(2026, 8, 25)) == []
+
+
+@pytest.mark.pure
 def test_retention_cutoff_counts_back_from_the_run_date() -> None:
     assert retention_cutoff(RUN, 90) == date(2026, 8, 26)
     assert retention_cutoff(RUN, 1) == date(2026, 11, 23)
@@ -106,15 +115,8 @@ def _cleanup_keeps_what_matters(url: str) -> None:
     ) == [(2, str(OLD), 1, 3), (2, str(OLD), 2, 10), (1, str(RECENT), 1, 0)]
 
 
-def test_cleanup_keeps_started_completed_referenced_and_manual_sqlite(sqlite_url: str) -> None:
-    _cleanup_keeps_what_matters(sqlite_url)
-
-
-@pytest.mark.postgres
-def test_cleanup_keeps_started_completed_referenced_and_manual_postgres(
-    postgres_url: str,
-) -> None:
-    _cleanup_keeps_what_matters(postgres_url)
+def test_cleanup_keeps_started_completed_referenced_and_manual(db_url: str) -> None:
+    _cleanup_keeps_what_matters(db_url)
 
 
 def test_cleanup_without_pipeline_tables_deletes_nothing(sqlite_url: str) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from daglig.prefect_env import apply_offline_settings
-from daglig.runners import local_cluster_kwargs, task_runner
+from flows.prefect_env import apply_offline_settings
+from flows.runners import local_cluster_kwargs, task_runner
 from tests.builders import environ
 from tests.dq_helpers import copy_world
 
@@ -96,7 +96,7 @@ def test_bad_runner_arguments_are_refused(kwargs: dict[str, Any], message: str) 
 def test_the_deployment_runner_reads_the_address_when_built(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from daglig.runners import dask_runner_from_env
+    from flows.runners import dask_runner_from_env
 
     monkeypatch.setenv("DAGLIG_DASK_ADDRESS", "tcp://10.0.0.7:8786")
     assert dask_runner_from_env().address == "tcp://10.0.0.7:8786"  # type: ignore[attr-defined]
@@ -157,8 +157,8 @@ class _FakeFlow:
 
 @pytest.fixture
 def fake_flow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[_FakeFlow]:
-    import daglig.runners
     import flows.daily_challenges
+    import flows.runners
 
     fake = _FakeFlow()
     monkeypatch.setattr(flows.daily_challenges, "generate_daily_challenges", fake)
@@ -167,8 +167,8 @@ def fake_flow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[_Fake
     def api() -> Iterator[str]:  # no temporary Prefect server for a fake flow
         yield "http://127.0.0.1:4200/api"
 
-    monkeypatch.setattr(daglig.runners, "api_reachable_from_workers", api)
-    monkeypatch.setattr(daglig.runners, "temporary_api", api)  # the CLI's own (flow_session)
+    monkeypatch.setattr(flows.runners, "api_reachable_from_workers", api)
+    monkeypatch.setattr(flows.runners, "temporary_api", api)  # the CLI's own (flow_session)
     monkeypatch.delenv("DAGLIG_DASK_ADDRESS", raising=False)
     monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))  # its log file
     (tmp_path / "app.db").touch()  # the CLI refuses a SQLite path that does not exist
@@ -236,7 +236,7 @@ def _rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Both output tables, every column but the write timestamps, sorted by key."""
     from sqlalchemy import text
 
-    from daglig.db import make_engine
+    from daglig.io.db import make_engine
 
     engine = make_engine(url)
     try:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from daglig.db import make_engine
+from daglig.io.db import make_engine
 from daglig.stats import welch
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import pytest
 
-from daglig.prefect_env import PREFECT_OFFLINE
+from flows.prefect_env import PREFECT_OFFLINE
 from tests.dq_helpers import Mailbox, smtp_server
 from tests.test_e2e_server import (
     REPO,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from daglig.prefect_env import apply_offline_settings
+from flows.prefect_env import apply_offline_settings
 
 apply_offline_settings()
 
@@ -156,13 +156,13 @@ def test_a_scheduled_run_takes_the_scheduled_day_in_oslo(
 
 
 def test_the_alerts_watch_the_nightly_deployment_and_email_through_the_block() -> None:
-    # automations.yaml as `make deploy` creates it (daglig.automations): valid for Prefect,
+    # automations.yaml as `make deploy` creates it (flows.automations): valid for Prefect,
     # each trigger bound to the one deployment, each notification to the admins' block
     from uuid import uuid4
 
     from prefect.events.schemas.automations import AutomationCore, Posture
 
-    from daglig.automations import SPEC, build_automations
+    from flows.automations import SPEC, build_automations
 
     deployment, block = uuid4(), uuid4()
     spec = yaml.safe_load(SPEC.read_text())
@@ -202,7 +202,7 @@ def test_the_admin_email_block_writes_to_the_outbox_without_smtp(tmp_path: Path)
     from email import message_from_bytes
     from email.policy import default
 
-    from daglig.prefect_blocks import AdminEmail
+    from flows.prefect_blocks import AdminEmail
 
     block = AdminEmail(to=["a@example.no", "b@example.no"], data_dir=str(tmp_path))
     asyncio.run(block.notify("Kjøringen er ikke fullført.", subject="daglig: ingen kjøring"))

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from daglig.challenge_settings import parse_challenge_settings
-from daglig.features import (
+from daglig.user_features import (
     ATTEMPTS_SCHEMA,
     QUESTIONS_SCHEMA,
     USERS_SCHEMA,
@@ -337,16 +337,8 @@ def _dirty_run(url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_dirty_day_sqlite(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _dirty_run(sqlite_url, monkeypatch, tmp_path)
-
-
-@pytest.mark.postgres
-@pytest.mark.usefixtures("prefect_harness")
-def test_dirty_day_postgres(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    _dirty_run(postgres_url, monkeypatch, tmp_path)
+def test_dirty_day(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _dirty_run(db_url, monkeypatch, tmp_path)
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from daglig.prefect_env import PREFECT_OFFLINE
+from flows.prefect_env import PREFECT_OFFLINE
 from tests.dq_helpers import query
 
 pytestmark = pytest.mark.e2e

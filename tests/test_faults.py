@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from daglig.store import HealthCheckFailed
+from daglig.io.store import HealthCheckFailed
 from tests.builders import AppDataBuilder
 from tests.dq_helpers import (
     RUN,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from daglig.db import make_engine
+from daglig.io.db import make_engine
 from models import ChallengeSetting, create_pipeline_tables
 from tests.builders import AppDataBuilder
 from tests.dq_helpers import query
@@ -153,13 +153,8 @@ def _end_to_end(url: str, run: Callable[..., dict[str, Any]], tmp_path: Path) ->
     )
 
 
-def test_end_to_end_sqlite(sqlite_url: str, runner: Any, tmp_path: Path) -> None:
-    _end_to_end(sqlite_url, runner(sqlite_url), tmp_path)
-
-
-@pytest.mark.postgres
-def test_end_to_end_postgres(postgres_url: str, runner: Any, tmp_path: Path) -> None:
-    _end_to_end(postgres_url, runner(postgres_url), tmp_path)
+def test_end_to_end(db_url: str, runner: Any, tmp_path: Path) -> None:
+    _end_to_end(db_url, runner(db_url), tmp_path)
 
 
 def _force_keeps_started_progress(url: str, run: Callable[..., dict[str, Any]]) -> None:
@@ -214,13 +209,8 @@ def _force_keeps_started_progress(url: str, run: Callable[..., dict[str, Any]]) 
     assert orphans == 0
 
 
-def test_force_keeps_started_progress_sqlite(sqlite_url: str, runner: Any) -> None:
-    _force_keeps_started_progress(sqlite_url, runner(sqlite_url))
-
-
-@pytest.mark.postgres
-def test_force_keeps_started_progress_postgres(postgres_url: str, runner: Any) -> None:
-    _force_keeps_started_progress(postgres_url, runner(postgres_url))
+def test_force_keeps_started_progress(db_url: str, runner: Any) -> None:
+    _force_keeps_started_progress(db_url, runner(db_url))
 
 
 def test_generation_disabled_writes_nothing(sqlite_url: str, runner: Any) -> None:

@@ -444,7 +444,7 @@ def test_user_ids_that_do_not_exist_or_are_inactive_are_errors(
 def test_the_flow_fails_at_once_on_an_unknown_user(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from daglig.store import UnknownUsers
+    from daglig.io.store import UnknownUsers
     from tests.dq_helpers import flow_env, run_flow
 
     b = AppDataBuilder()

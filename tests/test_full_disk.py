@@ -1,6 +1,6 @@
 """Clean after failure (issue 12, item 15), on a real full disk: the data folder is a 2 MB
 tmpfs mounted for the test (we run as root; skipped with the reason when mounting is
-refused). Every file is written whole under a temporary name and renamed (daglig/files.py),
+refused). Every file is written whole under a temporary name and renamed (daglig/io/files.py),
 so no partial file is ever left under its final name; a run that failed on a full disk
 empties its run folder but for FAILED.txt; the outbox never gets an empty ``.eml``; and
 the failure names the task that failed (``read-answer-log``), not its flow step.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from daglig.files import atomic_path, clear_failed_folder, is_disk_full, write_bytes_atomic
+from daglig.io.files import atomic_path, clear_failed_folder, is_disk_full, write_bytes_atomic
 from tests.cli import cli_env, daglig
 from tests.dq_helpers import latest_flow_run, query, task_runs
 

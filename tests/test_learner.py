@@ -18,7 +18,13 @@ from sklearn.exceptions import NotFittedError
 
 from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
 from daglig.challenge_settings import ChallengeSettings
-from daglig.features import clean_attempts, day_cutoff, extract_features
+from daglig.io.model_store import (
+    ModelMetadata,
+    ModelUnavailable,
+    load_model,
+    read_metadata,
+    save_model,
+)
 from daglig.learner.assessment import (
     CONFIDENCE_HALF,
     Assessment,
@@ -27,18 +33,14 @@ from daglig.learner.assessment import (
     pass_probability,
 )
 from daglig.learner.estimators import EloBaseline, LaplaceBaseline, LearnerModel
-from daglig.learner.features import EXAMS_SCHEMA, FEATURES, examples, learner_rows, state_at
-from daglig.learner.model_store import (
-    ModelMetadata,
-    ModelUnavailable,
-    load_model,
-    read_metadata,
-    save_model,
-)
+from daglig.learner.examples import EXAMS_SCHEMA, FEATURES, examples, learner_rows, state_at
 from daglig.learner.selection import MLSelector
 from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, SelectionInputs
+from daglig.user_features import clean_attempts, day_cutoff, extract_features
 from tests.builders import AppDataBuilder
 from tests.test_selection import frames
+
+pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
 
 RUN = date(2026, 11, 24)
 CUTOFF = day_cutoff(RUN)
@@ -514,11 +516,22 @@ def test_ml_never_repeats_yesterdays_pairs() -> None:
 
 
 def test_speed_only_for_advanced_users() -> None:
-    out, assessment = ml_select(ml_population(), ChallengeSettings(challenges_per_user=6))
+    b = ml_population(8)  # practised, but fewer than 300 answers each
+    advanced = []
+    for _ in range(4):  # 12 categories x 30 answers, nearly all right: advanced learners
+        uid = b.user()
+        advanced.append(uid)
+        for j, c in enumerate(CATEGORY_KEYS):
+            b.answers(uid, c, 30, correct=0.97, day=RUN - timedelta(days=1 + j % 5))
+    out, _ = ml_select(b, ChallengeSettings(challenges_per_user=6))
     speed = out.filter((pl.col("challenge_type") == "speed_challenge") & (pl.col("source") == "ml"))
+    # the population yields speed challenges: one for each advanced learner, nobody else
+    assert sorted(speed["user_id"]) == advanced
     for reason in speed["reason"]:
         r = json.loads(reason)
         assert r["overall_skill_level"] >= 0.75 and r["total_practice_questions"] >= 300
+    others = out.filter(~pl.col("user_id").is_in(advanced) & (pl.col("source") == "ml"))
+    assert others.height and "speed_challenge" not in set(others["challenge_type"])
 
 
 def test_holdout_gets_marked_fallback_challenges_and_is_stable() -> None:

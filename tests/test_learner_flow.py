@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from daglig.db import make_engine
-from daglig.identity import read_identity
-from daglig.learner.model_store import ModelMetadata, read_metadata
+from daglig.io.db import make_engine
+from daglig.io.identity import read_identity
+from daglig.io.model_store import ModelMetadata, read_metadata
 from tests.builders import environ
 from tests.dq_helpers import copy_world
 

@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, text
 
-from daglig.db import make_engine
-from daglig.lock import day_lock_key, lock_day
-from daglig.store import WriteCounts, write_day
+from daglig.io.db import make_engine
+from daglig.io.lock import day_lock_key, lock_day
+from daglig.io.store import WriteCounts, write_day
 from models import create_pipeline_tables
 from tests.builders import AppDataBuilder
 

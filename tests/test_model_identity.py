@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from daglig.db import make_engine
-from daglig.identity import read_identity
+from daglig.io.db import make_engine
+from daglig.io.identity import read_identity
 from tests.cli import Result, cli_env, daglig
 from tests.dq_helpers import query
 

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from sqlalchemy import insert
 
-from daglig.db import make_engine, read_frame
+from daglig.io.db import make_engine, read_frame
 from daglig.morning import COMPLETION_SCHEMA, USER_COMPLETION_SCHEMA, build_report
 from models import create_pipeline_tables
 from models.tables import DailyChallenge, UserDailyChallenge
@@ -138,13 +138,8 @@ def _check(url: str) -> None:
     assert r.chart_png is not None and r.chart_png.startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_morning_report_sqlite(sqlite_url: str) -> None:
-    _check(sqlite_url)
-
-
-@pytest.mark.postgres
-def test_morning_report_postgres(postgres_url: str) -> None:
-    _check(postgres_url)
+def test_morning_report(db_url: str) -> None:
+    _check(db_url)
 
 
 def test_no_assignments_yesterday_means_no_data_and_no_chart() -> None:

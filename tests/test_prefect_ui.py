@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from daglig.prefect_env import PREFECT_OFFLINE
+from flows.prefect_env import PREFECT_OFFLINE
 from tests.test_e2e_server import REPO, _free_port
 
 pytestmark = pytest.mark.e2e

@@ -12,17 +12,17 @@ import pytest
 
 from daglig.challenge_settings import ChallengeSettings
 from daglig.challenges import distinct_challenges, finish_challenges, with_content_key
-from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, USERS_SCHEMA, extract_features
 from daglig.quality import (
     DataQualityError,
     GateReport,
+    check_input_gate,
+    check_output_gate,
     eligible_users,
     last_day_answers,
-    validate_inputs,
-    validate_outputs,
 )
 from daglig.rendering import render_challenges
 from daglig.selection import PREVIOUS_SCHEMA, FallbackSelector, SelectionInputs
+from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, USERS_SCHEMA, extract_features
 from tests.builders import AppDataBuilder
 from tests.dq_helpers import (
     RUN,
@@ -121,7 +121,7 @@ def inputs_report(
     fs = extract_features(users, questions, attempts, RUN)
     last = last_day_answers(attempts, fs.quarantine, RUN)
     args = {"max_excluded_share": 0.05, "min_answers": 10} | kw
-    return validate_inputs(users, questions, last, **args), last
+    return check_input_gate(users, questions, last, **args), last
 
 
 def test_input_gate_passes_clean_data() -> None:
@@ -195,7 +195,7 @@ def test_question_bank_problems_are_warnings() -> None:
     last = last_day_answers(
         attempts, extract_features(users, questions, attempts, RUN).quarantine, RUN
     )
-    report = validate_inputs(users, questions, last, max_excluded_share=0.05, min_answers=0)
+    report = check_input_gate(users, questions, last, max_excluded_share=0.05, min_answers=0)
     assert report.failures == ()
     assert {w.check: w.examples for w in report.warnings} == {
         "questions.category is a known key": ("bogus",),
@@ -220,7 +220,7 @@ def test_last_day_is_the_oslo_day_before_the_run() -> None:
 
 
 def test_output_gate_passes_what_the_pipeline_makes() -> None:
-    report = validate_outputs(*day_outputs(), ChallengeSettings())
+    report = check_output_gate(*day_outputs(), ChallengeSettings())
     assert report.failures == () and report.warnings == ()
     assert report.figures == {"eligible_users": 6, "users_covered": 6}
 
@@ -228,10 +228,10 @@ def test_output_gate_passes_what_the_pipeline_makes() -> None:
 def test_output_gate_honours_the_admins_bounds() -> None:
     s = ChallengeSettings(min_difficulty=0.4, max_difficulty=0.6, enabled_types=("quiz", "streak"))
     challenges, keyed, users, previous = day_outputs(s)
-    assert validate_outputs(challenges, keyed, users, previous, s).failures == ()
+    assert check_output_gate(challenges, keyed, users, previous, s).failures == ()
     # the same rows under tighter settings break the bounds and the enabled types
     tighter = ChallengeSettings(min_difficulty=0.45, max_difficulty=0.5, enabled_types=("quiz",))
-    report = validate_outputs(challenges, keyed, users, previous, tighter)
+    report = check_output_gate(challenges, keyed, users, previous, tighter)
     assert failed(report) == {
         "challenges.difficulty within the admin's bounds",
         "challenges.challenge_type enabled",
@@ -257,7 +257,7 @@ def test_output_gate_catches_a_broken_challenge(column: str, value: Any, check: 
     broken = pl.concat(
         [challenges.head(1).with_columns(pl.lit(value, dtype).alias(column)), challenges.slice(1)]
     )
-    report = validate_outputs(broken, keyed, users, previous, ChallengeSettings())
+    report = check_output_gate(broken, keyed, users, previous, ChallengeSettings())
     assert check in failed(report)
     with pytest.raises(DataQualityError, match=rf"output gate failed: .*{check.split('.')[-1]}"):
         report.raise_for_failures()
@@ -266,28 +266,28 @@ def test_output_gate_catches_a_broken_challenge(column: str, value: Any, check: 
 def test_output_gate_catches_broken_assignments() -> None:
     challenges, keyed, users, previous = day_outputs()
     twice = pl.concat([keyed, keyed.head(1)])
-    assert failed(validate_outputs(challenges, twice, users, previous, ChallengeSettings())) == {
+    assert failed(check_output_gate(challenges, twice, users, previous, ChallengeSettings())) == {
         "assignments one per (user, date, slot)"
     }
     inactive = int(users.filter(~pl.col("is_active"))["user_id"][0])
     stray = pl.concat([keyed, keyed.head(1).with_columns(user_id=pl.lit(inactive, pl.Int64))])
     assert "assignments go to active users only" in failed(
-        validate_outputs(challenges, stray, users, previous, ChallengeSettings())
+        check_output_gate(challenges, stray, users, previous, ChallengeSettings())
     )
     unknown = keyed.with_columns(content_key=pl.lit("quiz|-|t1|n-|s-|d0.30|ml"))
     assert "assignments refer to a challenge of the day" in failed(
-        validate_outputs(challenges, unknown, users, previous, ChallengeSettings())
+        check_output_gate(challenges, unknown, users, previous, ChallengeSettings())
     )
     slot9 = keyed.with_columns(slot=pl.lit(9, pl.Int16))
     assert "assignments.slot within 1 .. challenges_per_user" in failed(
-        validate_outputs(challenges, slot9, users, previous, ChallengeSettings())
+        check_output_gate(challenges, slot9, users, previous, ChallengeSettings())
     )
 
 
 def test_output_gate_requires_every_eligible_user_covered() -> None:
     challenges, keyed, users, previous = day_outputs()
     dropped = keyed.filter(pl.col("user_id") != keyed["user_id"][0])
-    report = validate_outputs(challenges, dropped, users, previous, ChallengeSettings())
+    report = check_output_gate(challenges, dropped, users, previous, ChallengeSettings())
     assert failed(report) == {"every eligible user covered"}
     assert report.figures == {"eligible_users": 6, "users_covered": 5}
 

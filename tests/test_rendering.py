@@ -140,6 +140,7 @@ def assert_clean(title: str, description: str, source: str) -> None:
 # ----------------------------------------------------------------------------- grammar
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize(
     ("n", "singular", "plural", "expected"),
     [
@@ -165,12 +166,14 @@ def test_antall_agrees_in_number(n: int, singular: str, plural: str, expected: s
     assert tpl.render(n=n, s=singular, p=plural) == f"{expected}|{expected.split(' ', 1)[1]}"
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("bad", [None, 2.5, "3", True])
 def test_antall_rejects_non_integers(bad: Any) -> None:
     with pytest.raises(TypeError):
         form(bad, "dag", "dager")
 
 
+@pytest.mark.pure
 def test_case_and_percent_filters() -> None:
     assert liten("Farlige situasjoner") == "farlige situasjoner"
     assert liten("Miljø og økonomisk kjøring") == "miljø og økonomisk kjøring"
@@ -184,6 +187,7 @@ def test_case_and_percent_filters() -> None:
 # ------------------------------------------------------------------------ environment
 
 
+@pytest.mark.pure
 def test_environment_is_shared_and_configured() -> None:
     env = make_environment()
     assert make_environment() is env
@@ -199,6 +203,7 @@ def test_environment_is_shared_and_configured() -> None:
     assert {"antall", "form", "liten", "stor", "prosent"} <= set(env.filters)
 
 
+@pytest.mark.pure
 def test_every_type_has_a_template_with_three_or_more_phrasings() -> None:
     assert set(VARIANTS) == set(TYPE_KEYS)
     assert all(n >= 3 for n in VARIANTS.values()), VARIANTS
@@ -208,6 +213,7 @@ def test_every_type_has_a_template_with_three_or_more_phrasings() -> None:
 # ------------------------------------------------------------- the whole phrase matrix
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("challenge_type", TYPE_KEYS)
 def test_every_phrasing_renders_clean(challenge_type: str, source: str) -> None:
@@ -232,6 +238,7 @@ def test_every_phrasing_renders_clean(challenge_type: str, source: str) -> None:
     assert len(seen_titles) >= VARIANTS[challenge_type]
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize(
     ("challenge_type", "target", "question_count", "seconds_limit", "must_contain"),
     [
@@ -267,6 +274,7 @@ def test_numbers_agree_in_descriptions(
         assert not re.search(r"\b([02-9]|\d\d+) (quiz|dag|sekund|gang)\b", description)
 
 
+@pytest.mark.pure
 def test_streak_of_one_day_is_not_a_row() -> None:
     for variant in range(VARIANTS["streak"]):
         title, description = render_challenge(
@@ -276,6 +284,7 @@ def test_streak_of_one_day_is_not_a_row() -> None:
         assert "i dag" in title + description
 
 
+@pytest.mark.pure
 def test_seed_examples() -> None:
     """The seed's two examples, with the fallback's plural corrected to «quizer»."""
     title, description = render_challenge(
@@ -294,6 +303,7 @@ def test_seed_examples() -> None:
     assert frame["title"].to_list() == ["Bli stødig i trafikkskilt"]
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("source", SOURCES)
 def test_ml_prefix_exactly_for_ml(source: str) -> None:
     for t in TYPE_KEYS:
@@ -303,6 +313,7 @@ def test_ml_prefix_exactly_for_ml(source: str) -> None:
         assert title.count("[ML]") == (1 if source == "ml" else 0)
 
 
+@pytest.mark.pure
 def test_ml_with_category_mentions_weak_areas_sometimes() -> None:
     descriptions = {
         render_challenge(
@@ -319,6 +330,7 @@ def test_ml_with_category_mentions_weak_areas_sometimes() -> None:
 # ------------------------------------------------------------------ category names
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("category", list(CATEGORIES))
 @pytest.mark.parametrize("challenge_type", [t for t in TYPE_KEYS if CATEGORY_RULE[t] is not False])
 def test_category_names_cased_for_title_and_sentence(challenge_type: str, category: str) -> None:
@@ -341,6 +353,7 @@ def test_category_names_cased_for_title_and_sentence(challenge_type: str, catego
 # --------------------------------------------------------------- determinism, variety
 
 
+@pytest.mark.pure
 def test_same_content_key_same_text_across_calls_and_environments() -> None:
     rows = [
         row(t, s, "lights_and_visibility" if t != "streak" else None, key=f"k{i}")
@@ -378,6 +391,7 @@ def test_same_text_in_another_process() -> None:
         assert json.loads(out.stdout) == here
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("challenge_type", TYPE_KEYS)
 def test_different_keys_reach_every_variant(challenge_type: str) -> None:
     cat = "road_markings" if CATEGORY_RULE[challenge_type] is not False else None
@@ -393,6 +407,7 @@ def test_different_keys_reach_every_variant(challenge_type: str) -> None:
 # ---------------------------------------------------------------------- the frame API
 
 
+@pytest.mark.pure
 def test_render_challenges_keeps_rows_order_and_columns() -> None:
     rows = [
         row(t, s, c, key=f"{t}/{s}/{c}")
@@ -412,17 +427,20 @@ def test_render_challenges_keeps_rows_order_and_columns() -> None:
     assert (one["title"], one["description"]) == render_challenge(one)
 
 
+@pytest.mark.pure
 def test_render_challenges_empty_frame() -> None:
     out = render_challenges(pl.DataFrame(schema=SCHEMA))
     assert out.height == 0
     assert out.schema["title"] == pl.String and out.schema["description"] == pl.String
 
 
+@pytest.mark.pure
 def test_missing_columns_are_reported() -> None:
     with pytest.raises(ValueError, match="source"):
         render_challenges(pl.DataFrame([row("quiz")], schema=SCHEMA).drop("source"))
 
 
+@pytest.mark.pure
 def test_category_name_filled_from_catalogue_when_null() -> None:
     r = row("category_focus", "fallback", "dangerous_situations", key=key_for("category_focus", 0))
     r["category_name"] = None
@@ -439,6 +457,7 @@ def _broken_dir(tmp_path: Path, name: str, text: str) -> Path:
     return dst
 
 
+@pytest.mark.pure
 def test_undefined_variable_raises_render_error_naming_template_and_key(tmp_path: Path) -> None:
     broken = (
         '{% import "_common.j2" as common %}{% set variants = 3 %}'
@@ -453,6 +472,7 @@ def test_undefined_variable_raises_render_error_naming_template_and_key(tmp_path
     assert "challenges/quiz.j2" in msg and "quiz-key-42" in msg and "kategori_navn" in msg
 
 
+@pytest.mark.pure
 def test_undefined_at_template_top_level_raises_render_error(tmp_path: Path) -> None:
     env = make_environment(
         _broken_dir(tmp_path, "streak.j2", "{% set variants = antall_varianter %}")
@@ -461,12 +481,14 @@ def test_undefined_at_template_top_level_raises_render_error(tmp_path: Path) -> 
         render_challenges(pl.DataFrame([row("streak", key="streak-1")], schema=SCHEMA), env)
 
 
+@pytest.mark.pure
 def test_syntax_error_raises_render_error(tmp_path: Path) -> None:
     env = make_environment(_broken_dir(tmp_path, "quiz.j2", "{% macro title(c) %}Øv på {{ c.x "))
     with pytest.raises(RenderError, match=r"challenges/quiz\.j2"):
         render_challenge(row("quiz", key="q"), env)
 
 
+@pytest.mark.pure
 def test_template_that_renders_nothing_raises(tmp_path: Path) -> None:
     empty = (
         "{% set variants = 3 %}{% macro title(c) %} {% endmacro %}"
@@ -477,6 +499,7 @@ def test_template_that_renders_nothing_raises(tmp_path: Path) -> None:
         render_challenge(row("quiz", key="q"), env)
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize(
     ("changes", "pattern"),
     [
@@ -573,6 +596,7 @@ def golden_text() -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.pure
 def test_golden_rendering() -> None:
     text = golden_text()
     if os.environ.get("UPDATE_GOLDEN") == "1":

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from daglig.db import make_engine, read_frame
+from daglig.io.db import make_engine, read_frame
 from tasks.retry import is_transient
 from tests.dq_helpers import free_port, smtp_server
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from daglig.db import make_engine
+from daglig.io.db import make_engine
 from models import create_pipeline_tables
 from tests.builders import AppDataBuilder
 from tests.cli import cli_env, daglig

@@ -196,7 +196,7 @@ SQL_START = re.compile(
 # Statements built with f-strings that cannot take bind parameters, because what they
 # interpolate is an identifier or a keyword chosen by the code, never a value:
 ALLOWED = {
-    ("daglig/store.py", "COPY "): "staging table and column names from CHALLENGE_COLUMNS",
+    ("daglig/io/store.py", "COPY "): "staging table and column names from CHALLENGE_COLUMNS",
     ("simulator/load.py", "PRAGMA journal_mode="): "a journal mode keyword (WAL/DELETE)",
     ("simulator/load.py", "ANALYZE "): "table names from the models' LOAD_ORDER",
     ("simulator/load.py", "INSERT INTO "): "model table and column names; values bound as ?",
@@ -271,8 +271,9 @@ def test_every_sql_statement_takes_bind_parameters() -> None:
 
 def test_a_statement_with_a_value_goes_through_a_bind_parameter() -> None:
     from daglig import sql as sqlfiles
+    from daglig.io.db import sql_statement
 
-    stmt = sqlfiles.statement("read/attempts")
+    stmt = sql_statement("read/attempts")
     assert "cutoff" in stmt.compile().params  # a bind, not text
     query, args = sqlfiles.positional(sqlfiles.load("read/attempts"), {"cutoff": "x"}, "qmark")
     assert "?" in query and args == ["x"] and ":cutoff" not in query

@@ -10,9 +10,11 @@ import pytest
 
 from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
 from daglig.challenge_settings import ChallengeSettings
-from daglig.features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, USERS_SCHEMA, extract_features
 from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, FallbackSelector, SelectionInputs
+from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, USERS_SCHEMA, extract_features
 from tests.builders import AppDataBuilder
+
+pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
 
 RUN = date(2026, 11, 24)
 YESTERDAY = RUN - timedelta(days=1)

@@ -9,15 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from daglig.learner.features import difficulty_curve
-from daglig.shards import (
-    partition_to_parquet,
-    population_partials,
-    population_stats,
-    read_shard,
-    shard_count,
-    shard_of,
-)
+from daglig.io.shard_files import partition_to_parquet, read_shard
+from daglig.learner.examples import difficulty_curve
+from daglig.shards import population_partials, population_stats, shard_count, shard_of
+
+pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
 
 
 def test_a_users_shard_is_pinned_across_releases() -> None:

@@ -24,7 +24,7 @@ from models.tables import (
     create_pipeline_tables,
 )
 from simulator import SimulationSummary, generate, simulate
-from simulator.model import ARCHETYPES, day_end_utc, simulate_frames
+from simulator.learners import ARCHETYPES, day_end_utc, simulate_frames
 
 # 2025-03-30 is a DST switch day in Oslo (02:00 → 03:00): the cutoff is 22:00 UTC.
 END = dt.date(2025, 3, 30)
@@ -53,6 +53,7 @@ def _attempts_with_category(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
 # ------------------------------------------------------------------ determinism and shape
 
 
+@pytest.mark.pure
 def test_generate_is_deterministic_and_seed_dependent() -> None:
     kw = dict(users=300, end_date=END, history_days=90)
     a = generate(seed=11, **kw)  # type: ignore[arg-type]
@@ -68,6 +69,7 @@ def test_generate_is_deterministic_and_seed_dependent() -> None:
     assert not a["sim_ground_truth"].equals(c["sim_ground_truth"])
 
 
+@pytest.mark.pure
 def test_frames_have_contract_columns_and_types(frames: dict[str, pl.DataFrame]) -> None:
     ts = pl.Datetime("us")
     expected = {
@@ -95,6 +97,7 @@ def test_frames_have_contract_columns_and_types(frames: dict[str, pl.DataFrame])
     assert users["username"].is_unique().all()
 
 
+@pytest.mark.pure
 def test_mean_answers_per_user_is_about_the_target(frames: dict[str, pl.DataFrame]) -> None:
     mean = frames["question_attempts"].height / frames["users"].height
     assert 85 <= mean <= 115
@@ -105,6 +108,7 @@ def test_mean_answers_per_user_is_about_the_target(frames: dict[str, pl.DataFram
 # ------------------------------------------------------------------ users and archetypes
 
 
+@pytest.mark.pure
 def test_archetypes(sim, frames: dict[str, pl.DataFrame]) -> None:  # type: ignore[no-untyped-def]
     arch = pl.DataFrame(
         {"id": np.arange(1, 2001), "archetype": np.array(ARCHETYPES)[sim.archetype]}
@@ -149,6 +153,7 @@ def test_archetypes(sim, frames: dict[str, pl.DataFrame]) -> None:  # type: igno
     assert heavy_recent.item() > 0.9
 
 
+@pytest.mark.pure
 def test_user_timestamps_are_consistent(frames: dict[str, pl.DataFrame]) -> None:
     first_last = (
         frames["question_attempts"]
@@ -170,6 +175,7 @@ def test_user_timestamps_are_consistent(frames: dict[str, pl.DataFrame]) -> None
 # ------------------------------------------------------------------ time
 
 
+@pytest.mark.pure
 def test_nothing_after_end_date_in_oslo(sim, frames: dict[str, pl.DataFrame]) -> None:  # type: ignore[no-untyped-def]
     assert sim.cutoff_utc == CUTOFF == day_end_utc(END)
     checks = [
@@ -187,6 +193,7 @@ def test_nothing_after_end_date_in_oslo(sim, frames: dict[str, pl.DataFrame]) ->
     assert first_day >= END - dt.timedelta(days=180)
 
 
+@pytest.mark.pure
 def test_answer_hours_follow_oslo_daily_rhythm(frames: dict[str, pl.DataFrame]) -> None:
     hours = frames["question_attempts"].select(h=_oslo("answered_at").dt.hour())["h"]
     daytime = ((hours >= 7) & (hours <= 23)).mean()
@@ -199,6 +206,7 @@ def test_answer_hours_follow_oslo_daily_rhythm(frames: dict[str, pl.DataFrame]) 
     assert ((naive >= 18) & (naive <= 22)).mean() < evening
 
 
+@pytest.mark.pure
 def test_answers_within_a_session_are_seconds_apart(frames: dict[str, pl.DataFrame]) -> None:
     a = frames["question_attempts"].sort("quiz_session_id", "answered_at")
     gaps = a.select(
@@ -219,6 +227,7 @@ def test_answers_within_a_session_are_seconds_apart(frames: dict[str, pl.DataFra
 # ------------------------------------------------------------------ questions and sessions
 
 
+@pytest.mark.pure
 def test_questions(frames: dict[str, pl.DataFrame]) -> None:
     q = frames["questions"]
     assert q.height == 12 * 100 and q["id"].to_list() == list(range(1, 1201))
@@ -237,6 +246,7 @@ def test_questions(frames: dict[str, pl.DataFrame]) -> None:
     assert a["difficulty"].null_count() > 0
 
 
+@pytest.mark.pure
 def test_sessions_match_their_attempts(frames: dict[str, pl.DataFrame]) -> None:
     s = frames["quiz_sessions"]
     a = _attempts_with_category(frames)
@@ -284,6 +294,7 @@ def test_sessions_match_their_attempts(frames: dict[str, pl.DataFrame]) -> None:
     assert ordered.filter(pl.col("started_at") <= pl.col("prev_last")).height == 0
 
 
+@pytest.mark.pure
 def test_attempt_ids_follow_time(frames: dict[str, pl.DataFrame]) -> None:
     a = frames["question_attempts"]
     assert a["id"].to_list() == list(range(1, a.height + 1))
@@ -313,6 +324,7 @@ def _reference_progress(frames: dict[str, pl.DataFrame], user_ids: list[int]) ->
     return out
 
 
+@pytest.mark.pure
 def test_user_progress_is_derived_from_answers(frames: dict[str, pl.DataFrame]) -> None:
     p = frames["user_progress"]
     assert p["user_id"].to_list() == frames["users"]["id"].to_list()
@@ -329,6 +341,7 @@ def test_user_progress_is_derived_from_answers(frames: dict[str, pl.DataFrame]) 
 # ------------------------------------------------------------------ skill and ground truth
 
 
+@pytest.mark.pure
 def test_skill_grows_with_practice(frames: dict[str, pl.DataFrame]) -> None:
     a = _attempts_with_category(frames).with_columns(
         k=pl.int_range(pl.len()).over("user_id", "category", order_by="id")
@@ -349,6 +362,7 @@ def test_skill_grows_with_practice(frames: dict[str, pl.DataFrame]) -> None:
     assert (per_user["late"] > per_user["early"]).mean() > 0.6
 
 
+@pytest.mark.pure
 def test_ground_truth(frames: dict[str, pl.DataFrame]) -> None:
     g = frames["sim_ground_truth"]
     assert g.height == 2000 * 12

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, create_engine, inspect
 
 from models.tables import create_app_tables
 from simulator import chunk_sizes, generate, generate_chunks, simulate
+from simulator.learners import FirstIds, simulate_frames
 from simulator.load import GROUND_TRUTH_METADATA, LOAD_ORDER
-from simulator.model import FirstIds, simulate_frames
 
 END = dt.date(2026, 11, 23)
 KW: dict[str, Any] = dict(seed=3, end_date=END, history_days=60, answers_per_user=40)
@@ -166,10 +166,6 @@ def _check_run(url: str, whole: dict[str, pl.DataFrame], **kw: Any) -> None:
         engine.dispose()
 
 
-def test_chunked_simulate_into_sqlite(tmp_path: Any, whole: dict[str, pl.DataFrame]) -> None:
-    _check_run(f"sqlite:///{tmp_path / 'chunks.db'}", whole, read_ahead=False)
-
-
-@pytest.mark.postgres
-def test_chunked_simulate_into_postgres(postgres_url: str, whole: dict[str, pl.DataFrame]) -> None:
-    _check_run(postgres_url, whole)
+def test_chunked_simulate(db_url: str, whole: dict[str, pl.DataFrame]) -> None:
+    # both ways of producing the chunks: in turn (SQLite) and read ahead (PostgreSQL)
+    _check_run(db_url, whole, read_ahead=not db_url.startswith("sqlite"))

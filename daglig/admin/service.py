@@ -41,8 +41,8 @@ from daglig.challenge_settings import (
     validate_update,
 )
 from daglig.config import Settings
-from daglig.db import make_engine, read_frame
-from daglig.lock import LOCK_NAMESPACE
+from daglig.io.db import engine_of, make_engine, read_frame, sql_statement
+from daglig.io.lock import LOCK_NAMESPACE
 from models.tables import Base
 
 NIGHTLY_DEPLOYMENT = "daily-challenges/nightly"
@@ -111,11 +111,8 @@ def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
 
 
 def _tables(url: str) -> set[str]:
-    engine = make_engine(url)
-    try:
+    with engine_of(url) as engine:
         return set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
 
 
 def _read(
@@ -529,12 +526,12 @@ def set_settings(
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(
-                    sqlfiles.statement("admin/lock_settings_postgresql"),
+                    sql_statement("admin/lock_settings_postgresql"),
                     {"namespace": LOCK_NAMESPACE, "lock_key": SETTINGS_LOCK_KEY},
                 )
             elif conn.dialect.name == "sqlite":
                 conn.exec_driver_sql(sqlfiles.load("admin/lock_settings_sqlite"))
-            stored = {k: v for k, v in conn.execute(sqlfiles.statement("read/challenge_settings"))}
+            stored = {k: v for k, v in conn.execute(sql_statement("read/challenge_settings"))}
             encoded = validate_changes(changes, stored)
             for key, new in encoded.items():
                 old = stored.get(key)
@@ -549,8 +546,8 @@ def set_settings(
                     "changed_at": now,
                     "changed_by": who,
                 }
-                conn.execute(sqlfiles.statement("admin/upsert_setting"), row)
-                conn.execute(sqlfiles.statement("admin/insert_setting_history"), row)
+                conn.execute(sql_statement("admin/upsert_setting"), row)
+                conn.execute(sql_statement("admin/insert_setting_history"), row)
                 changed.append({"key": key, "old_value": old, "new_value": new})
     finally:
         engine.dispose()
@@ -655,7 +652,7 @@ def chosen_challenges(folder: Path, user_ids: list[int]) -> list[dict[str, Any]]
     """What a run (a dry run, typically) chose for ``user_ids``, read from its run folder:
     per user and slot the type, category, target, difficulty, XP, source, Norwegian text
     and reason (decoded JSON)."""
-    # one file of keyed assignments per shard (tasks/shards.py)
+    # one file of keyed assignments per shard (tasks/render.py)
     keyed = pl.read_parquet(sorted(folder.glob("shard-*/assignments_keyed.parquet"))).filter(
         pl.col("user_id").is_in(user_ids)
     )

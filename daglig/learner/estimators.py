@@ -21,7 +21,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from daglig.learner.features import FEATURES
+from daglig.learner.examples import FEATURES
 
 
 def _as_frame(X: Any) -> pl.DataFrame:

@@ -24,9 +24,9 @@ import polars as pl
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import log_loss, roc_auc_score
 
-from daglig.features import day_cutoff
 from daglig.learner.estimators import EloBaseline, LaplaceBaseline, LearnerModel
-from daglig.learner.features import examples
+from daglig.learner.examples import examples
+from daglig.user_features import day_cutoff
 
 HORIZON_DAYS = 7
 TRAIN_WINDOWS = 8

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import URL, make_url
 
-from daglig import sql as sqlfiles
+from daglig.io.db import sql_statement
 from models.tables import Base
 
 TABLE = "pipeline_identity"
@@ -31,7 +31,7 @@ def read_identity(engine: Engine) -> str | None:
     if not inspect(engine).has_table(TABLE):
         return None
     with engine.connect() as conn:
-        row = conn.execute(sqlfiles.statement("identity/read")).first()
+        row = conn.execute(sql_statement("identity/read")).first()
     return None if row is None else str(row.identity)
 
 
@@ -41,13 +41,13 @@ def ensure_identity(engine: Engine, now: datetime | None = None) -> str:
     Base.metadata.tables[TABLE].create(engine, checkfirst=True)
     with engine.begin() as conn:
         conn.execute(
-            sqlfiles.statement("identity/insert"),
+            sql_statement("identity/insert"),
             {
                 "identity": f"db-{secrets.token_hex(8)}",
                 "created_at": now or datetime.now(UTC).replace(tzinfo=None),
             },
         )
-        row = conn.execute(sqlfiles.statement("identity/read")).one()
+        row = conn.execute(sql_statement("identity/read")).one()
     return str(row.identity)
 
 

@@ -1,9 +1,9 @@
 """Create the admins' alerts (``automations.yaml``) on the Prefect server: ``make deploy``.
 
-``python -m daglig.automations [--within-seconds N]`` (with ``PREFECT_API_URL`` set, after
+``python -m flows.automations [--within-seconds N]`` (with ``PREFECT_API_URL`` set, after
 ``prefect deploy --all``):
 
-1. saves the ``daglig-admins`` notification block (:class:`daglig.prefect_blocks.AdminEmail`)
+1. saves the ``daglig-admins`` notification block (:class:`flows.prefect_blocks.AdminEmail`)
    from the project's settings (``DAGLIG_SMTP_*``, ``DAGLIG_EMAIL_FROM``,
    ``DAGLIG_ADMIN_EMAILS``, ``DAGLIG_DATA_DIR`` for the outbox without SMTP);
 2. points every trigger at the ``daily-challenges/nightly`` deployment (its id, so that a
@@ -76,7 +76,7 @@ def deploy(spec_path: Path = SPEC, within_seconds: float | None = None) -> list[
     from prefect.settings import PREFECT_API_URL
 
     from daglig.config import Settings
-    from daglig.prefect_blocks import BLOCK_NAME, AdminEmail
+    from flows.prefect_blocks import BLOCK_NAME, AdminEmail
 
     settings = Settings()
     block = AdminEmail(
@@ -106,7 +106,7 @@ def deploy(spec_path: Path = SPEC, within_seconds: float | None = None) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m daglig.automations", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m flows.automations", description=__doc__)
     parser.add_argument("--within-seconds", type=float, default=None)
     args = parser.parse_args(argv)
     try:

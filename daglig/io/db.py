@@ -13,17 +13,23 @@ SQLAlchemy and ADBC alike; SQLite's busy timeout is the lock timeout.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from daglig import sql as sqlfiles
 from daglig.config import SessionLimits
+
+
+def sql_statement(name: str) -> TextClause:
+    """A SQLAlchemy text clause for ``sql/<name>.sql``."""
+    return text(sqlfiles.load(name))
 
 
 def _ms(seconds: float) -> int:
@@ -55,6 +61,23 @@ def _pg_connect_args(u: Any, limits: SessionLimits, read_only: bool) -> dict[str
     given = query.get("options")
     args["options"] = options + (f" {given}" if isinstance(given, str) else "")
     return args
+
+
+@contextmanager
+def engine_of(
+    url: str,
+    limits: SessionLimits | None = None,
+    *,
+    read_only: bool = False,
+    timeout: float | None = None,
+) -> Iterator[Engine]:
+    """:func:`make_engine` for a ``with`` block, disposed of at its end (the one way the
+    tasks and the CLI open a database for one piece of work)."""
+    engine = make_engine(url, limits, read_only=read_only, timeout=timeout)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def make_engine(
@@ -176,9 +199,7 @@ def read_frame(
     else:
         engine = make_engine(url, limits)
         with engine.connect() as c:
-            frame = pl.read_database(
-                sqlfiles.statement(name), c, execute_options={"parameters": params}
-            )
+            frame = pl.read_database(sql_statement(name), c, execute_options={"parameters": params})
     return cast_frame(frame, schema) if schema else frame
 
 
@@ -221,7 +242,7 @@ def stream_answer_log(
     """The answer log's answers before ``cutoff`` (naive UTC), in batches of the columns the
     features use. ``sql/read/answer_log.sql`` has no bind parameters on purpose, so
     ADBC-PostgreSQL streams it through COPY; the cutoff is applied batch by batch."""
-    from daglig.features import ATTEMPTS_SCHEMA
+    from daglig.user_features import ATTEMPTS_SCHEMA
 
     for batch in stream_frames(url, "read/answer_log", None, ATTEMPTS_SCHEMA, limits=limits):
         yield batch.filter(pl.col("answered_at") < cutoff)

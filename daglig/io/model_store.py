@@ -1,7 +1,7 @@
 """The model store: per database, a folder per model version plus a ``current.json`` pointer.
 
 A model knows the database it was trained on: ``<model_dir>/<identity>/`` holds the models
-of the database whose ``pipeline_identity`` is ``<identity>`` (``daglig/identity.py``),
+of the database whose ``pipeline_identity`` is ``<identity>`` (``daglig/io/identity.py``),
 ``<identity>/<version>/model.joblib`` the fitted estimator and ``<version>/metadata.json``
 what it is: version, the database's identity and URL (without credentials), the date its
 data ends, training window, feature list, metrics, example counts, library versions and
@@ -27,7 +27,7 @@ from typing import Any
 
 import polars as pl
 
-from daglig.learner.features import FEATURES
+from daglig.learner.examples import FEATURES
 
 SCHEMA_VERSION = 2  # 2: database_identity and database_url; the store keyed by identity
 MODEL_FILE = "model.joblib"

@@ -19,11 +19,11 @@ import polars as pl
 from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from daglig import sql as sqlfiles
 from daglig.challenge_settings import ChallengeSettings, parse_challenge_settings
 from daglig.challenges import CHALLENGE_COLUMNS
 from daglig.config import SessionLimits
-from daglig.lock import LockWaitTimeout, LockWatch, lock_day
+from daglig.io.db import sql_statement
+from daglig.io.lock import LockWaitTimeout, LockWatch, lock_day
 from models import APP_TABLES, PIPELINE_TABLES, create_pipeline_tables
 
 
@@ -69,7 +69,7 @@ def check_health(
     for_write = create_missing if for_write is None else for_write
     try:
         with engine.connect() as conn:
-            conn.execute(sqlfiles.statement("health/ping"))
+            conn.execute(sql_statement("health/ping"))
             present = set(inspect(conn).get_table_names())
     except SQLAlchemyError as exc:
         raise HealthCheckFailed(f"database {safe_url} unreachable: {_one_line(exc)}") from None
@@ -132,7 +132,7 @@ def write_problem(engine: Engine, present: set[str]) -> str | None:
         return None
     try:
         with engine.connect() as conn:
-            row = conn.execute(sqlfiles.statement("health/writable_postgresql")).one()
+            row = conn.execute(sql_statement("health/writable_postgresql")).one()
             if row.standby:
                 return "the server is a standby (in recovery)"
             if row.read_only:
@@ -142,7 +142,7 @@ def write_problem(engine: Engine, present: set[str]) -> str | None:
                 return f"no CREATE on the schema for the missing tables {', '.join(missing)}"
             for table in (t for t in WRITTEN_TABLES if t in present):
                 ok = conn.execute(
-                    sqlfiles.statement("health/table_writable_postgresql"),
+                    sql_statement("health/table_writable_postgresql"),
                     {"table_name": table},
                 ).scalar_one()
                 if not ok:
@@ -161,7 +161,7 @@ def requested_users(engine: Engine, user_ids: Iterable[int]) -> dict[int, bool |
     found: dict[int, bool | None] = {}
     with engine.connect() as conn:
         for uid in dict.fromkeys(user_ids):
-            row = conn.execute(sqlfiles.statement("admin/user"), {"user_id": uid}).first()
+            row = conn.execute(sql_statement("admin/user"), {"user_id": uid}).first()
             found[uid] = None if row is None else bool(row.is_active)
     return found
 
@@ -187,7 +187,7 @@ def read_settings_rows(engine: Engine) -> dict[str, str]:
     if not inspect(engine).has_table("challenge_settings"):
         return {}
     with engine.connect() as conn:
-        return {k: v for k, v in conn.execute(sqlfiles.statement("read/challenge_settings"))}
+        return {k: v for k, v in conn.execute(sql_statement("read/challenge_settings"))}
 
 
 def read_challenge_settings(engine: Engine) -> ChallengeSettings:
@@ -209,8 +209,8 @@ def _copy_frame(conn: Connection, table: str, frame: pl.DataFrame) -> None:
 def _stage(conn: Connection, name: str, frames: pl.DataFrame | Iterable[pl.DataFrame]) -> int:
     """Fill the temporary table ``name`` from one frame or a stream of them (one shard at
     a time); returns the rows staged."""
-    conn.execute(sqlfiles.statement(f"write/drop_{name}"))
-    conn.execute(sqlfiles.statement(f"write/create_{name}"))
+    conn.execute(sql_statement(f"write/drop_{name}"))
+    conn.execute(sql_statement(f"write/create_{name}"))
     staged = 0
     for frame in [frames] if isinstance(frames, pl.DataFrame) else frames:
         if frame.is_empty():
@@ -218,7 +218,7 @@ def _stage(conn: Connection, name: str, frames: pl.DataFrame | Iterable[pl.DataF
         if conn.dialect.name == "postgresql":
             _copy_frame(conn, name, frame)
         else:
-            conn.execute(sqlfiles.statement(f"write/insert_{name}"), frame.to_dicts())
+            conn.execute(sql_statement(f"write/insert_{name}"), frame.to_dicts())
         staged += frame.height
     return staged
 
@@ -253,7 +253,7 @@ def write_day(
 
     Every lock wait is bounded by ``limits.lock_timeout_seconds``; while waiting, who
     holds the lock is logged to ``log`` every ``limits.lock_report_seconds``, and at the
-    bound :class:`~daglig.lock.LockWaitTimeout` names the holder.
+    bound :class:`~daglig.io.lock.LockWaitTimeout` names the holder.
     """
     limits = limits or SessionLimits()
     params: dict[str, Any] = {
@@ -293,7 +293,7 @@ def _write(
 ) -> WriteCounts:
     postgres = conn.dialect.name == "postgresql"
     watch.waiting(True)
-    lock_day(conn, params["challenge_date"])  # one writer per date; see daglig/lock.py
+    lock_day(conn, params["challenge_date"])  # one writer per date; see daglig/io/lock.py
     watch.waiting(False)
     _stage(conn, "stage_challenges", challenges.select(CHALLENGE_COLUMNS))
     staged = _stage(
@@ -304,30 +304,28 @@ def _write(
             for a in ([assignments] if isinstance(assignments, pl.DataFrame) else assignments)
         ),
     )
-    conn.execute(sqlfiles.statement("write/drop_stage_replaceable"))
-    conn.execute(sqlfiles.statement("write/create_stage_replaceable"))
+    conn.execute(sql_statement("write/drop_stage_replaceable"))
+    conn.execute(sql_statement("write/create_stage_replaceable"))
     if postgres:
-        conn.execute(sqlfiles.statement("write/analyze_stage_postgresql"))
+        conn.execute(sql_statement("write/analyze_stage_postgresql"))
     replaced = surplus = orphans = 0
     if force:
         # lock what may be replaced, in (user, slot) order, and keep it as read
         conn.execute(
-            sqlfiles.statement(f"write/stage_replaceable_{'postgresql' if postgres else 'sqlite'}"),
+            sql_statement(f"write/stage_replaceable_{'postgresql' if postgres else 'sqlite'}"),
             params,
         )
         if postgres:
-            conn.execute(sqlfiles.statement("write/analyze_replaceable_postgresql"))
-    ins_c = conn.execute(sqlfiles.statement("write/insert_challenges"), params).rowcount
+            conn.execute(sql_statement("write/analyze_replaceable_postgresql"))
+    ins_c = conn.execute(sql_statement("write/insert_challenges"), params).rowcount
     if force:
-        replaced = conn.execute(sqlfiles.statement("write/delete_replaced"), params).rowcount
-        surplus = conn.execute(sqlfiles.statement("write/delete_surplus_slots"), params).rowcount
-    written = conn.execute(sqlfiles.statement("write/insert_assignments"), params).rowcount
+        replaced = conn.execute(sql_statement("write/delete_replaced"), params).rowcount
+        surplus = conn.execute(sql_statement("write/delete_surplus_slots"), params).rowcount
+    written = conn.execute(sql_statement("write/insert_assignments"), params).rowcount
     if force:
-        orphans = conn.execute(
-            sqlfiles.statement("write/delete_orphan_challenges"), params
-        ).rowcount
+        orphans = conn.execute(sql_statement("write/delete_orphan_challenges"), params).rowcount
     for name in ("stage_challenges", "stage_assignments", "stage_replaceable"):
-        conn.execute(sqlfiles.statement(f"write/drop_{name}"))
+        conn.execute(sql_statement(f"write/drop_{name}"))
     inserted = written - replaced
     return WriteCounts(
         challenges_inserted=ins_c,

@@ -1,4 +1,5 @@
-"""Prefect's offline settings, applied before Prefect is imported (README, Development).
+"""Prefect's (and Great Expectations') offline settings, applied before Prefect is imported
+(README, Development): by the CLI, and by ``tasks/quality.py`` for a worker's flow run.
 
 Analytics and promotions off; the server's task-run recorder and event persister batched,
 since their defaults lag ~40 ms per task. ``setdefault``: an explicit environment wins.
@@ -18,6 +19,8 @@ PREFECT_OFFLINE: dict[str, str] = {
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_READ_BATCH_SIZE": "100",
     # The temporary API gets 20 s to start by default; a busy 2-core machine needs more.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    # Great Expectations (the data-quality gates) phones home unless told not to.
+    "GX_ANALYTICS_ENABLED": "false",
 }
 
 

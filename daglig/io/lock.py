@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from daglig import sql as sqlfiles
+from daglig.io.db import sql_statement
 
 # 'dagl' in ASCII: the first key of every daglig advisory lock, so other applications'
 # advisory locks on the same database cannot collide with ours.
@@ -53,7 +54,7 @@ def lock_day(conn: Connection, day: date) -> None:
     if dialect == "postgresql":
         namespace, day_key = day_lock_key(day)
         conn.execute(
-            sqlfiles.statement("write/lock_day_postgresql"),
+            sql_statement("write/lock_day_postgresql"),
             {"namespace": namespace, "day_key": day_key},
         )
     elif dialect == "sqlite":
@@ -119,9 +120,7 @@ class LockWatch:
         self.dialect = conn.dialect.name
         self.pid: int | None = None
         if self.dialect == "postgresql":
-            self.pid = int(
-                conn.execute(sqlfiles.statement("write/backend_pid_postgresql")).scalar_one()
-            )
+            self.pid = int(conn.execute(sql_statement("write/backend_pid_postgresql")).scalar_one())
         self.holders: tuple[LockHolder, ...] = ()
         self._stop = threading.Event()
         self._sqlite_waiting_since: float | None = None
@@ -170,9 +169,7 @@ class LockWatch:
             self.log.warning("%s: cannot watch for lock holders: %s", self.what, exc)
 
     def _holders(self, watcher: Connection) -> tuple[LockHolder, ...]:
-        rows = watcher.execute(
-            sqlfiles.statement("write/lock_holders_postgresql"), {"pid": self.pid}
-        )
+        rows = watcher.execute(sql_statement("write/lock_holders_postgresql"), {"pid": self.pid})
         return tuple(
             LockHolder(
                 pid=int(r.pid),

@@ -7,7 +7,7 @@ until the caller asks.
 
 Inputs:
 
-* ``log`` — the cleaned answer log (``daglig.features.clean_attempts``): user_id,
+* ``log`` — the cleaned answer log (``daglig.user_features.clean_attempts``): user_id,
   question_id, category, difficulty (may be NULL), is_correct, time_spent_seconds,
   answered_at (naive UTC), local_date (Oslo).
 * ``exams`` — completed exam quizzes: user_id, completed_at, total_questions,
@@ -306,7 +306,7 @@ def learner_rows(
 ) -> pl.DataFrame:
     """Tonight's scoring rows from the raw frames the nightly run reads (the answer log is
     cleaned the same way as for the other features)."""
-    from daglig.features import clean_attempts
+    from daglig.user_features import clean_attempts
 
     clean, _ = clean_attempts(attempts.lazy(), questions.lazy(), tz, users=users.lazy())
     return scoring_rows(clean, exams.lazy(), users.lazy(), questions.lazy(), cutoff).collect()

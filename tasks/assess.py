@@ -1,0 +1,84 @@
+"""The assessment step: one ``assess-learners`` task per shard scores its active users
+with the learner model (mastery per category, weak areas, skill, exam readiness)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NONE
+
+from daglig.io.model_store import LoadedModel
+from tasks.common import log_rows, save
+from tasks.fanout import map_shards, worker_name
+from tasks.features import FeatureRefs, ShardRefs
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentRefs:
+    """One shard's assessment: per (user, category) mastery and per-user skill."""
+
+    shard: int
+    categories: Path
+    users: Path
+    rows: int
+    seconds: dict[str, float]
+    worker: str
+
+
+@task(name="assess-learners", cache_policy=NONE)
+def assess_shard(
+    refs: ShardRefs, questions: Path, population: tuple[Path, Path], model: object, cutoff: datetime
+) -> AssessmentRefs:
+    """Tonight's learner rows of one shard's active users, scored by the learner model."""
+    from daglig.learner.assessment import assess_with
+    from daglig.learner.examples import scoring_rows
+
+    if refs.clean_log is None or refs.exams is None:
+        raise RuntimeError("the feature step did not keep the learner model's inputs")
+    t0 = time.perf_counter()
+    qs = pl.read_parquet(questions)
+    users = pl.scan_parquet(refs.user_features).filter(pl.col("is_active")).select("user_id")
+    rows = scoring_rows(
+        pl.scan_parquet(refs.clean_log),
+        pl.scan_parquet(refs.exams),
+        users,
+        qs.lazy(),
+        cutoff,
+        population=(pl.scan_parquet(population[0]), pl.scan_parquet(population[1])),
+    ).collect()
+    t1 = time.perf_counter()
+    assessment = assess_with(model, rows, qs)
+    t2 = time.perf_counter()
+    out = AssessmentRefs(
+        shard=refs.shard,
+        categories=save(assessment.categories, refs.folder, "assessment_categories"),
+        users=save(assessment.users, refs.folder, "assessment_users"),
+        rows=rows.height,
+        seconds={"learner_rows": round(t1 - t0, 3), "score": round(t2 - t1, 3)},
+        worker=worker_name(),
+    )
+    log_rows(f"assess-learners[{refs.shard}]", rows.height, assessment.users.height, t2 - t0)
+    return out
+
+
+def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> list[AssessmentRefs]:
+    """Mastery per (user, category), weak areas, skill and exam readiness for every
+    active user: one ``assess-learners`` task per shard, on the flow's task runner."""
+    t0 = time.perf_counter()
+    if not refs.learner or any(s.clean_log is None for s in refs.shards):
+        raise RuntimeError("the feature step did not produce the learner model's inputs")
+    out: list[AssessmentRefs] = map_shards(
+        assess_shard,
+        list(refs.shards),
+        refs.learner["questions"],
+        (refs.learner["curve"], refs.learner["cat_accuracy"]),
+        loaded.model,
+        refs.cutoff,
+    )
+    log_rows("assess-learners", sum(a.rows for a in out), len(out), time.perf_counter() - t0)
+    return out

@@ -1,0 +1,117 @@
+"""The read step: ``read-answer-log`` streams the answer log once from the database (ADBC →
+Arrow, only the columns used) into one folder of Parquet parts per shard, with the small
+tables (users, questions, yesterday's assignments, completed exams) beside it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from daglig.config import SessionLimits, Settings
+from daglig.io.db import engine_of, read_frame, stream_answer_log
+from daglig.io.shard_files import partition_to_parquet
+from daglig.learner.examples import EXAMS_SCHEMA
+from daglig.selection import PREVIOUS_SCHEMA
+from daglig.shards import shard_count, with_shard
+from daglig.user_features import QUESTIONS_SCHEMA, USERS_SCHEMA, day_cutoff
+from tasks.common import log_rows, save
+from tasks.retry import io_task
+
+
+@dataclass(frozen=True, slots=True)
+class ShardPlan:
+    """What ``read-answer-log`` wrote: the run folder, the shard count, every user and the
+    small tables with their ``shard`` column, the answer log split per shard."""
+
+    folder: Path
+    shards: int
+    cutoff: datetime
+    users: Path
+    questions: Path
+    previous: Path
+    exams: Path | None
+    answers: Path
+    answers_read: int
+    answers_after_cutoff: int
+    rows_per_shard: dict[int, int]
+
+
+@io_task("read-answer-log")
+def read_answer_log(
+    settings: Settings,
+    run_date: date,
+    user_ids: list[int] | None,
+    folder: Path,
+    shards: int | None = None,
+    learner: bool = False,
+) -> ShardPlan:
+    """Users, questions, yesterday's assignments (and completed exams for the learner
+    model) and the answer log before the day's cutoff, split by shard into ``folder``."""
+    t0 = time.perf_counter()
+    url = settings.database_url
+    limits = settings.session_limits()
+    cutoff = day_cutoff(run_date, settings.timezone)
+    users = read_frame(url, "read/users", {"cutoff": cutoff}, USERS_SCHEMA, limits)
+    if user_ids is not None:
+        users = users.filter(pl.col("user_id").is_in(user_ids))
+    n = shard_count(users.height, settings.shard_users, shards)
+    questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA, limits)
+    previous = _previous(url, run_date, limits)
+    wanted = None if user_ids is None else pl.Series(user_ids, dtype=pl.Int64).implode()
+
+    def batches() -> Any:
+        for b in stream_answer_log(url, cutoff, limits):
+            yield b if wanted is None else b.filter(pl.col("user_id").is_in(wanted))
+
+    rows = partition_to_parquet(batches(), n, folder / "answers")
+    after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff}, limits=limits)
+    exams = None
+    if learner:
+        exams = save(
+            with_shard(
+                read_frame(url, "read/exam_sessions", {"cutoff": cutoff}, EXAMS_SCHEMA, limits), n
+            ),
+            folder,
+            "exams",
+        )
+    plan = ShardPlan(
+        folder=folder,
+        shards=n,
+        cutoff=cutoff,
+        users=save(with_shard(users, n), folder, "users"),
+        questions=save(questions, folder, "questions"),
+        previous=save(with_shard(previous, n), folder, "previous"),
+        exams=exams,
+        answers=folder / "answers",
+        answers_read=sum(rows.values()),
+        answers_after_cutoff=int(after["n"][0]) if after.height else 0,
+        rows_per_shard=rows,
+    )
+    log_rows("read-answer-log", plan.answers_read, n, time.perf_counter() - t0)
+    return plan
+
+
+def _previous(url: str, run_date: date, limits: SessionLimits) -> pl.DataFrame:
+    from sqlalchemy import inspect
+
+    with engine_of(url, limits) as engine:
+        has_pipeline = inspect(engine).has_table("user_daily_challenges")
+    if not has_pipeline:
+        return pl.DataFrame(schema=PREVIOUS_SCHEMA)
+    return read_frame(
+        url,
+        "read/previous_assignments",
+        {"previous_date": run_date - timedelta(days=1)},
+        PREVIOUS_SCHEMA,
+        limits,
+    )
+
+
+def of_shard(path: Path, shard: int) -> pl.DataFrame:
+    """The rows of one shard from a Parquet file with a ``shard`` column."""
+    return pl.scan_parquet(path).filter(pl.col("shard") == shard).drop("shard").collect()
