@@ -363,7 +363,7 @@ def _echo_chosen(result: dict[str, Any], user_ids: list[int]) -> None:
     """What a dry run would give each requested user, challenge by challenge."""
     from pathlib import Path
 
-    from daglig.admin.service import chosen_challenges, reason_gist
+    from daglig.admin.dry_run import chosen_challenges, reason_gist
 
     chosen = chosen_challenges(Path(result["run_folder"]), user_ids)
     for uid in user_ids:

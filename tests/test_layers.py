@@ -68,6 +68,10 @@ EDGE = frozenset(
         "daglig.admin.api",
         "daglig.admin.cli",
         "daglig.admin.service",
+        "daglig.admin.analytics",
+        "daglig.admin.common",
+        "daglig.admin.dry_run",
+        "daglig.admin.settings_admin",
     }
 )
 

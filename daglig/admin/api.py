@@ -249,8 +249,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def generate(request: GenerateRequest | None = None) -> JSONResponse:
         """Start the nightly deployment through the Prefect API when a server is configured
         (202, with the flow run id), else run the job in this process (200, its summary)."""
+        from flows.admin_runs import generate as start_nightly
+
         request = request or GenerateRequest()
-        out = service.generate(
+        out = start_nightly(
             _check_day(request.run_date, settings),
             force=request.force,
             local=request.local,

@@ -439,11 +439,11 @@ def generate(
 ) -> None:
     """Start the nightly deployment (daily-challenges/nightly) through the Prefect API when
     PREFECT_API_URL is set, else run the nightly job here."""
+    from flows.admin_runs import generate as start_nightly
+
     settings = _settings()
     with _errors(), flow_session():
-        data = service.generate(
-            _day(run_date, settings), force=force, local=local, wait_seconds=wait
-        )
+        data = start_nightly(_day(run_date, settings), force=force, local=local, wait_seconds=wait)
 
     def text(d: dict[str, Any]) -> str:
         if d["mode"] == "deployment":
