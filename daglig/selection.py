@@ -20,6 +20,7 @@ The fallback policy (the seed's "smart fallback"), all in Polars expressions:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -284,10 +285,19 @@ class FallbackSelector:
 
 
 def excluded_types(inputs: SelectionInputs) -> pl.LazyFrame:
-    """(user_id, challenge_type) pairs no slot may take today: a categoryless type given
-    yesterday, or a category-bound type whose enabled categories yesterday used up."""
-    prev = inputs.previous.lazy()
-    enabled = list(inputs.settings.enabled_categories)
+    """(user_id, challenge_type) pairs no slot may take today (:func:`blocked_pairs`)."""
+    return blocked_pairs(inputs.previous, inputs.settings.enabled_categories)
+
+
+def blocked_pairs(
+    previous: pl.DataFrame | pl.LazyFrame, enabled_categories: Sequence[str]
+) -> pl.LazyFrame:
+    """The no-repeat rule: the (user_id, challenge_type) pairs yesterday's challenges
+    (``previous``: user_id, challenge_type, category) block today — a categoryless type
+    given yesterday, or a category-bound type whose enabled categories yesterday used up.
+    The selectors and the output gate's coverage check both apply it."""
+    prev = previous.lazy()
+    enabled = list(enabled_categories)
     used_up = (
         prev.filter(pl.col("category").is_in(enabled))
         .group_by("user_id", "challenge_type")
