@@ -210,6 +210,82 @@ def chunk_streams(seed: int, chunk: int) -> tuple[np.random.Generator, np.random
     return np.random.default_rng(main), np.random.default_rng(weak)
 
 
+@dataclass(frozen=True)
+class QuestionBank:
+    """The question bank: category, true and observed difficulty, and which are active
+    (``active_ids`` sorted by category, ``act_count``/``act_start`` per category)."""
+
+    q_cat: np.ndarray
+    q_true: np.ndarray
+    q_obs: np.ndarray
+    q_null: np.ndarray
+    q_active: np.ndarray
+    active_ids: np.ndarray
+    act_count: np.ndarray
+    act_start: np.ndarray
+
+
+@dataclass(frozen=True)
+class Learners:
+    """Per user: archetype, skill (``base``: users × categories logits), learning rate,
+    speed, number of sessions and the active span [first, last] in day offsets."""
+
+    arch: np.ndarray
+    base: np.ndarray
+    learn: np.ndarray
+    speed: np.ndarray
+    n_sess: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """Per quiz session, in time order per user (users stay grouped, in user order)."""
+
+    user: np.ndarray
+    start: np.ndarray
+    type: np.ndarray
+    size: np.ndarray
+    cat: np.ndarray
+    abandoned: np.ndarray
+    answered: np.ndarray
+
+
+@dataclass(frozen=True)
+class AnswerSlots:
+    """Per answer: its session, user, category, question and true difficulty, and the
+    grouping by (user, category) that keeps time order inside each group."""
+
+    sess: np.ndarray
+    first_answer: np.ndarray  # per session: the index of its first answer
+    user: np.ndarray
+    cat: np.ndarray
+    q: np.ndarray
+    diff: np.ndarray
+    uc: np.ndarray
+    by_uc: np.ndarray
+    uc_sorted: np.ndarray
+    new_group: np.ndarray
+    group_start: np.ndarray
+    group_len: np.ndarray
+    prior: np.ndarray
+
+
+@dataclass(frozen=True)
+class Answered:
+    """When each answer was given, how long it took and whether it was right; the
+    sessions' final start, completion (-1: abandoned) and correct answers."""
+
+    spent: np.ndarray
+    at: np.ndarray
+    correct: np.ndarray
+    t_sorted: np.ndarray  # ``at`` in (user, category) order
+    s_start: np.ndarray
+    s_completed: np.ndarray
+    s_correct: np.ndarray
+
+
 def simulate_frames(
     *,
     users: int,
@@ -227,6 +303,8 @@ def simulate_frames(
     (drawn from ``default_rng(seed)`` as always), its learners from the chunk's own streams
     (:func:`chunk_streams`) and its ids numbered after ``first_ids``. Inside a chunk the
     archetype and latent arrays are indexed by ``user id - 1 - first_ids.users``.
+
+    The steps below draw from the streams in this order; keep it (same seed, same data).
     """
     if users < 0 or history_days < 1 or questions_per_category < 1 or answers_per_user < 0:
         raise ValueError(
@@ -239,30 +317,112 @@ def simulate_frames(
     cutoff = day_end_utc(end_date)
     cutoff_us = _us(cutoff)
     end_day = (end_date - EPOCH).days
-    earliest = -(history_days - 1)  # day offsets are relative to end_date (0 = end_date)
 
-    # ---------------------------------------------------------------- questions
-    qpc = questions_per_category
+    bank = _question_bank(rng, n_cat, questions_per_category)
+    if chunk == 0:
+        weak_rng = np.random.default_rng([seed, 7])
+    else:  # the bank above is chunk 0's; the learners come from the chunk's own streams
+        rng, weak_rng = chunk_streams(seed, chunk)
+    people = _learners(rng, weak_rng, users, n_cat, answers_per_user, history_days)
+    sessions = _sessions(rng, people, n_cat, end_day)
+    slots = _answer_slots(rng, sessions, bank, n_cat)
+    answered = _answer(rng, people, sessions, slots, cutoff_us)
+    created, login = _user_timestamps(rng, people, answered.s_start, users, cutoff_us, history_days)
+
+    # user_progress
+    n = users
+    correct_per_user = np.bincount(
+        slots.user, weights=answered.correct.astype(np.int64), minlength=n
+    ).astype(np.int64)
+    total_xp = XP_PER_CORRECT * correct_per_user
+    level = 1 + np.floor(np.sqrt(total_xp / XP_PER_LEVEL_STEP)).astype(np.int64)
+    cur, longest, last_day = _streaks(slots.user, _oslo_day(answered.at), n, end_day)
+
+    gt_theta, count_uc, last_at_uc = _ground_truth(people, slots, answered, n, n_cat, cutoff_us)
+
+    # ids in time order
+    n_s = len(sessions.user)
+    s_rank = np.argsort(answered.s_start, kind="stable")
+    s_id = np.empty(n_s, dtype=np.int64)
+    s_id[s_rank] = np.arange(1, n_s + 1)
+    a_rank = np.argsort(answered.at, kind="stable")
+
+    frames = _frames(
+        n=n,
+        first_ids=first_ids,
+        arch=people.arch,
+        created=created,
+        login=login,
+        total_xp=total_xp,
+        level=level,
+        cur=cur,
+        longest=longest,
+        last_day=last_day,
+        q_cat=bank.q_cat,
+        q_obs=bank.q_obs,
+        q_null=bank.q_null,
+        q_active=bank.q_active,
+        s_rank=s_rank,
+        s_user=sessions.user,
+        s_type=sessions.type,
+        s_cat=sessions.cat,
+        s_start=answered.s_start,
+        s_completed=answered.s_completed,
+        s_size=sessions.size,
+        s_correct=answered.s_correct,
+        a_rank=a_rank,
+        a_user=slots.user,
+        a_q=slots.q,
+        a_sess_id=s_id[slots.sess],
+        a_correct=answered.correct,
+        a_spent=answered.spent,
+        a_at=answered.at,
+        gt_theta=gt_theta,
+        gt_mastery=_sigmoid(gt_theta),
+        gt_count=count_uc,
+    )
+    latent = {
+        "base": people.base,
+        "learn": people.learn,
+        "speed": people.speed,
+        "q_true": bank.q_true,
+        "q_cat": bank.q_cat,
+        "q_active": bank.q_active,
+        "count_uc": count_uc,
+        "last_at_uc": np.where(count_uc > 0, last_at_uc, -1),
+    }
+    return SimulatedData(frames=frames, archetype=people.arch, cutoff_utc=cutoff, latent=latent)
+
+
+def _question_bank(rng: np.random.Generator, n_cat: int, qpc: int) -> QuestionBank:
+    """``qpc`` questions per category; every category keeps at least one active one."""
     n_q = n_cat * qpc
     q_cat = np.repeat(np.arange(n_cat), qpc)
     q_true = rng.beta(2.4, 2.4, n_q)
     q_obs = np.clip(np.round(q_true + rng.normal(0.0, 0.05, n_q), 2), 0.0, 1.0)
     q_null = rng.random(n_q) < NO_DIFFICULTY_P
     q_active = rng.random(n_q) >= INACTIVE_QUESTION_P
-    # Every category keeps at least one active question to answer.
     for c in range(n_cat):
         if not q_active[c * qpc : (c + 1) * qpc].any():
             q_active[c * qpc] = True
     active_ids = np.flatnonzero(q_active)  # sorted by category since ids are category-major
     act_count = np.bincount(q_cat[active_ids], minlength=n_cat)
-    act_start = _segment_starts(act_count)
-    if chunk == 0:
-        weak_rng = np.random.default_rng([seed, 7])
-    else:  # the bank above is chunk 0's; the learners come from the chunk's own streams
-        rng, weak_rng = chunk_streams(seed, chunk)
+    return QuestionBank(
+        q_cat, q_true, q_obs, q_null, q_active, active_ids, act_count, _segment_starts(act_count)
+    )
 
-    # ---------------------------------------------------------------- users
-    n = users
+
+def _learners(
+    rng: np.random.Generator,
+    weak_rng: np.random.Generator,
+    n: int,
+    n_cat: int,
+    answers_per_user: float,
+    history_days: int,
+) -> Learners:
+    """Archetypes, skills, sessions per user (scaled so that the mean answers per user is
+    about ``answers_per_user``) and each user's active span."""
+    earliest = -(history_days - 1)  # day offsets are relative to end_date (0 = end_date)
     arch = rng.choice(len(ARCHETYPES), size=n, p=ARCHETYPE_MIX).astype(np.int64)
     practised = rng.random(n) < INACTIVE_WITH_ANSWERS
     has_answers = np.isin(arch, (CASUAL, HEAVY, LAPSED)) | ((arch == INACTIVE) & practised)
@@ -273,7 +433,6 @@ def simulate_frames(
     base = ability[:, None] + offsets[None, :] + rng.normal(0.0, CATEGORY_SD, (n, n_cat))
     base -= _weak_spots(weak_rng, n, n_cat)
 
-    # Sessions per user, scaled so that the mean answers per user is about answers_per_user.
     sizes_mean = float(SHORT_SIZES @ SHORT_SIZES_P)
     answered_short = (1 - ABANDON_P) * sizes_mean + ABANDON_P * (sizes_mean / 2)
     answered_exam = (1 - ABANDON_P) * EXAM_SIZE + ABANDON_P * (EXAM_SIZE / 2)
@@ -308,12 +467,17 @@ def simulate_frames(
     )
     span = np.clip(np.round(n_sess * factor), 1, history_days).astype(np.int64)
     first = np.maximum(last - span + 1, earliest)
+    return Learners(arch, base, learn, speed, n_sess, first, last)
 
-    # ---------------------------------------------------------------- sessions
-    n_s = int(n_sess.sum())
-    s_user = np.repeat(np.arange(n, dtype=np.int64), n_sess)
-    s_k = np.arange(n_s) - np.repeat(_segment_starts(n_sess), n_sess)
-    lo, hi = first[s_user], last[s_user]
+
+def _sessions(rng: np.random.Generator, p: Learners, n_cat: int, end_day: int) -> Sessions:
+    """Each user's sessions inside their span (the first on its last day, the second on
+    its first), with hour, quiz type, size, category and whether abandoned."""
+    n = len(p.arch)
+    n_s = int(p.n_sess.sum())
+    s_user = np.repeat(np.arange(n, dtype=np.int64), p.n_sess)
+    s_k = np.arange(n_s) - np.repeat(_segment_starts(p.n_sess), p.n_sess)
+    lo, hi = p.first[s_user], p.last[s_user]
     s_day = lo + np.floor(rng.random(n_s) * (hi - lo + 1)).astype(np.int64)
     s_day = np.where(s_k == 0, hi, np.where(s_k == 1, lo, s_day))
     hour_p = HOUR_WEIGHTS / HOUR_WEIGHTS.sum()
@@ -328,22 +492,31 @@ def simulate_frames(
     s_start = _local_to_utc(
         (end_day + s_day) * US_PER_DAY + s_sec * US_PER_S + rng.integers(0, US_PER_S, n_s)
     )
-
     # Sessions in time order per user (users stay grouped: s_user is the primary key).
     order = np.lexsort((s_start, s_user))
-    s_user, s_start = s_user[order], s_start[order]
-    s_type, s_size, s_cat = s_type[order], s_size[order], s_cat[order]
-    s_abandoned, s_answered = s_abandoned[order], s_answered[order]
+    return Sessions(
+        s_user[order],
+        s_start[order],
+        s_type[order],
+        s_size[order],
+        s_cat[order],
+        s_abandoned[order],
+        s_answered[order],
+    )
 
-    # ---------------------------------------------------------------- answers (slots)
-    n_a = int(s_answered.sum())
-    a_sess = np.repeat(np.arange(n_s, dtype=np.int64), s_answered)
-    s_first_answer = _segment_starts(s_answered)
-    a_user = s_user[a_sess]
-    a_cat = np.where(s_type[a_sess] == 1, s_cat[a_sess], rng.integers(0, n_cat, n_a))
-    pick = np.floor(rng.random(n_a) * act_count[a_cat]).astype(np.int64)
-    a_q = active_ids[act_start[a_cat] + pick]  # 0-based question index
-    a_diff = q_true[a_q]
+
+def _answer_slots(
+    rng: np.random.Generator, s: Sessions, bank: QuestionBank, n_cat: int
+) -> AnswerSlots:
+    """The answers' sessions, categories and questions, and how many answers each had
+    before it in the same (user, category)."""
+    n_a = int(s.answered.sum())
+    n_s = len(s.user)
+    a_sess = np.repeat(np.arange(n_s, dtype=np.int64), s.answered)
+    a_user = s.user[a_sess]
+    a_cat = np.where(s.type[a_sess] == 1, s.cat[a_sess], rng.integers(0, n_cat, n_a))
+    pick = np.floor(rng.random(n_a) * bank.act_count[a_cat]).astype(np.int64)
+    a_q = bank.active_ids[bank.act_start[a_cat] + pick]  # 0-based question index
 
     # Prior answers in the same (user, category): answers are in time order per user, so a
     # stable sort by (user, category) keeps time order inside each group.
@@ -358,47 +531,76 @@ def simulate_frames(
     prior_sorted = np.arange(n_a) - np.repeat(group_start, group_len)
     a_prior = np.empty(n_a, dtype=np.int64)
     a_prior[by_uc] = prior_sorted
-    a_base = base[a_user, a_cat]
-    a_gain = learn[a_user] * np.log1p(a_prior)
+    return AnswerSlots(
+        sess=a_sess,
+        first_answer=_segment_starts(s.answered),
+        user=a_user,
+        cat=a_cat,
+        q=a_q,
+        diff=bank.q_true[a_q],
+        uc=uc,
+        by_uc=by_uc,
+        uc_sorted=uc_sorted,
+        new_group=new_group,
+        group_start=group_start,
+        group_len=group_len,
+        prior=a_prior,
+    )
 
+
+def _answer(
+    rng: np.random.Generator, p: Learners, s: Sessions, a: AnswerSlots, cutoff_us: int
+) -> Answered:
+    """Time per answer, the sessions scheduled without overlap before the cutoff, the
+    answers' timestamps and whether each was correct."""
+    n_a, n_s = len(a.user), len(s.user)
+    a_base = p.base[a.user, a.cat]
+    a_gain = p.learn[a.user] * np.log1p(a.prior)
     # Time per answer: lognormal, slower on hard questions, faster with skill.
     log_t = (
         np.log(12.0)
-        + 0.9 * (a_diff - 0.5)
+        + 0.9 * (a.diff - 0.5)
         - 0.18 * np.clip(a_base + a_gain, -3, 4)
-        + speed[a_user]
+        + p.speed[a.user]
         + rng.normal(0.0, 0.45, n_a)
     )
     a_spent = np.round(np.clip(np.exp(log_t), 1.5, 300.0), 2)
     a_step = np.round((a_spent + rng.uniform(0.5, 4.0, n_a)) * US_PER_S).astype(np.int64)
-    s_duration = np.add.reduceat(a_step, s_first_answer) if n_a else np.zeros(0, np.int64)
+    first = a.first_answer
+    s_duration = np.add.reduceat(a_step, first) if n_a else np.zeros(0, np.int64)
     s_tail = rng.integers(1 * US_PER_S, 8 * US_PER_S, n_s)  # last answer → completed_at
 
-    s_start = _schedule(s_user, s_start, s_duration + s_tail + SESSION_GAP_S * US_PER_S, cutoff_us)
+    s_start = _schedule(s.user, s.start, s_duration + s_tail + SESSION_GAP_S * US_PER_S, cutoff_us)
 
     cs = np.cumsum(a_step)
-    a_at = s_start[a_sess] + cs - (cs[s_first_answer] - a_step[s_first_answer])[a_sess]
-    s_last_answer = a_at[s_first_answer + s_answered - 1] if n_a else np.zeros(0, np.int64)
-    s_completed = np.where(s_abandoned, -1, s_last_answer + s_tail)
+    a_at = s_start[a.sess] + cs - (cs[first] - a_step[first])[a.sess]
+    s_last_answer = a_at[first + s.answered - 1] if n_a else np.zeros(0, np.int64)
+    s_completed = np.where(s.abandoned, -1, s_last_answer + s_tail)
 
     # Skill at each answer: the practice gain fades with days since the previous answer
     # in the category.
-    t_sorted = a_at[by_uc]
+    t_sorted = a_at[a.by_uc]
     gap_sorted = np.zeros(n_a, dtype=np.float64)
     gap_sorted[1:] = (t_sorted[1:] - t_sorted[:-1]) / US_PER_DAY
-    gap_sorted[new_group] = 0.0
+    gap_sorted[a.new_group] = 0.0
     a_gap = np.empty(n_a)
-    a_gap[by_uc] = gap_sorted
+    a_gap[a.by_uc] = gap_sorted
     theta = a_base + a_gain * (RETAINED + (1 - RETAINED) * np.exp(-a_gap / FADE_DAYS))
-    a_correct = rng.random(n_a) < _sigmoid(theta - DIFFICULTY_SLOPE * (a_diff - 0.5))
-    s_correct = (
-        np.add.reduceat(a_correct.astype(np.int64), s_first_answer)
-        if n_a
-        else np.zeros(0, np.int64)
-    )
+    a_correct = rng.random(n_a) < _sigmoid(theta - DIFFICULTY_SLOPE * (a.diff - 0.5))
+    s_correct = np.add.reduceat(a_correct.astype(np.int64), first) if n_a else np.zeros(0, np.int64)
+    return Answered(a_spent, a_at, a_correct, t_sorted, s_start, s_completed, s_correct)
 
-    # ---------------------------------------------------------------- users' timestamps
-    u_sess_n = n_sess  # sessions stayed grouped by user in user order
+
+def _user_timestamps(
+    rng: np.random.Generator,
+    p: Learners,
+    s_start: np.ndarray,
+    n: int,
+    cutoff_us: int,
+    history_days: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(created, last login; -1: never) per user, in µs UTC."""
+    u_sess_n = p.n_sess  # sessions stayed grouped by user in user order
     u_first_sess = _segment_starts(u_sess_n)
     has = u_sess_n > 0
     created = np.empty(n, dtype=np.int64)
@@ -413,80 +615,26 @@ def simulate_frames(
     # joined some time in the history window.
     new_created = cutoff_us - rng.integers(60 * US_PER_S, 5 * US_PER_DAY, n)
     old_created = cutoff_us - rng.integers(7 * US_PER_DAY, max(8, history_days) * US_PER_DAY, n)
-    created = np.where(has, created, np.where(arch == NEW, new_created, old_created))
+    created = np.where(has, created, np.where(p.arch == NEW, new_created, old_created))
     later = created + rng.integers(10 * US_PER_S, 2 * US_PER_H, n)
     logged_in = rng.random(n) >= 0.3
     login = np.where(has, login, np.where(logged_in & (later < cutoff_us), later, -1))
+    return created, login
 
-    # ---------------------------------------------------------------- user_progress
-    a_correct_i = a_correct.astype(np.int64)
-    correct_per_user = np.bincount(a_user, weights=a_correct_i, minlength=n).astype(np.int64)
-    total_xp = XP_PER_CORRECT * correct_per_user
-    level = 1 + np.floor(np.sqrt(total_xp / XP_PER_LEVEL_STEP)).astype(np.int64)
-    cur, longest, last_day = _streaks(a_user, _oslo_day(a_at), n, end_day)
 
-    # ---------------------------------------------------------------- ground truth
-    count_uc = np.bincount(uc, minlength=n * n_cat)
+def _ground_truth(
+    p: Learners, a: AnswerSlots, answered: Answered, n: int, n_cat: int, cutoff_us: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(true skill logit, answers, last answer µs) per user × category at the cutoff."""
+    count_uc = np.bincount(a.uc, minlength=n * n_cat)
     last_at_uc = np.full(n * n_cat, cutoff_us, dtype=np.int64)
-    group_end = group_start + group_len - 1
-    last_at_uc[uc_sorted[group_end]] = t_sorted[group_end]
+    group_end = a.group_start + a.group_len - 1
+    last_at_uc[a.uc_sorted[group_end]] = answered.t_sorted[group_end]
     idle_days = (cutoff_us - last_at_uc) / US_PER_DAY
-    gt_theta = base.reshape(-1) + np.repeat(learn, n_cat) * np.log1p(count_uc) * (
+    gt_theta = p.base.reshape(-1) + np.repeat(p.learn, n_cat) * np.log1p(count_uc) * (
         RETAINED + (1 - RETAINED) * np.exp(-idle_days / FADE_DAYS)
     )
-    gt_mastery = _sigmoid(gt_theta)
-
-    # ---------------------------------------------------------------- ids in time order
-    s_rank = np.argsort(s_start, kind="stable")
-    s_id = np.empty(n_s, dtype=np.int64)
-    s_id[s_rank] = np.arange(1, n_s + 1)
-    a_rank = np.argsort(a_at, kind="stable")
-
-    frames = _frames(
-        n=n,
-        first_ids=first_ids,
-        arch=arch,
-        created=created,
-        login=login,
-        total_xp=total_xp,
-        level=level,
-        cur=cur,
-        longest=longest,
-        last_day=last_day,
-        q_cat=q_cat,
-        q_obs=q_obs,
-        q_null=q_null,
-        q_active=q_active,
-        s_rank=s_rank,
-        s_user=s_user,
-        s_type=s_type,
-        s_cat=s_cat,
-        s_start=s_start,
-        s_completed=s_completed,
-        s_size=s_size,
-        s_correct=s_correct,
-        a_rank=a_rank,
-        a_user=a_user,
-        a_q=a_q,
-        a_sess_id=s_id[a_sess],
-        a_correct=a_correct,
-        a_spent=a_spent,
-        a_at=a_at,
-        gt_theta=gt_theta,
-        gt_mastery=gt_mastery,
-        gt_count=count_uc,
-    )
-    latent = {
-        "base": base,
-        "learn": learn,
-        "speed": speed,
-        "q_true": q_true,
-        "q_cat": q_cat,
-        "q_active": q_active,
-        "count_uc": count_uc,
-        "last_at_uc": np.where(count_uc > 0, last_at_uc, -1),
-    }
-    return SimulatedData(frames=frames, archetype=arch, cutoff_utc=cutoff, latent=latent)
+    return gt_theta, count_uc, last_at_uc
 
 
 def _weak_spots(rng: np.random.Generator, n: int, n_cat: int) -> np.ndarray:
