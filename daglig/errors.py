@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from daglig.error_text import error_line as error_line  # the one formatter, re-exported
+from daglig.error_text import first_line
+
 
 class BadInput(ValueError):
     """Bad input from the person at the terminal (exit 2); the message is the one line."""
@@ -41,26 +44,6 @@ def failure_of(exc: BaseException) -> tuple[str | None, date | None]:
     """The (step, run date) :func:`tag_failure` put on ``exc``, or (None, None)."""
     found: Any = getattr(exc, _FAILURE_ATTR, None)
     return found if isinstance(found, tuple) else (None, None)
-
-
-def first_line(exc: BaseException) -> str:
-    """The first non-blank line of an exception's message (of the driver's error for a
-    SQLAlchemy error: without the SQL and the background link)."""
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-def error_line(exc: BaseException) -> str:
-    """An exception as the one line a person reads (a state message, an artifact, a table
-    cell, the run summary and its notes): its type and its message's first line, from the
-    driver's error inside a SQLAlchemy one, without the statement, its parameters and the
-    link (``IntegrityError: daily_challenges is read-only during maintenance``). The rest
-    belongs in the log. The one formatter; :func:`explain` is the CLI's fuller line."""
-    line = first_line(exc)
-    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
 def _server(raw: str) -> str:

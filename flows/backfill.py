@@ -68,10 +68,6 @@ def _run_name() -> str:
     return f"backfill-{p.get('start_date')}-to-{p.get('end_date')}{force}"
 
 
-def _one_line(exc: BaseException) -> str:
-    return error_line(exc)
-
-
 def _without_day(message: str, day: date) -> str:
     """A daily run's one-line state message without "run for <day> " (the table has a
     date column): ``failed in upsert-challenges: IntegrityError: …``."""
@@ -91,7 +87,7 @@ def run_in_process(day: date, force: bool) -> tuple[bool, str, str]:
     exc = state.result(raise_on_failure=False)
     if state.message and "\n" not in state.message:  # the daily flow's one line
         return False, _without_day(state.message, day), flow_run
-    error = _one_line(exc) if isinstance(exc, BaseException) else ""
+    error = error_line(exc) if isinstance(exc, BaseException) else ""
     return False, error or str(state.name), flow_run
 
 
@@ -126,13 +122,13 @@ def _run_date(
     try:
         ok, error, flow_run = (run_as_deployment if separate else run_in_process)(day, force)
     except Exception as exc:  # e.g. the nightly deployment does not exist
-        ok, error, flow_run = False, _one_line(exc), ""
+        ok, error, flow_run = False, error_line(exc), ""
     seconds = time.perf_counter() - t0
     try:
         (after,) = read_day_statuses(settings, [day], cpu)
     except Exception as exc:  # the counts are for reading; the date's outcome stands
         after = before
-        error = error or f"counts unreadable after the run: {_one_line(exc)}"
+        error = error or f"counts unreadable after the run: {error_line(exc)}"
     return finished(before, after, ok=ok, seconds=seconds, error=error, flow_run=flow_run)
 
 
@@ -145,7 +141,7 @@ def _email(start: date, end: date, outcomes: list[DayOutcome], settings: Setting
     try:
         send_backfill_email(start, end, outcomes, settings, url)
     except Exception as exc:
-        get_run_logger().error("backfill email failed after retries: %s", _one_line(exc))
+        get_run_logger().error("backfill email failed after retries: %s", error_line(exc))
 
 
 @flow(name="backfill-daily-challenges", flow_run_name=_run_name, log_prints=True)

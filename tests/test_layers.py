@@ -29,6 +29,7 @@ CORE = frozenset(
         "daglig.challenge_settings",
         "daglig.challenges",
         "daglig.day_counts",
+        "daglig.error_text",
         "daglig.chart",
         "daglig.cleanup",
         "daglig.user_features",

@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from daglig.challenge_settings import ChallengeSettings, parse_challenge_settings
 from daglig.challenges import CHALLENGE_COLUMNS
 from daglig.config import SessionLimits
+from daglig.error_text import error_line
 from daglig.io.db import sql_statement
 from daglig.io.lock import LockWaitTimeout, LockWatch, lock_day
 from models import APP_TABLES, PIPELINE_TABLES, create_pipeline_tables
@@ -55,11 +56,6 @@ class WriteCounts:
     assignments_staged: int = 0
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def check_health(
     engine: Engine, safe_url: str, create_missing: bool, for_write: bool | None = None
 ) -> HealthReport:
@@ -72,7 +68,7 @@ def check_health(
             conn.execute(sql_statement("health/ping"))
             present = set(inspect(conn).get_table_names())
     except SQLAlchemyError as exc:
-        raise HealthCheckFailed(f"database {safe_url} unreachable: {_one_line(exc)}") from None
+        raise HealthCheckFailed(f"database {safe_url} unreachable: {error_line(exc)}") from None
     missing_app = [t for t in APP_TABLES if t not in present]
     if missing_app:
         raise HealthCheckFailed(
@@ -93,14 +89,14 @@ def check_health(
                 create_pipeline_tables(conn)
         except SQLAlchemyError as exc:
             raise HealthCheckFailed(
-                f"cannot create the pipeline tables {', '.join(missing)}: {_one_line(exc)}"
+                f"cannot create the pipeline tables {', '.join(missing)}: {error_line(exc)}"
             ) from None
         created = missing
     if "challenge_settings" in present or created:
         try:
             read_settings_rows(engine)
         except SQLAlchemyError as exc:
-            raise HealthCheckFailed(f"challenge_settings unreadable: {_one_line(exc)}") from None
+            raise HealthCheckFailed(f"challenge_settings unreadable: {error_line(exc)}") from None
     return HealthReport(safe_url, engine.dialect.name, missing, created, read_only)
 
 
@@ -148,7 +144,7 @@ def write_problem(engine: Engine, present: set[str]) -> str | None:
                 if not ok:
                     return f"no INSERT, UPDATE and DELETE on {table}"
     except SQLAlchemyError as exc:
-        return f"its write access could not be checked: {_one_line(exc)}"
+        return f"its write access could not be checked: {error_line(exc)}"
     return None
 
 
