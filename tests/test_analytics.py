@@ -244,7 +244,7 @@ def test_runs_errors_performance_and_overview(db_url: str) -> None:
 
     perf = service.performance(db_url, limit=10)
     assert [r["status"] for r in perf["runs"]] == ["dry_run", "ok", "failed", "ok"]
-    assert perf["runs"][1]["started_at"] == "2026-11-24T23:19:48"
+    assert perf["runs"][1]["started_at"] == "2026-11-24T23:19:48+00:00"  # UTC, with its zone
     assert perf["seconds"] == {"runs": 3, "last": 12.0, "mean": 8.167, "max": 12.0}
     assert len(service.performance(db_url, limit=2)["runs"]) == 2
 
