@@ -14,8 +14,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 
 from daglig.config import Settings
 from daglig.io.shard_files import read_shard
@@ -25,6 +23,7 @@ from daglig.user_features import ATTEMPTS_SCHEMA, extract_features
 from tasks.common import failing_task, log_rows, run_folder, save
 from tasks.fanout import map_shards, worker_name
 from tasks.read_log import ShardPlan, of_shard, read_answer_log
+from tasks.steps import step, step_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +47,7 @@ class ShardRefs:
     exams: Path | None = None
 
 
-@task(name="extract-features", cache_policy=NONE)
+@step_task("extract-features")
 def extract_shard_features(
     shard: int, plan: ShardPlan, run_date: date, tz: str, now: datetime | None, learner: bool
 ) -> ShardRefs:
@@ -114,6 +113,7 @@ class FeatureRefs:
         return sorted({s.worker for s in self.shards})
 
 
+@step("extract-features")
 def extract_user_features(
     settings: Settings,
     run_date: date,
