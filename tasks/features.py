@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from daglig.config import Settings
+from daglig.io.run_folder import RunFolder
 from daglig.io.shard_files import read_shard
 from daglig.quality import last_day_answers
 from daglig.shards import population_partials, population_stats
@@ -54,7 +55,7 @@ def extract_shard_features(
     """One shard's answers → its user and (user, category) features, quarantined rows,
     last day's answers for the input gate, and the population counts of its clean log."""
     t0 = time.perf_counter()
-    folder = plan.folder / f"shard-{shard:04d}"
+    folder = RunFolder(plan.folder).shard(shard).root
     folder.mkdir(parents=True, exist_ok=True)
     users = of_shard(plan.users, shard)
     questions = pl.read_parquet(plan.questions)
