@@ -142,77 +142,46 @@ def run_night(
     if health_check_only:
         return _health_check_only(summary, settings, day)
     progress = Progress(f"daily-challenges-{day.isoformat()}-progress", PROGRESS_STEPS)
-    with StepClock(progress) as clock:
-        return _night(
-            clock,
-            summary,
-            settings,
-            day,
-            started,
-            force,
-            dry_run,
-            user_ids,
-            cleanup,
-            no_ml,
-            notify,
-            shards,
-        )
-
-
-def _night(
-    clock: StepClock,
-    summary: RunSummary,
-    settings: Settings,
-    day: date,
-    started: float,
-    force: bool,
-    dry_run: bool,
-    user_ids: list[int] | None,
-    cleanup: bool,
-    no_ml: bool,
-    notify: bool,
-    shards: int | None,
-) -> dict[str, Any]:
     log = get_run_logger()
-    try:
-        check_database(settings, dry_run)
-        _begin(summary, settings)
-        cs = load_challenge_settings(settings)
-        summary.settings_problems = list(cs.problems)
-        if not cs.generation_enabled:
-            summary.status = "disabled"
-            summary.notes.append("generation_enabled is false: nothing was generated or written")
-        else:
-            _generate(summary, settings, cs, day, force, dry_run, user_ids, no_ml, shards)
-        if cleanup:
-            _cleanup(summary, settings, day, dry_run)
-    except Exception as exc:
-        summary.status = "failed"
-        summary.failed_task = failed_task_of(exc) or clock.failed or "flow"
-        summary.failed_at = _now_iso(settings)
-        summary.failed_step_seconds = clock.failed_step_seconds()  # its retries included
-        summary.error = error_line(exc)  # one line; the statement and traceback: the log
-        tidied = tidy_failed_run(settings, day, exc)  # a full disk: give the space back
-        if tidied:
-            summary.notes.append(tidied)
-        line = f"run for {day} failed in {summary.failed_task}: {summary.error}"
-        log.error("%s", line, exc_info=exc)
-        tag_failure(exc, summary.failed_task, day)  # the CLI's one line names both
-        progress = clock.progress
-        if progress is not None:
+    with StepClock(progress) as clock:
+        try:
+            check_database(settings, dry_run)
+            _begin(summary, settings)
+            cs = load_challenge_settings(settings)
+            summary.settings_problems = list(cs.problems)
+            if not cs.generation_enabled:
+                summary.status = "disabled"
+                summary.notes.append(
+                    "generation_enabled is false: nothing was generated or written"
+                )
+            else:
+                _generate(summary, settings, cs, day, force, dry_run, user_ids, no_ml, shards)
+            if cleanup:
+                _cleanup(summary, settings, day, dry_run)
+        except Exception as exc:
+            summary.status = "failed"
+            summary.failed_task = failed_task_of(exc) or clock.failed or "flow"
+            summary.failed_at = _now_iso(settings)
+            summary.failed_step_seconds = clock.failed_step_seconds()  # its retries included
+            summary.error = error_line(exc)  # one line; the statement and traceback: the log
+            tidied = tidy_failed_run(settings, day, exc)  # a full disk: give the space back
+            if tidied:
+                summary.notes.append(tidied)
+            line = f"run for {day} failed in {summary.failed_task}: {summary.error}"
+            log.error("%s", line, exc_info=exc)
+            tag_failure(exc, summary.failed_task, day)  # the CLI's one line names both
             progress.advance(0, f"failed in {summary.failed_task}: {summary.error}")
-        # a failure is always emailed, except inside a backfill: the backfill's own email
-        # reports every date (flows/backfill.py passes notify=False)
-        _report(clock, summary, settings, started, notify or not _inside_another_run())
-        # The flow run's state message is what the UI shows: one line, not Prefect's
-        # "Flow run encountered an exception: <the exception's whole text>" (for a database
-        # error the INSERT statement, its parameters and a link). A caller still gets the
-        # exception itself: the state's data is the exception, raised by state.result().
-        return Failed(message=line, data=exc)  # type: ignore[return-value]
-    _report(clock, summary, settings, started, notify)
-    if clock.progress is not None:
-        clock.progress.finish(summary.status)
-    return summary.as_dict()
+            # a failure is always emailed, except inside a backfill: the backfill's own email
+            # reports every date (flows/backfill.py passes notify=False)
+            _report(clock, summary, settings, started, notify or not _inside_another_run())
+            # The flow run's state message is what the UI shows: one line, not Prefect's
+            # "Flow run encountered an exception: <the exception's whole text>" (for a database
+            # error the INSERT statement, its parameters and a link). A caller still gets the
+            # exception itself: the state's data is the exception, raised by state.result().
+            return Failed(message=line, data=exc)  # type: ignore[return-value]
+        _report(clock, summary, settings, started, notify)
+        progress.finish(summary.status)
+        return summary.as_dict()
 
 
 def _generate(
