@@ -264,9 +264,9 @@ def run(
     dask_address: Annotated[
         str | None,
         typer.Option(
-            envvar="DAGLIG_DASK_ADDRESS",
             help="Scheduler of an existing Dask cluster, e.g. tcp://host:8786 (implies "
-            "--task-runner dask). Unset: a local cluster of --dask-workers processes.",
+            "--task-runner dask; default: DAGLIG_DASK_ADDRESS, Settings.dask_address). "
+            "Unset: a local cluster of --dask-workers processes.",
         ),
     ] = None,
     dask_workers: Annotated[
@@ -288,6 +288,7 @@ def run(
     require_database(settings)
     if user_id:
         _check_users(settings, list(user_id))
+    dask_address = dask_address or settings.dask_address or None
     # an explicit --task-runner threads wins over a DAGLIG_DASK_ADDRESS in the environment
     kind = task_runner or ("dask" if dask_address else "threads")
     address = dask_address if kind == "dask" else None

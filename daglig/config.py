@@ -173,6 +173,18 @@ class Settings(BaseSettings):
         description="Users per shard: a run splits its users by a stable hash into "
         "ceil(users / shard_users) shards, each its own task in every per-user step.",
     )
+    shard_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Shard tasks at once on the default runner (threads): two, for two "
+        "cores and memory bounded by two shards. A Dask runner decides its own parallelism.",
+    )
+    dask_address: str | None = Field(
+        default=None,
+        description="Scheduler of an existing Dask cluster (tcp://host:8786) for "
+        "``daglig run`` and the nightly-dask deployment; unset: a local cluster per run.",
+    )
 
     db_lock_timeout_seconds: float = Field(
         default=_LIMITS.lock_timeout_seconds,

@@ -8,20 +8,17 @@ summary saying which step failed and why.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import flow, runtime
 from prefect.logging import get_run_logger
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Failed
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from daglig import interrupt
 from daglig.challenge_settings import ChallengeSettings
@@ -32,6 +29,7 @@ from daglig.quality import warm_up
 from daglig.selection import FallbackSelector
 from daglig.summary import RunSummary
 from flows.common import OptionalDay, resolve_run_date
+from flows.runners import default_runner
 from tasks.cleanup import cleanup_expired
 from tasks.common import failed_task_of, tidy_failed_run
 from tasks.features import extract_user_features
@@ -43,10 +41,12 @@ from tasks.render import day_frames, render_day
 from tasks.report import publish_summary, send_summary_email
 from tasks.runs import begin_run, record_run_quietly
 from tasks.select import choose_selector, ml_wanted, select_with_fallback
-from tasks.settings import load_challenge_settings
+from tasks.settings import load_challenge_settings as _read_settings
+from tasks.steps import StepClock, as_step
 from tasks.write import upsert_challenges
 
-T = TypeVar("T")
+# the read-settings task, timed as a step (tasks/settings.py is declared with plain @task)
+load_challenge_settings = as_step(_read_settings)
 
 
 def _run_name() -> str:
@@ -60,38 +60,11 @@ def _run_name() -> str:
     return f"daily-challenges-{day}{flags}"
 
 
-class _Timer:
-    """Runs steps, remembering each one's seconds and which step failed; moves the run's
-    progress artifact as each step finishes."""
-
-    def __init__(self, progress: Progress | None = None) -> None:
-        self.seconds: dict[str, float] = {}
-        self.current: str | None = None
-        self.current_started: datetime | None = None  # when the running step began (UTC)
-        self.progress = progress
-
-    def __call__(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        self.current = name
-        self.current_started = datetime.now(UTC)
-        t0 = time.perf_counter()
-        result = fn(*args, **kwargs)
-        self.seconds[name] = round(time.perf_counter() - t0, 3)
-        self.current = None
-        if self.progress is not None:
-            self.progress.advance(1, f"{name} done")
-        return result
-
-
-# Shard tasks at once on the default runner: two, for two cores and memory bounded by two
-# shards. A Dask runner (daglig run --task-runner dask) decides its own parallelism.
-SHARD_THREADS = int(os.environ.get("DAGLIG_SHARD_THREADS", "2"))
-
-
 @flow(
     name="daily-challenges",
     flow_run_name=_run_name,
     log_prints=True,
-    task_runner=ThreadPoolTaskRunner(max_workers=SHARD_THREADS),  # type: ignore[arg-type]
+    task_runner=default_runner(),  # Settings.shard_threads threads (flows/runners.py)
 )
 def generate_daily_challenges(
     run_date: OptionalDay = None,
@@ -122,10 +95,38 @@ def generate_daily_challenges(
         shards: split the users into this many shards (default: one per
             DAGLIG_SHARD_USERS users, 50,000; one shard on small data).
     """
+    return run_night(
+        Settings(),
+        run_date,
+        force=force,
+        dry_run=dry_run,
+        user_ids=user_ids,
+        health_check_only=health_check_only,
+        cleanup=cleanup,
+        no_ml=no_ml,
+        notify=notify,
+        shards=shards,
+    )
+
+
+def run_night(
+    settings: Settings,
+    run_date: date | None = None,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    user_ids: list[int] | None = None,
+    health_check_only: bool = False,
+    cleanup: bool = False,
+    no_ml: bool = False,
+    notify: bool = True,
+    shards: int | None = None,
+) -> dict[str, Any]:
+    """The night's run with ``settings`` (the flow passes ``Settings()``, from the
+    environment; a test passes its own): the steps, timed, and the summary. Call it inside
+    a flow run (its tasks and artifacts belong to one); the arguments are the flow's."""
     started = time.perf_counter()
-    settings = Settings()
     day = resolve_run_date(run_date, settings.timezone)
-    log = get_run_logger()
     summary = RunSummary(
         run_date=day,
         status="ok",
@@ -140,52 +141,50 @@ def generate_daily_challenges(
         )
     if health_check_only:
         return _health_check_only(summary, settings, day)
-    step = _Timer(Progress(f"daily-challenges-{day.isoformat()}-progress", PROGRESS_STEPS))
-    try:
-        step("check-health", check_database, settings, dry_run)
-        _begin(summary, settings)
-        cs = step("read-settings", load_challenge_settings, settings)
-        summary.settings_problems = list(cs.problems)
-        if not cs.generation_enabled:
-            summary.status = "disabled"
-            summary.notes.append("generation_enabled is false: nothing was generated or written")
-        else:
-            _generate(step, summary, settings, cs, day, force, dry_run, user_ids, no_ml, shards)
-        if cleanup:
-            _cleanup(step, summary, settings, day, dry_run)
-    except Exception as exc:
-        summary.status = "failed"
-        summary.failed_task = failed_task_of(exc) or step.current or "flow"
-        summary.failed_at = _now_iso(settings)
-        if step.current_started is not None:  # the step's own time, its retries included
-            summary.failed_step_seconds = round(
-                (datetime.now(UTC) - step.current_started).total_seconds(), 3
-            )
-        summary.error = error_line(exc)  # one line; the statement and traceback: the log
-        tidied = tidy_failed_run(settings, day, exc)  # a full disk: give the space back
-        if tidied:
-            summary.notes.append(tidied)
-        line = f"run for {day} failed in {summary.failed_task}: {summary.error}"
-        log.error("%s", line, exc_info=exc)
-        tag_failure(exc, summary.failed_task, day)  # the CLI's one line names both
-        if step.progress is not None:
-            step.progress.advance(0, f"failed in {summary.failed_task}: {summary.error}")
-        # a failure is always emailed, except inside a backfill: the backfill's own email
-        # reports every date (flows/backfill.py passes notify=False)
-        _report(step, summary, settings, started, notify or not _inside_another_run())
-        # The flow run's state message is what the UI shows: one line, not Prefect's
-        # "Flow run encountered an exception: <the exception's whole text>" (for a database
-        # error the INSERT statement, its parameters and a link). A caller still gets the
-        # exception itself: the state's data is the exception, raised by state.result().
-        return Failed(message=line, data=exc)  # type: ignore[return-value]
-    _report(step, summary, settings, started, notify)
-    if step.progress is not None:
-        step.progress.finish(summary.status)
-    return summary.as_dict()
+    progress = Progress(f"daily-challenges-{day.isoformat()}-progress", PROGRESS_STEPS)
+    log = get_run_logger()
+    with StepClock(progress) as clock:
+        try:
+            check_database(settings, dry_run)
+            _begin(summary, settings)
+            cs = load_challenge_settings(settings)
+            summary.settings_problems = list(cs.problems)
+            if not cs.generation_enabled:
+                summary.status = "disabled"
+                summary.notes.append(
+                    "generation_enabled is false: nothing was generated or written"
+                )
+            else:
+                _generate(summary, settings, cs, day, force, dry_run, user_ids, no_ml, shards)
+            if cleanup:
+                _cleanup(summary, settings, day, dry_run)
+        except Exception as exc:
+            summary.status = "failed"
+            summary.failed_task = failed_task_of(exc) or clock.failed or "flow"
+            summary.failed_at = _now_iso(settings)
+            summary.failed_step_seconds = clock.failed_step_seconds()  # its retries included
+            summary.error = error_line(exc)  # one line; the statement and traceback: the log
+            tidied = tidy_failed_run(settings, day, exc)  # a full disk: give the space back
+            if tidied:
+                summary.notes.append(tidied)
+            line = f"run for {day} failed in {summary.failed_task}: {summary.error}"
+            log.error("%s", line, exc_info=exc)
+            tag_failure(exc, summary.failed_task, day)  # the CLI's one line names both
+            progress.advance(0, f"failed in {summary.failed_task}: {summary.error}")
+            # a failure is always emailed, except inside a backfill: the backfill's own email
+            # reports every date (flows/backfill.py passes notify=False)
+            _report(clock, summary, settings, started, notify or not _inside_another_run())
+            # The flow run's state message is what the UI shows: one line, not Prefect's
+            # "Flow run encountered an exception: <the exception's whole text>" (for a database
+            # error the INSERT statement, its parameters and a link). A caller still gets the
+            # exception itself: the state's data is the exception, raised by state.result().
+            return Failed(message=line, data=exc)  # type: ignore[return-value]
+        _report(clock, summary, settings, started, notify)
+        progress.finish(summary.status)
+        return summary.as_dict()
 
 
 def _generate(
-    step: _Timer,
     summary: RunSummary,
     settings: Settings,
     cs: ChallengeSettings,
@@ -198,34 +197,24 @@ def _generate(
 ) -> None:
     off_reason = ml_wanted(cs, no_ml)
     if user_ids is not None:  # an unknown id fails the run at once, with one line
-        step("check-users", check_users, settings, user_ids)
+        check_users(settings, user_ids)
     # the input gate's library imports in the background while the answer log streams in
     threading.Thread(target=warm_up, name="import-gx", daemon=True).start()
-    refs = step(
-        "extract-features",
-        extract_user_features,
-        settings,
-        day,
-        user_ids,
-        learner=off_reason is None,
-        shards=shards,
-    )
+    refs = extract_user_features(settings, day, user_ids, learner=off_reason is None, shards=shards)
     summary.shards = len(refs.shards)
     summary.run_folder = str(refs.folder)
     summary.quarantined, summary.quarantine_file = refs.quarantined, str(refs.quarantine)
     # data-quality gates: a blocking failure raises DataQualityError before any write
-    summary.quality["inputs"] = step("validate-inputs", validate_inputs, refs, settings).as_dict()
+    summary.quality["inputs"] = validate_inputs(refs, settings).as_dict()
     if off_reason is None:
-        selector = choose_selector(step, summary, settings, day, refs)
+        selector = choose_selector(summary, settings, day, refs)
     else:
         selector, summary.ml_status, summary.ml_reason = FallbackSelector(), "off", off_reason
     summary.selector = selector.name
-    selected = select_with_fallback(step, summary, refs, cs, day, selector)
-    rendered = step("render-challenges", render_day, selected, refs.folder, cs.ml_title_prefix)
+    selected = select_with_fallback(summary, refs, cs, day, selector)
+    rendered = render_day(selected, refs.folder, cs.ml_title_prefix)
     summary.shard_workers = sorted({*refs.workers, *(s.worker for s in selected)})
-    summary.quality["outputs"] = step(
-        "validate-outputs", validate_outputs, refs, rendered, cs
-    ).as_dict()
+    summary.quality["outputs"] = validate_outputs(refs, rendered, cs).as_dict()
 
     summary.answers_used = refs.answers_used
     summary.answers_after_cutoff = refs.answers_after_cutoff
@@ -243,15 +232,8 @@ def _generate(
         summary.status = "dry_run"
         summary.notes.append("dry run: nothing was written")
         return
-    counts = step(
-        "upsert-challenges",
-        upsert_challenges,
-        settings,
-        day,
-        rendered,
-        force,
-        cs.challenges_per_user,
-        summary.run_row_id,
+    counts = upsert_challenges(
+        settings, day, rendered, force, cs.challenges_per_user, summary.run_row_id
     )
     summary.written = asdict(counts)
     if counts.assignments_inserted == 0 and counts.assignments_replaced == 0:
@@ -292,15 +274,16 @@ def _health_check_only(summary: RunSummary, settings: Settings, day: date) -> di
     """Only the health check, creating nothing. Healthy: return its findings. Unhealthy:
     fail the run with the one-line reason (the failure email goes out as for any run)."""
     started = time.perf_counter()
-    step = _Timer()
+    clock = StepClock()
     try:
-        report = step("check-health", check_database, settings, True)
+        with clock:
+            report = check_database(settings, True)
     except Exception as exc:
         summary.status = "failed"
         summary.failed_task = "check-health"
         summary.error = f"{type(exc).__name__}: {str(exc).strip()}"
         get_run_logger().error("health check for %s failed: %s", day, summary.error)
-        _report(step, summary, settings, started)
+        _report(clock, summary, settings, started)
         raise
     return {
         "run_date": day.isoformat(),
@@ -320,14 +303,12 @@ def _morning(summary: RunSummary, settings: Settings) -> dict[str, Any]:
         return {}
 
 
-def _cleanup(
-    step: _Timer, summary: RunSummary, settings: Settings, day: date, dry_run: bool
-) -> None:
+def _cleanup(summary: RunSummary, settings: Settings, day: date, dry_run: bool) -> None:
     """Retention cleanup after the day's write; nothing is deleted in a dry run."""
     if dry_run:
         summary.notes.append("dry run: cleanup skipped")
         return
-    counts = step("cleanup-expired", cleanup_expired, settings, day)
+    counts = cleanup_expired(settings, day)
     summary.cleaned = counts.as_dict()
     summary.notes.append(
         f"cleanup: {counts.assignments_deleted} never-started assignments and "
@@ -337,9 +318,9 @@ def _cleanup(
 
 
 def _report(
-    step: _Timer, summary: RunSummary, settings: Settings, started: float, notify: bool = True
+    clock: StepClock, summary: RunSummary, settings: Settings, started: float, notify: bool = True
 ) -> None:
-    summary.task_seconds = dict(step.seconds)
+    summary.task_seconds = dict(clock.seconds)
     summary.total_seconds = round(time.perf_counter() - started, 3)
     if summary.status in ("ok", "failed"):
         summary.morning = _morning(summary, settings)

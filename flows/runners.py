@@ -28,7 +28,6 @@ RunnerKind = Literal["threads", "dask"]
 RUNNER_KINDS: tuple[str, ...] = get_args(RunnerKind)
 
 #: The scheduler address of an existing Dask cluster (``tcp://host:8786``); unset: local.
-DASK_ADDRESS_ENV = "DAGLIG_DASK_ADDRESS"
 
 # distributed logs every scheduler/nanny/worker start and stop at INFO, and the records
 # reach Prefect's console handler: ~60 lines around each run. Dask's own config key, as an
@@ -67,6 +66,7 @@ def task_runner(
     kind: RunnerKind = "threads",
     dask_address: str | None = None,
     dask_workers: int = 2,
+    threads: int | None = None,
 ) -> TaskRunner[Any]:
     """A fresh task runner for ``generate_daily_challenges.with_options(task_runner=...)``.
 
@@ -77,13 +77,15 @@ def task_runner(
             None: a temporary local cluster of ``dask_workers`` processes, started when the
             flow run starts and stopped when it ends.
         dask_workers: the size of that local cluster (ignored with an address).
+        threads: the thread runner's workers (``Settings.shard_threads``; None: Prefect's
+            default).
     """
     if kind == "threads":
         if dask_address:
             raise ValueError("a Dask address needs kind='dask'")
         from prefect.task_runners import ThreadPoolTaskRunner
 
-        return ThreadPoolTaskRunner()
+        return ThreadPoolTaskRunner(max_workers=threads)  # type: ignore[arg-type]
     if kind != "dask":
         raise ValueError(f"unknown task runner {kind!r}: one of {', '.join(RUNNER_KINDS)}")
     if dask_workers < 1:
@@ -98,8 +100,29 @@ def task_runner(
 
 def dask_runner_from_env(dask_workers: int = 2) -> TaskRunner[Any]:
     """The Dask runner of the ``nightly-dask`` deployment: the cluster at
-    ``$DAGLIG_DASK_ADDRESS`` when set (read when this is called), else a local one."""
-    return task_runner("dask", os.environ.get(DASK_ADDRESS_ENV) or None, dask_workers)
+    ``Settings.dask_address`` (``$DAGLIG_DASK_ADDRESS``, read when this is called) when
+    set, else a local one."""
+    return task_runner("dask", _setting("dask_address") or None, dask_workers)
+
+
+def default_runner() -> TaskRunner[Any]:
+    """The nightly flow's own runner: ``Settings.shard_threads`` threads
+    (``$DAGLIG_SHARD_THREADS``, read when the flow's module is imported)."""
+    return task_runner("threads", threads=_setting("shard_threads"))
+
+
+def _setting(name: str) -> Any:
+    """One field of ``Settings()``, for a runner built when a module is imported: settings
+    that do not validate leave the field's default here (the run itself then fails on them,
+    with one line, where it reads its settings)."""
+    from pydantic import ValidationError
+
+    from daglig.config import Settings
+
+    try:
+        return getattr(Settings(), name)
+    except ValidationError:
+        return Settings.model_fields[name].default
 
 
 # Started by the temporary server's launcher (a fresh interpreter, before anything else):

@@ -9,13 +9,12 @@ from datetime import datetime
 from pathlib import Path
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 
 from daglig.io.model_store import LoadedModel
 from tasks.common import log_rows, save
 from tasks.fanout import map_shards, worker_name
 from tasks.features import FeatureRefs, ShardRefs
+from tasks.steps import step, step_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +29,7 @@ class AssessmentRefs:
     worker: str
 
 
-@task(name="assess-learners", cache_policy=NONE)
+@step_task("assess-learners")
 def assess_shard(
     refs: ShardRefs, questions: Path, population: tuple[Path, Path], model: object, cutoff: datetime
 ) -> AssessmentRefs:
@@ -66,6 +65,7 @@ def assess_shard(
     return out
 
 
+@step("assess-learners")
 def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> list[AssessmentRefs]:
     """Mastery per (user, category), weak areas, skill and exam readiness for every
     active user: one ``assess-learners`` task per shard, on the flow's task runner."""

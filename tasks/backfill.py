@@ -14,7 +14,7 @@ from tasks.common import log_rows
 from tasks.retry import io_task
 
 
-@io_task("check-complete-dates")
+@io_task("check-complete-dates", timed=False)
 def read_day_statuses(
     settings: Settings, days: list[date], challenges_per_user: int
 ) -> list[DayStatus]:

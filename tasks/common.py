@@ -17,6 +17,7 @@ from prefect.logging import get_run_logger
 
 from daglig.config import Settings
 from daglig.io.files import atomic_path, clear_failed_folder, is_disk_full
+from daglig.io.run_folder import RunFolder
 
 
 def run_folder(settings: Settings, run_date: date) -> Path:
@@ -30,12 +31,12 @@ def run_folder(settings: Settings, run_date: date) -> Path:
 
 def run_folder_path(settings: Settings, run_date: date) -> Path:
     """Where :func:`run_folder` puts this flow run's files (not created)."""
-    return settings.runs_dir / run_date.isoformat() / (runtime.flow_run.id or uuid4().hex)
+    return RunFolder.at(settings.runs_dir, run_date, runtime.flow_run.id or uuid4().hex).root
 
 
 def save(frame: pl.DataFrame, folder: Path, name: str) -> Path:
-    """``folder/<name>.parquet``, whole or absent (daglig/io/files.py)."""
-    path = folder / f"{name}.parquet"
+    """``folder/<name>.parquet`` (``RunFolder.file``), whole or absent (daglig/io/files.py)."""
+    path = RunFolder(folder).file(name)
     with atomic_path(path) as tmp:
         frame.write_parquet(tmp)
     return path

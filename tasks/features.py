@@ -14,10 +14,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 
 from daglig.config import Settings
+from daglig.io.run_folder import RunFolder
 from daglig.io.shard_files import read_shard
 from daglig.quality import last_day_answers
 from daglig.shards import population_partials, population_stats
@@ -25,6 +24,7 @@ from daglig.user_features import ATTEMPTS_SCHEMA, extract_features
 from tasks.common import failing_task, log_rows, run_folder, save
 from tasks.fanout import map_shards, worker_name
 from tasks.read_log import ShardPlan, of_shard, read_answer_log
+from tasks.steps import step, step_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +48,14 @@ class ShardRefs:
     exams: Path | None = None
 
 
-@task(name="extract-features", cache_policy=NONE)
+@step_task("extract-features")
 def extract_shard_features(
     shard: int, plan: ShardPlan, run_date: date, tz: str, now: datetime | None, learner: bool
 ) -> ShardRefs:
     """One shard's answers → its user and (user, category) features, quarantined rows,
     last day's answers for the input gate, and the population counts of its clean log."""
     t0 = time.perf_counter()
-    folder = plan.folder / f"shard-{shard:04d}"
+    folder = RunFolder(plan.folder).shard(shard).root
     folder.mkdir(parents=True, exist_ok=True)
     users = of_shard(plan.users, shard)
     questions = pl.read_parquet(plan.questions)
@@ -114,6 +114,7 @@ class FeatureRefs:
         return sorted({s.worker for s in self.shards})
 
 
+@step("extract-features")
 def extract_user_features(
     settings: Settings,
     run_date: date,

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import time
 
-from prefect import task
-from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
 from daglig.io.db import engine_of
 from daglig.io.store import HealthReport, check_health, check_requested_users
 from tasks.common import log_rows
+from tasks.steps import step_task
 
 
-@task(name="check-health", cache_policy=NONE)
+@step_task("check-health")
 def check_database(settings: Settings, dry_run: bool) -> HealthReport:
     """Database reachable, contract tables present, settings readable. No retries: a
     failing health check should stop the run now, not in a minute."""
@@ -35,7 +34,7 @@ def check_database(settings: Settings, dry_run: bool) -> HealthReport:
     return report
 
 
-@task(name="check-users", cache_policy=NONE)
+@step_task("check-users")
 def check_users(settings: Settings, user_ids: list[int]) -> int:
     """A run for some users (``user_ids``) fails at once, with one line, when one of them
     does not exist (an inactive one is skipped and reported, as in a full run)."""

@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
-from prefect import task
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.config import Settings
@@ -36,12 +34,13 @@ from daglig.shards import shard_count, shard_of
 from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
 from tasks.common import log_rows, save
 from tasks.retry import io_task
+from tasks.steps import step_task
 
 if TYPE_CHECKING:  # scikit-learn takes seconds to import: the nightly run needs none of it
     from daglig.learner.training import TrainingPlan, TrainingResult
 
 
-@task(name="load-model", cache_policy=NONE)
+@step_task("load-model")
 def load_learner_model(settings: Settings, run_date: date) -> LoadedModel | ModelUnavailable:
     """The current learner model of this database, validated for ``run_date``, or the
     ``ModelUnavailable`` saying why there is none (no retries: a bad model stays bad; the
@@ -116,7 +115,7 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
     return data
 
 
-@task(name="fit-and-evaluate", cache_policy=NONE)
+@step_task("fit-and-evaluate")
 def fit_learner_model(data: TrainingData, plan: TrainingPlan) -> TrainingResult:
     """Examples from the temporal split; the model and the baselines fitted and scored on
     the later, held-out window."""
@@ -163,7 +162,7 @@ def save_learner_model(
     return saved
 
 
-@task(name="publish-model-report", cache_policy=NONE)
+@step_task("publish-model-report")
 def publish_model_report(meta: ModelMetadata) -> str:
     """The metrics table as a markdown artifact (key ``learner-model``)."""
     md = model_report(meta)

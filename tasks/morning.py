@@ -24,7 +24,7 @@ from tasks.retry import io_task
 RECENT_RUNS = 7
 
 
-@io_task("build-morning-report")
+@io_task("build-morning-report", timed=False)
 def build_morning_report(settings: Settings, run_date: date) -> dict[str, Any]:
     """Yesterday's completion by source, ML vs holdout, the trend, and the seconds of the
     last successful runs (``MorningReport.as_dict()`` plus ``recent_seconds``); empty

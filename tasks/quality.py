@@ -6,8 +6,6 @@ written (the flow's failure path emails the admins)."""
 from __future__ import annotations
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.challenge_settings import ChallengeSettings
@@ -16,6 +14,7 @@ from daglig.quality import GateReport, check_input_gate, check_output_gate
 from flows.prefect_env import apply_offline_settings
 from tasks.features import FeatureRefs
 from tasks.render import RenderedRefs
+from tasks.steps import step_task
 
 apply_offline_settings()  # Great Expectations offline, in a worker's flow run too
 
@@ -35,7 +34,7 @@ def _log(report: GateReport) -> None:
     )
 
 
-@task(name="validate-inputs", cache_policy=NONE)
+@step_task("validate-inputs")
 def validate_inputs(refs: FeatureRefs, settings: Settings) -> GateReport:
     """The input gate over what extract-features read (users, questions, last day's answers
     with their quarantine reasons)."""
@@ -52,7 +51,7 @@ def validate_inputs(refs: FeatureRefs, settings: Settings) -> GateReport:
     return report
 
 
-@task(name="validate-outputs", cache_policy=NONE)
+@step_task("validate-outputs")
 def validate_outputs(
     refs: FeatureRefs, rendered: RenderedRefs, challenge_settings: ChallengeSettings
 ) -> GateReport:

@@ -14,6 +14,7 @@ import polars as pl
 
 from daglig.config import SessionLimits, Settings
 from daglig.io.db import engine_of, read_frame, stream_answer_log
+from daglig.io.run_folder import RunFolder
 from daglig.io.shard_files import partition_to_parquet
 from daglig.learner.examples import EXAMS_SCHEMA
 from daglig.selection import PREVIOUS_SCHEMA
@@ -68,7 +69,7 @@ def read_answer_log(
         for b in stream_answer_log(url, cutoff, limits):
             yield b if wanted is None else b.filter(pl.col("user_id").is_in(wanted))
 
-    rows = partition_to_parquet(batches(), n, folder / "answers")
+    rows = partition_to_parquet(batches(), n, RunFolder(folder).answers)
     after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff}, limits=limits)
     exams = None
     if learner:
@@ -87,7 +88,7 @@ def read_answer_log(
         questions=save(questions, folder, "questions"),
         previous=save(with_shard(previous, n), folder, "previous"),
         exams=exams,
-        answers=folder / "answers",
+        answers=RunFolder(folder).answers,
         answers_read=sum(rows.values()),
         answers_after_cutoff=int(after["n"][0]) if after.height else 0,
         rows_per_shard=rows,

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 
 from daglig.challenges import distinct_challenges, finish_challenges, with_content_key
 from daglig.rendering import render_challenges
-from tasks.common import log_rows, save
+from tasks.common import failing_task, log_rows, save
 from tasks.fanout import map_shards, worker_name
 from tasks.select import SelectedRefs
+from tasks.steps import step, step_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +28,7 @@ class KeyedShard:
     worker: str
 
 
-@task(name="key-challenges", cache_policy=NONE)
+@step_task("key-challenges")
 def key_shard(selected: SelectedRefs) -> KeyedShard:
     """One shard's assignments → content keys and the distinct challenges among them."""
     t0 = time.perf_counter()
@@ -61,14 +60,14 @@ class RenderedRefs:
     assignments: tuple[Path, ...]
 
 
-def render_day(
-    selected: list[SelectedRefs], folder: Path, ml_title_prefix: bool = True
+@step_task("render-challenges")
+def render_distinct(
+    parts: list[KeyedShard], folder: Path, rows_in: int, ml_title_prefix: bool = True
 ) -> RenderedRefs:
-    """Key every shard's assignments, then render each distinct challenge of the day once
-    (a few thousand templates for millions of assignments); ``ml_title_prefix``: the
-    admins' setting of the same name ("[ML] " before ML titles)."""
+    """Render each distinct challenge of the day once, in Norwegian, and price it (a few
+    thousand templates for millions of assignments); ``ml_title_prefix``: the admins'
+    setting of the same name ("[ML] " before ML titles)."""
     t0 = time.perf_counter()
-    parts: list[KeyedShard] = map_shards(key_shard, selected)
     distinct = (
         pl.concat([pl.read_parquet(p.distinct) for p in parts])
         .unique("content_key", keep="first")
@@ -76,13 +75,23 @@ def render_day(
     )
     challenges = finish_challenges(render_challenges(distinct, ml_title_prefix=ml_title_prefix))
     refs = RenderedRefs(save(challenges, folder, "challenges"), tuple(p.assignments for p in parts))
-    log_rows(
-        "render-challenges",
-        sum(s.rows for s in selected),
-        challenges.height,
-        time.perf_counter() - t0,
-    )
+    log_rows("render-challenges", rows_in, challenges.height, time.perf_counter() - t0)
     return refs
+
+
+@step("render-challenges")
+def render_day(
+    selected: list[SelectedRefs], folder: Path | None, ml_title_prefix: bool = True
+) -> RenderedRefs:
+    """Key every shard's assignments (``key-challenges`` per shard), then render the
+    union of their distinct challenges (the ``render-challenges`` task) into ``folder``,
+    the run folder."""
+    if folder is None:
+        raise ValueError("the feature step named no run folder")
+    parts: list[KeyedShard] = map_shards(key_shard, selected)
+    rows_in = sum(s.rows for s in selected)
+    with failing_task("render-challenges"):
+        return render_distinct(parts, folder, rows_in, ml_title_prefix)
 
 
 def day_frames(

@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime
 
-from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig import markdown
@@ -20,9 +18,10 @@ from daglig.report_tables import count_tables
 from daglig.summary import RunSummary, compose_email, to_markdown
 from tasks.common import log_rows
 from tasks.retry import io_task
+from tasks.steps import step_task
 
 
-@task(name="publish-summary", cache_policy=NONE)
+@step_task("publish-summary", timed=False)
 def publish_summary(summary: RunSummary) -> str:
     """The markdown artifact and the count tables (by type, category, source), keyed by
     run date so the UI shows each day's history."""
@@ -50,7 +49,7 @@ def publish_summary(summary: RunSummary) -> str:
     return md
 
 
-@io_task("send-summary-email")
+@io_task("send-summary-email", timed=False)
 def send_summary_email(summary: RunSummary, settings: Settings) -> Delivery:
     t0 = time.perf_counter()
     msg = compose_email(summary, settings.email_from, settings.admin_emails, make_environment())
@@ -65,7 +64,7 @@ def send_summary_email(summary: RunSummary, settings: Settings) -> Delivery:
     return d
 
 
-@io_task("send-backfill-email")
+@io_task("send-backfill-email", timed=False)
 def send_backfill_email(
     start: date,
     end: date,

@@ -37,8 +37,9 @@ import ssl
 from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
-from prefect import Task, task
-from prefect.cache_policies import NONE
+from prefect import Task
+
+from tasks.steps import step_task
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -215,14 +216,16 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     return exc is not None and is_transient(exc)
 
 
-def io_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
+def io_task(name: str, *, timed: bool = True) -> Callable[[Callable[P, R]], Task[P, R]]:
     """The decorator of every I/O task (database, disk, SMTP): its Prefect name, the retry
     policy above (transient errors only, ``RETRIES`` times after ``RETRY_DELAYS``), no
-    result cache. Pure-compute tasks are plain ``@task`` and are never retried."""
-    return task(
-        name=name,
+    result cache, timed as a step of the run (``tasks/steps.py``). Pure-compute tasks take
+    ``tasks.steps.step_task`` and are never retried. ``timed=False``: bookkeeping, not a
+    step of the run."""
+    return step_task(
+        name,
+        timed=timed,
         retries=RETRIES,
         retry_delay_seconds=RETRY_DELAYS,
         retry_condition_fn=retry_if_transient,
-        cache_policy=NONE,
     )

@@ -27,8 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from prefect import runtime, task
-from prefect.cache_policies import NONE
+from prefect import runtime
 from prefect.logging import get_run_logger
 from sqlalchemy import Connection, Engine, inspect
 
@@ -38,6 +37,7 @@ from daglig.summary import RunSummary
 from models.tables import Base
 from tasks.common import log_rows
 from tasks.retry import io_task
+from tasks.steps import step_task
 
 UNFINISHED = ("running", "written")
 # columns added since the first pipeline_runs tables: added to an older table when missing
@@ -184,7 +184,7 @@ def set_prefect_state(
     return True
 
 
-@task(name="record-run-start", cache_policy=NONE)
+@step_task("record-run-start", timed=False)
 def begin_run(summary: RunSummary, settings: Settings) -> int | None:
     """Mark the rows of runs whose process is gone ``crashed`` (and their Prefect flow
     runs Crashed), then insert this run's ``running`` row; returns its id, or None when
@@ -234,7 +234,7 @@ def mark_written(conn: Connection, row_id: int | None) -> None:
 # ------------------------------------------------------------------ the run ends
 
 
-@io_task("record-run")
+@io_task("record-run", timed=False)
 def record_run(summary: RunSummary, settings: Settings) -> bool:
     """Give the run's row its end (or insert the row when the start was not recorded);
     False when deliberately not recorded."""

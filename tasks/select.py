@@ -10,11 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from daglig.challenge_settings import ChallengeSettings
@@ -29,9 +26,7 @@ from tasks.common import log_rows, save
 from tasks.fanout import map_shards, worker_name
 from tasks.features import FeatureRefs, ShardRefs
 from tasks.ml import load_learner_model
-
-#: The flow's step runner: ``step(name, fn, *args)`` runs ``fn`` and records its seconds.
-StepRunner = Callable[..., Any]
+from tasks.steps import step, step_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +40,7 @@ class SelectedRefs:
     worker: str
 
 
-@task(name="select-challenges", cache_policy=NONE)
+@step_task("select-challenges")
 def select_shard(
     refs: ShardRefs, challenge_settings: ChallengeSettings, run_date: date, selector: Selector
 ) -> SelectedRefs:
@@ -76,6 +71,7 @@ def select_shard(
     return out
 
 
+@step("select-challenges")
 def select_challenges(
     refs: FeatureRefs, challenge_settings: ChallengeSettings, run_date: date, selector: Selector
 ) -> list[SelectedRefs]:
@@ -93,15 +89,15 @@ def ml_wanted(cs: ChallengeSettings, no_ml: bool) -> str | None:
 
 
 def choose_selector(
-    step: StepRunner, summary: RunSummary, settings: Settings, day: date, refs: FeatureRefs
+    summary: RunSummary, settings: Settings, day: date, refs: FeatureRefs
 ) -> Selector:
     """The learner model's selector when a valid model loads and assesses the users; else
     the fallback for everyone, with the reason in the summary. Never fails the run."""
     try:
-        loaded = step("load-model", load_learner_model, settings, day)
+        loaded = load_learner_model(settings, day)
         if isinstance(loaded, ModelUnavailable):
             raise loaded
-        assessment = step("assess-learners", assess_learners, refs, loaded)
+        assessment = assess_learners(refs, loaded)
     except Exception as exc:  # no/old/mismatched/corrupt model, or the ML step failed
         summary.ml_status = "fallback"
         summary.ml_reason = f"{exc}" if isinstance(exc, ModelUnavailable) else error_line(exc)
@@ -116,7 +112,6 @@ def choose_selector(
 
 
 def select_with_fallback(
-    step: StepRunner,
     summary: RunSummary,
     refs: FeatureRefs,
     cs: ChallengeSettings,
@@ -126,11 +121,11 @@ def select_with_fallback(
     """``select-challenges`` with ``selector``; an error inside ML selection sends everyone
     down the fallback path instead (said in the summary), any other error fails the run."""
     try:
-        return step("select-challenges", select_challenges, refs, cs, day, selector)
+        return select_challenges(refs, cs, day, selector)
     except Exception as exc:
         if selector.name != MLSelector.name:
             raise
         summary.ml_status, summary.ml_reason = "fallback", f"ML selection failed: {error_line(exc)}"
         summary.selector, summary.model_version = FallbackSelector.name, None
         get_run_logger().warning("%s", summary.ml_reason)
-        return step("select-challenges", select_challenges, refs, cs, day, FallbackSelector())
+        return select_challenges(refs, cs, day, FallbackSelector())

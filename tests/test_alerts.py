@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect import task
 from typer.testing import CliRunner
 
 from daglig.io.db import make_engine
+from tasks.steps import step_task
 from tests.dq_helpers import query
 from tests.test_flow import build_app
 
@@ -64,7 +64,8 @@ def test_failure_after_retries_emails_step_error_and_run_link(
     build_app(sqlite_url)
     attempts: list[int] = []
 
-    @task(name="upsert-challenges", retries=2, retry_delay_seconds=0)
+    # a step of the flow: a task timed on the run's clock (tasks/steps.py), as the real one
+    @step_task("upsert-challenges", retries=2, retry_delay_seconds=0)
     def broken_upsert(*args: Any) -> Any:
         attempts.append(1)
         raise OSError("disk I/O error on /var/lib/postgresql")

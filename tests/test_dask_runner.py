@@ -60,6 +60,23 @@ def test_threads_is_prefects_thread_pool() -> None:
     assert isinstance(task_runner("threads"), ThreadPoolTaskRunner)
 
 
+def test_the_flows_thread_runner_takes_its_size_from_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from daglig.config import Settings
+    from flows.runners import default_runner
+
+    assert Settings(shard_threads=3).shard_threads == 3
+    assert default_runner()._max_workers == 2  # type: ignore[attr-defined]
+    monkeypatch.setenv("DAGLIG_SHARD_THREADS", "5")
+    assert Settings().shard_threads == 5
+    assert default_runner()._max_workers == 5  # type: ignore[attr-defined]
+    assert task_runner("threads", threads=4)._max_workers == 4  # type: ignore[attr-defined]
+    # settings that do not validate leave the default here; the run fails on them itself
+    monkeypatch.setenv("DATABASE_URL", "mysql://nope")
+    assert default_runner()._max_workers == 2  # type: ignore[attr-defined]
+
+
 def test_dask_with_an_address_connects_to_that_cluster() -> None:
     from prefect_dask import DaskTaskRunner
 

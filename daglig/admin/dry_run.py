@@ -23,6 +23,7 @@ from daglig.challenge_settings import (
 )
 from daglig.config import Settings
 from daglig.io.db import read_frame
+from daglig.io.run_folder import RunFolder
 
 
 def _why(source: str, user: dict[str, Any], result: dict[str, Any], min_answers: int) -> str:
@@ -85,14 +86,15 @@ def dry_run_user(settings: Settings, user_id: int, day: date) -> dict[str, Any]:
     }
     if result["status"] == "disabled":
         return {**base, "selector": None, "why": "generation_enabled is false", "challenges": []}
-    folder = settings.runs_dir / day.isoformat() / str(state.state_details.flow_run_id)
-    users = pl.read_parquet(folder / "user_features.parquet").filter(pl.col("user_id") == user_id)
+    run = RunFolder.at(settings.runs_dir, day, str(state.state_details.flow_run_id))
+    users = pl.read_parquet(run.user_features).filter(pl.col("user_id") == user_id)
     if users.is_empty():
         raise NotFound(f"no user {user_id} known before the cutoff of {day}")
     cols = ["is_active", "total_answers", "accuracy", "current_streak"]
     user = {k: jsonable(v) for k, v in users.select(cols).row(0, named=True).items()}
     challenges = [
-        {k: v for k, v in c.items() if k != "user_id"} for c in chosen_challenges(folder, [user_id])
+        {k: v for k, v in c.items() if k != "user_id"}
+        for c in chosen_challenges(run.root, [user_id])
     ]
     if not user["is_active"]:
         selector, why = None, "inactive user: no challenges"
@@ -113,10 +115,9 @@ def chosen_challenges(folder: Path, user_ids: list[int]) -> list[dict[str, Any]]
     per user and slot the type, category, target, difficulty, XP, source, Norwegian text
     and reason (decoded JSON)."""
     # one file of keyed assignments per shard (tasks/render.py)
-    keyed = pl.read_parquet(sorted(folder.glob("shard-*/assignments_keyed.parquet"))).filter(
-        pl.col("user_id").is_in(user_ids)
-    )
-    texts = pl.read_parquet(folder / "challenges.parquet").select(
+    run = RunFolder(folder)
+    keyed = pl.read_parquet(run.keyed_assignments()).filter(pl.col("user_id").is_in(user_ids))
+    texts = pl.read_parquet(run.challenges).select(
         "content_key", "title", "description", "xp_reward", "bonus_xp"
     )
     chosen = keyed.join(texts, on="content_key", how="left").sort("user_id", "slot")

@@ -1,0 +1,139 @@
+"""The steps of a run, timed: what lets the flow call each task directly.
+
+The flow opens a :class:`StepClock` for the run (``with StepClock(progress) as clock:``);
+every step called inside it records itself there:
+
+- a Prefect task made by :func:`step_task` (pure compute) or ``tasks.retry.io_task``
+  (database, disk, SMTP: with the retry policy) is a :class:`StepTask`;
+- a step that fans a per-shard task out (``extract-features``, ``assess-learners``,
+  ``select-challenges``, ``render-challenges``) is a plain function decorated with
+  :func:`step`.
+
+A step records its seconds (retries included) under its name, moves the run's progress
+artifact one step on, and, when it raises, leaves its name and start on the clock
+(``failed``, ``failed_started``) for the summary's failed task. A step called inside
+another step (``render-challenges`` inside its fan-out step, the tasks of a backfill's
+inner run) belongs to the outer one: only the outermost is timed. Outside a clock (a task
+called in a test, a per-shard task submitted to the runner) nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from prefect import Task
+from prefect.cache_policies import NONE
+
+from tasks.progress import Progress
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StepClock:
+    """One run's step times, the running step, and the step that failed."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.seconds: dict[str, float] = {}
+        self.current: str | None = None
+        self.failed: str | None = None
+        self.failed_started: datetime | None = None  # when the failed step began (UTC)
+        self.progress = progress
+        self._token: Token[StepClock | None] | None = None
+
+    def __enter__(self) -> StepClock:
+        self._token = _CLOCK.set(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _CLOCK.reset(self._token)
+            self._token = None
+
+    def failed_step_seconds(self) -> float | None:
+        """The failed step's time until now, its retries included."""
+        if self.failed_started is None:
+            return None
+        return round((datetime.now(UTC) - self.failed_started).total_seconds(), 3)
+
+
+_CLOCK: ContextVar[StepClock | None] = ContextVar("daglig_step_clock", default=None)
+
+
+@contextmanager
+def timing(name: str) -> Iterator[None]:
+    """Record the step ``name`` on the run's clock (see the module docstring)."""
+    clock = _CLOCK.get()
+    if clock is None or clock.current is not None:  # no run's clock, or inside a step
+        yield
+        return
+    clock.current, clock.failed, clock.failed_started = name, None, None
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    try:
+        yield
+    except BaseException:
+        clock.failed, clock.failed_started = name, started
+        raise
+    finally:
+        clock.current = None
+    clock.seconds[name] = round(time.perf_counter() - t0, 3)
+    if clock.progress is not None:
+        clock.progress.advance(1, f"{name} done")
+
+
+def step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A step that is not one task (a fan-out of a per-shard task): timed as ``name``."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def timed(*args: P.args, **kwargs: P.kwargs) -> R:
+            with timing(name):
+                return fn(*args, **kwargs)
+
+        return timed
+
+    return decorate
+
+
+class StepTask(Task[P, R]):
+    """A Prefect task that records itself on the run's clock when the flow calls it."""
+
+    if not TYPE_CHECKING:  # mypy keeps Task's typed overloads of __call__
+
+        def __call__(self, *args, **kwargs):
+            with timing(self.name):
+                return super().__call__(*args, **kwargs)
+
+        def with_options(self, *args, **kwargs):
+            changed = super().with_options(*args, **kwargs)
+            changed.__class__ = StepTask  # Task.with_options builds a plain Task
+            return changed
+
+
+def step_task(
+    name: str, *, timed: bool = True, **options: Any
+) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """The decorator of a pure-compute task of the flow: its Prefect name, no retries, no
+    result cache, timed as a step. I/O tasks take ``tasks.retry.io_task`` instead.
+    ``timed=False``: the run's bookkeeping (its row, its summary, its email), not a step."""
+
+    def decorate(fn: Callable[P, R]) -> Task[P, R]:
+        cls = StepTask if timed else Task
+        return cls(fn=fn, name=name, cache_policy=NONE, **options)
+
+    return decorate
+
+
+def as_step(task: Task[P, R]) -> StepTask[P, R]:
+    """A task declared with plain ``@task`` (``tasks/settings.py``, a file this layer does
+    not change), timed as a step under its own name."""
+    timed: Any = task.with_options()
+    timed.__class__ = StepTask
+    return timed  # type: ignore[no-any-return]
