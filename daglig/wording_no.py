@@ -34,6 +34,7 @@ STEP_NO = {
     "build-morning-report": "Lage morgenrapporten",
     "publish-summary": "Publisere sammendraget i Prefect",
     "send-summary-email": "Sende e-posten",
+    "send-backfill-email": "Sende e-posten om etterfyllingen",
     "record-run-start": "Registrere at kjøringen startet",
     "record-run": "Registrere kjøringen",
     "check-complete-dates": "Finne datoer som allerede er ferdige",
