@@ -9,6 +9,14 @@ every step called inside it records itself there:
   ``select-challenges``, ``render-challenges``) is a plain function decorated with
   :func:`step`.
 
+Every task made here fails with **one line** as its Prefect state message: the task's
+function catches its exception, logs it with the traceback (the task run's log keeps the
+statement and its parameters) and returns ``Failed(message=error_line(exc), data=exc)``.
+Prefect applies the retry policy to a returned failed state as to a raised exception
+(``retry_condition_fn`` reads ``state.data``), a submitted task's ``future.result()``
+raises the exception, and a direct call in the flow raises it too (:class:`OneLineTask`):
+callers see the exception itself, people see ``IntegrityError: … read-only …``.
+
 A step records its seconds (retries included) under its name, moves the run's progress
 artifact one step on, and, when it raises, leaves its name and start on the clock
 (``failed``, ``failed_started``) for the summary's failed task. A step called inside
@@ -27,9 +35,12 @@ from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from prefect import Task
+from prefect import Task, get_run_logger
 from prefect.cache_policies import NONE
+from prefect.client.schemas.objects import State
+from prefect.states import Failed
 
+from daglig.errors import error_line
 from tasks.progress import Progress
 
 P = ParamSpec("P")
@@ -102,19 +113,58 @@ def step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
-class StepTask(Task[P, R]):
-    """A Prefect task that records itself on the run's clock when the flow calls it."""
+def fail_in_one_line(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` as a task's function whose failure is a one-line ``Failed`` state (see the
+    module docstring). ``BaseException`` that is not an ``Exception`` (Ctrl-C, a
+    cancellation) passes through untouched."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            line = error_line(exc)
+            get_run_logger().error("%s", line, exc_info=exc)
+            failed: Any = Failed(message=line, data=exc)
+            return failed  # type: ignore[no-any-return]
+
+    return run
+
+
+def raise_failure(result: Any, kwargs: dict[str, Any]) -> Any:
+    """A direct call's result: the exception of a failed state the task returned, raised
+    (unless the caller asked for the state)."""
+    if kwargs.get("return_state") or not isinstance(result, State) or not result.is_failed():
+        return result
+    exc = result.data
+    if isinstance(exc, BaseException):
+        raise exc
+    return result.result()  # raises Prefect's own error for a state without an exception
+
+
+class OneLineTask(Task[P, R]):
+    """A Prefect task whose direct call raises the exception of the one-line failed state
+    its function returned (:func:`fail_in_one_line`)."""
 
     if not TYPE_CHECKING:  # mypy keeps Task's typed overloads of __call__
 
         def __call__(self, *args, **kwargs):
-            with timing(self.name):
-                return super().__call__(*args, **kwargs)
+            return raise_failure(super().__call__(*args, **kwargs), kwargs)
 
         def with_options(self, *args, **kwargs):
             changed = super().with_options(*args, **kwargs)
-            changed.__class__ = StepTask  # Task.with_options builds a plain Task
+            changed.__class__ = type(self)  # Task.with_options builds a plain Task
             return changed
+
+
+class StepTask(OneLineTask[P, R]):
+    """A task that also records itself on the run's clock when the flow calls it."""
+
+    if not TYPE_CHECKING:
+
+        def __call__(self, *args, **kwargs):
+            with timing(self.name):
+                return super().__call__(*args, **kwargs)
 
 
 def step_task(
@@ -125,15 +175,16 @@ def step_task(
     ``timed=False``: the run's bookkeeping (its row, its summary, its email), not a step."""
 
     def decorate(fn: Callable[P, R]) -> Task[P, R]:
-        cls = StepTask if timed else Task
-        return cls(fn=fn, name=name, cache_policy=NONE, **options)
+        cls = StepTask if timed else OneLineTask
+        return cls(fn=fail_in_one_line(fn), name=name, cache_policy=NONE, **options)
 
     return decorate
 
 
 def as_step(task: Task[P, R]) -> StepTask[P, R]:
     """A task declared with plain ``@task`` (``tasks/settings.py``, a file this layer does
-    not change), timed as a step under its own name."""
+    not change), timed as a step under its own name, failing in one line."""
     timed: Any = task.with_options()
     timed.__class__ = StepTask
+    timed.fn = fail_in_one_line(task.fn)
     return timed  # type: ignore[no-any-return]

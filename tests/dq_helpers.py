@@ -233,6 +233,23 @@ def run_logs(flow_run_id: Any) -> list[str]:
     return [f"{log.name} {log.message}" for log in logs]
 
 
+def task_run_messages(flow_run_id: Any) -> dict[str, str]:
+    """{task name: its final state's message} of one flow run (call after :func:`task_runs`
+    found the tasks recorded)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    return {
+        r.name.rsplit("-", 1)[0]: r.state.message or ""
+        for r in runs
+        if r.state is not None and r.state.is_final()
+    }
+
+
 def task_runs(flow_run_id: Any, expect: set[str]) -> dict[str, tuple[str, int]]:
     """{task name: (final state type, run count)} of one flow run, from the Prefect API.
     The server records task runs from events, a moment later: wait until the ``expect``ed

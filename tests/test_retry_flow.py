@@ -26,6 +26,7 @@ from tests.dq_helpers import (
     latest_flow_run,
     query,
     run_flow,
+    task_run_messages,
     task_runs,
 )
 
@@ -62,10 +63,23 @@ def run_cli(
 ) -> tuple[Any, dict[str, tuple[str, int]]]:
     """``daglig run --date RUN`` the way a person types it, and its task runs (once the
     ``expect``ed ones and those every run has are recorded)."""
+    r, runs, _ = run_cli_with_messages(url, tmp_path, prefect_api, expect, always)
+    return r, runs
+
+
+def run_cli_with_messages(
+    url: str,
+    tmp_path: Path,
+    prefect_api: str,
+    expect: set[str],
+    always: frozenset[str] = frozenset({"check-health", "record-run"}),
+) -> tuple[Any, dict[str, tuple[str, int]], dict[str, str]]:
+    """:func:`run_cli`, and the task runs' final state messages."""
     t0 = datetime.now(UTC)
     r = daglig("run", "--date", RUN.isoformat(), env=cli_env(url, tmp_path / "data", prefect_api))
     flow_run = latest_flow_run(RUN_NAME, t0)
-    return r, task_runs(flow_run.id, {*always, *expect})
+    runs = task_runs(flow_run.id, {*always, *expect})
+    return r, runs, task_run_messages(flow_run.id)
 
 
 def assert_no_task_retried(runs: dict[str, tuple[str, int]]) -> None:
@@ -108,10 +122,14 @@ def test_a_constraint_error_in_the_write_fails_after_one_attempt(
     dialect = engine.dialect.name
     engine.dispose()
     execute(db_url, *TRIGGER[dialect])
-    r, runs = run_cli(db_url, tmp_path, prefect_api, {"upsert-challenges"})
+    r, runs, messages = run_cli_with_messages(db_url, tmp_path, prefect_api, {"upsert-challenges"})
     assert r.returncode == 1, r
     assert runs["upsert-challenges"] == ("FAILED", 1), runs
     assert_no_task_retried(runs)
+    # what the Prefect UI shows for the failed task: one line, no statement, no parameters
+    assert messages["upsert-challenges"] == (
+        "IntegrityError: daily_challenges is read-only during maintenance"
+    ), messages
     assert query(db_url, "SELECT COUNT(*) FROM user_daily_challenges") == [(0,)]
 
 
