@@ -70,12 +70,32 @@ class DayOutcome:
     assignments: int = 0
     assignments_added: int = 0
     seconds: float = 0.0
-    error: str = ""
+    error: str = ""  # the one line (``IntegrityError: …``), without the step
     flow_run: str = ""
+    failed_step: str = ""  # the nightly run's step that failed, when it says
 
     @property
     def failed(self) -> bool:
         return self.outcome == "failed"
+
+    @property
+    def error_text(self) -> str:
+        """The error as the table artifact shows it: ``failed in <step>: <line>``."""
+        if self.failed_step and self.error:
+            return f"failed in {self.failed_step}: {self.error}"
+        return self.error
+
+
+def day_failure(message: str, day: date) -> tuple[str, str]:
+    """(failed step, one line) of a nightly run's state message ``run for <day> failed in
+    <step>: <line>`` (the only thing a run in another process hands back); ("", the first
+    line) for any other message."""
+    lines = message.strip().splitlines()
+    line = lines[0].removeprefix(f"run for {day.isoformat()} ") if lines else ""
+    head, sep, rest = line.partition(": ")
+    if sep and head.startswith("failed in ") and " " not in head.removeprefix("failed in "):
+        return head.removeprefix("failed in "), rest
+    return "", line
 
 
 def skipped(status: DayStatus) -> DayOutcome:
@@ -96,6 +116,7 @@ def finished(
     seconds: float,
     error: str = "",
     flow_run: str = "",
+    failed_step: str = "",
 ) -> DayOutcome:
     """The outcome of a date that ran, from its database state before and after."""
     return DayOutcome(
@@ -108,6 +129,7 @@ def finished(
         seconds=round(seconds, 2),
         error=error,
         flow_run=flow_run,
+        failed_step=failed_step,
     )
 
 
@@ -123,7 +145,7 @@ def table_rows(outcomes: list[DayOutcome]) -> list[dict[str, Any]]:
             "assignments": o.assignments,
             "assignments_added": o.assignments_added,
             "seconds": o.seconds,
-            "error": o.error,
+            "error": o.error_text,
             "flow_run": o.flow_run,
         }
         for o in sorted(outcomes, key=lambda o: o.day)
@@ -171,5 +193,5 @@ def failure_message(outcomes: list[DayOutcome]) -> str | None:
     bad = sorted((o for o in outcomes if o.failed), key=lambda o: o.day)
     if not bad:
         return None
-    which = "; ".join(f"{o.day.isoformat()} ({o.error})" for o in bad)
+    which = "; ".join(f"{o.day.isoformat()} ({o.error_text})" for o in bad)
     return f"backfill failed for {len(bad)} of {len(outcomes)} dates: {which}"

@@ -62,7 +62,7 @@ def backfill_context(
                 "added": norsk.integer(o.assignments_added),
                 "complete": f"{norsk.integer(o.users_complete)} av {norsk.integer(o.active_users)}",
                 "seconds": norsk.decimal(o.seconds),
-                "error": _error_no(o.error),
+                "error": _error_no(o),
             }
             for o in ordered
         ],
@@ -72,13 +72,12 @@ def backfill_context(
     }
 
 
-def _error_no(error: str | None) -> str:
-    """A date's one-line error for the Norwegian email: "failed in upsert-challenges: X"
-    (what the Prefect table shows) as "Skrive utfordringene til databasen: X"."""
-    line = wording.one_line(error, 200)
-    step, sep, rest = line.partition(": ")
-    if sep and step.startswith("failed in "):
-        return f"{wording.step_no(step.removeprefix('failed in '))}: {rest}"
+def _error_no(outcome: DayOutcome) -> str:
+    """A date's one-line error for the Norwegian email: the failed step's Norwegian label
+    and the line ("Skrive utfordringene til databasen: IntegrityError: …")."""
+    line = wording.one_line(outcome.error, 200)
+    if outcome.failed_step and line:
+        return f"{wording.step_no(outcome.failed_step)}: {line}"
     return line
 
 

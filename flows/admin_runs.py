@@ -9,8 +9,6 @@ from typing import Any
 
 from daglig.admin.common import AdminError, Unavailable
 
-NIGHTLY_DEPLOYMENT = "daily-challenges/nightly"
-
 
 def prefect_api_url() -> str | None:
     """The Prefect API this process talks to (``PREFECT_API_URL``), or None: no server."""
@@ -30,6 +28,8 @@ def generate(
         from prefect.client.schemas.objects import FlowRun
         from prefect.deployments import run_deployment
         from prefect.exceptions import ObjectNotFound
+
+        from flows.common import NIGHTLY_DEPLOYMENT
 
         try:
             fr = run_deployment(

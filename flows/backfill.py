@@ -36,6 +36,7 @@ from daglig.backfill import (
     DayStatus,
     artifact_rows,
     backfill_dates,
+    day_failure,
     effective_concurrency,
     failure_message,
     finished,
@@ -44,12 +45,12 @@ from daglig.backfill import (
 )
 from daglig.config import Settings
 from daglig.errors import error_line
+from flows.common import NIGHTLY_DEPLOYMENT
 from tasks.backfill import read_day_statuses
 from tasks.progress import Progress
 from tasks.report import send_backfill_email
 from tasks.settings import load_challenge_settings
 
-NIGHTLY_DEPLOYMENT = "daily-challenges/nightly"
 DAY_TIMEOUT_SECONDS = 3 * 3600  # a date not finished by then counts as failed
 
 
@@ -68,14 +69,12 @@ def _run_name() -> str:
     return f"backfill-{p.get('start_date')}-to-{p.get('end_date')}{force}"
 
 
-def _without_day(message: str, day: date) -> str:
-    """A daily run's one-line state message without "run for <day> " (the table has a
-    date column): ``failed in upsert-challenges: IntegrityError: …``."""
-    return message.removeprefix(f"run for {day.isoformat()} ")
+Ran = tuple[bool, str, str, str]  # (ok, failed step, error line, flow run id)
 
 
-def run_in_process(day: date, force: bool) -> tuple[bool, str, str]:
-    """The daily flow for ``day`` as a subflow in this process → (ok, error, flow run id)."""
+def run_in_process(day: date, force: bool) -> Ran:
+    """The daily flow for ``day`` as a subflow in this process → (ok, failed step, error,
+    flow run id)."""
     # imported here: a backfill run from its deployment never loads the daily flow's
     # heavy imports (great_expectations, scikit-learn) into its own process
     from flows.daily_challenges import generate_daily_challenges
@@ -83,17 +82,18 @@ def run_in_process(day: date, force: bool) -> tuple[bool, str, str]:
     state = generate_daily_challenges(run_date=day, force=force, notify=False, return_state=True)
     flow_run = str(state.state_details.flow_run_id or "")
     if state.is_completed():
-        return True, "", flow_run
+        return True, "", "", flow_run
     exc = state.result(raise_on_failure=False)
     if state.message and "\n" not in state.message:  # the daily flow's one line
-        return False, _without_day(state.message, day), flow_run
+        return False, *day_failure(state.message, day), flow_run
     error = error_line(exc) if isinstance(exc, BaseException) else ""
-    return False, error or str(state.name), flow_run
+    return False, "", error or str(state.name), flow_run
 
 
-def run_as_deployment(day: date, force: bool) -> tuple[bool, str, str]:
+def run_as_deployment(day: date, force: bool) -> Ran:
     """A run of the nightly deployment for ``day``, linked as a subflow, waited for →
-    (ok, error, flow run id). The worker runs it in a process of its own."""
+    (ok, failed step, error, flow run id). The worker runs it in a process of its own:
+    its state message is all that comes back."""
     child = cast(
         FlowRun,
         run_deployment(
@@ -105,13 +105,14 @@ def run_as_deployment(day: date, force: bool) -> tuple[bool, str, str]:
     )
     state = child.state
     if state is not None and state.is_completed():
-        return True, "", str(child.id)
+        return True, "", "", str(child.id)
     if state is None or not state.is_final():
         name = state.name if state else "unknown"
-        return False, f"not finished after {DAY_TIMEOUT_SECONDS} s (state {name})", str(child.id)
+        waited = f"not finished after {DAY_TIMEOUT_SECONDS} s (state {name})"
+        return False, "", waited, str(child.id)
     # the daily flow's state message is one line; a crashed process's may not be
-    lines = (state.message or "").strip().splitlines()
-    return False, _without_day(lines[0], day) if lines else state.name or "failed", str(child.id)
+    step, line = day_failure(state.message or "", day)
+    return False, step, line or state.name or "failed", str(child.id)
 
 
 def _run_date(
@@ -120,16 +121,18 @@ def _run_date(
     """Run one date (never raises) and read back what the day holds."""
     t0 = time.perf_counter()
     try:
-        ok, error, flow_run = (run_as_deployment if separate else run_in_process)(day, force)
+        ok, step, error, flow_run = (run_as_deployment if separate else run_in_process)(day, force)
     except Exception as exc:  # e.g. the nightly deployment does not exist
-        ok, error, flow_run = False, error_line(exc), ""
+        ok, step, error, flow_run = False, "", error_line(exc), ""
     seconds = time.perf_counter() - t0
     try:
         (after,) = read_day_statuses(settings, [day], cpu)
     except Exception as exc:  # the counts are for reading; the date's outcome stands
         after = before
         error = error or f"counts unreadable after the run: {error_line(exc)}"
-    return finished(before, after, ok=ok, seconds=seconds, error=error, flow_run=flow_run)
+    return finished(
+        before, after, ok=ok, seconds=seconds, error=error, flow_run=flow_run, failed_step=step
+    )
 
 
 def _email(start: date, end: date, outcomes: list[DayOutcome], settings: Settings) -> None:

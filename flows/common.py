@@ -15,6 +15,10 @@ from pydantic import WithJsonSchema
 # Custom run form shows a date picker that may be left empty (omitted → None).
 OptionalDay = Annotated[date | None, WithJsonSchema({"type": "string", "format": "date"})]
 
+#: The nightly deployment (prefect.yaml: flow ``daily-challenges``, deployment ``nightly``):
+#: what a backfill and the admin's "generate" start through the Prefect API.
+NIGHTLY_DEPLOYMENT = "daily-challenges/nightly"
+
 
 def plain_date(day: date) -> date:
     """``day`` as a plain ``datetime.date``. Prefect's runtime gives a ``Date`` subclass

@@ -263,3 +263,22 @@ def test_the_backfill_email_groups_failed_dates_into_rerun_commands() -> None:
     ]
     assert [r["error"] for r in ctx["rows"] if r["failed"]] == ["IntegrityError: x"] * 4
     assert ctx["range_no"] == "01.11.2026–06.11.2026" and ctx["n_failed_no"] == "4"
+
+
+def test_a_dates_failed_step_is_read_once_and_labelled_in_norwegian() -> None:
+    """The nightly run's state message is parsed where it comes back (another process
+    hands back only text); the email labels the step, the table keeps Prefect's words."""
+    from daglig.backfill import DayOutcome, day_failure, table_rows
+    from daglig.backfill_email import backfill_context
+
+    day = date(2026, 11, 2)
+    message = f"run for {day} failed in upsert-challenges: IntegrityError: read-only"
+    assert day_failure(message, day) == ("upsert-challenges", "IntegrityError: read-only")
+    assert day_failure("Crashed: worker died\ntraceback", day) == ("", "Crashed: worker died")
+    assert day_failure("", day) == ("", "")
+
+    step, line = day_failure(message, day)
+    o = DayOutcome(day, "failed", error=line, failed_step=step)
+    assert table_rows([o])[0]["error"] == "failed in upsert-challenges: IntegrityError: read-only"
+    (row,) = backfill_context(day, day, [o])["rows"]
+    assert row["error"] == "Skrive utfordringene til databasen: IntegrityError: read-only"
