@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime
+from email.message import EmailMessage
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
@@ -53,14 +54,15 @@ def publish_summary(summary: RunSummary) -> str:
 def send_summary_email(summary: RunSummary, settings: Settings) -> Delivery:
     t0 = time.perf_counter()
     msg = compose_email(summary, settings.email_from, settings.admin_emails, make_environment())
-    d = deliver(
-        msg,
-        settings,
-        f"daily-challenges-{summary.run_date.isoformat()}-{summary.status}",
-        datetime.now(UTC),
-    )
-    get_run_logger().info("summary email delivered via %s to %s", d.channel, d.target)
+    d = _deliver(msg, settings, f"daily-challenges-{summary.run_date.isoformat()}-{summary.status}")
     log_rows("send-summary-email", 1, len(settings.admin_emails), time.perf_counter() - t0)
+    return d
+
+
+def _deliver(msg: EmailMessage, settings: Settings, key: str) -> Delivery:
+    """Send (or file) ``msg`` under ``key`` and log where it went."""
+    d = deliver(msg, settings, key, datetime.now(UTC))
+    get_run_logger().info("%s delivered via %s to %s", key, d.channel, d.target)
     return d
 
 
@@ -84,13 +86,8 @@ def send_backfill_email(
         flow_run_url,
     )
     failed = any(o.failed for o in outcomes)
-    d = deliver(
-        msg,
-        settings,
-        f"backfill-{start.isoformat()}-to-{end.isoformat()}-{'failed' if failed else 'ok'}",
-        datetime.now(UTC),
-    )
-    get_run_logger().info("backfill email delivered via %s to %s", d.channel, d.target)
+    outcome = "failed" if failed else "ok"
+    d = _deliver(msg, settings, f"backfill-{start.isoformat()}-to-{end.isoformat()}-{outcome}")
     log_rows(
         "send-backfill-email", len(outcomes), len(settings.admin_emails), time.perf_counter() - t0
     )
