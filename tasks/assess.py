@@ -11,10 +11,10 @@ from pathlib import Path
 import polars as pl
 
 from daglig.io.model_store import LoadedModel
-from tasks.common import log_rows, save
+from tasks.common import save
 from tasks.fanout import map_shards, worker_name
 from tasks.features import FeatureRefs, ShardRefs
-from tasks.steps import step, step_task
+from tasks.steps import count_rows, step, step_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ def assess_shard(
         seconds={"learner_rows": round(t1 - t0, 3), "score": round(t2 - t1, 3)},
         worker=worker_name(),
     )
-    log_rows(f"assess-learners[{refs.shard}]", rows.height, assessment.users.height, t2 - t0)
+    count_rows(rows.height, assessment.users.height, label=f"shard {refs.shard}")
     return out
 
 
@@ -69,7 +69,6 @@ def assess_shard(
 def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> list[AssessmentRefs]:
     """Mastery per (user, category), weak areas, skill and exam readiness for every
     active user: one ``assess-learners`` task per shard, on the flow's task runner."""
-    t0 = time.perf_counter()
     if not refs.learner or any(s.clean_log is None for s in refs.shards):
         raise RuntimeError("the feature step did not produce the learner model's inputs")
     out: list[AssessmentRefs] = map_shards(
@@ -80,5 +79,5 @@ def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> list[AssessmentRe
         loaded.model,
         refs.cutoff,
     )
-    log_rows("assess-learners", sum(a.rows for a in out), len(out), time.perf_counter() - t0)
+    count_rows(sum(a.rows for a in out), len(out))
     return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 from daglig.backfill import DayStatus
@@ -10,8 +9,8 @@ from daglig.config import Settings
 from daglig.io.backfill_status import read_day_status
 from daglig.io.db import engine_of
 from daglig.user_features import day_cutoff
-from tasks.common import log_rows
 from tasks.retry import io_task
+from tasks.steps import count_rows
 
 
 @io_task("check-complete-dates", timed=False)
@@ -19,16 +18,10 @@ def read_day_statuses(
     settings: Settings, days: list[date], challenges_per_user: int
 ) -> list[DayStatus]:
     """For each date: active users, users with a full set of assignments, assignments."""
-    t0 = time.perf_counter()
     with engine_of(settings.database_url, settings.session_limits()) as engine:
         statuses = [
             read_day_status(engine, d, day_cutoff(d, settings.timezone), challenges_per_user)
             for d in days
         ]
-    log_rows(
-        "check-complete-dates",
-        len(days),
-        sum(1 for s in statuses if s.complete),
-        time.perf_counter() - t0,
-    )
+    count_rows(len(days), sum(1 for s in statuses if s.complete))
     return statuses

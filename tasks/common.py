@@ -18,6 +18,7 @@ from prefect.logging import get_run_logger
 from daglig.config import Settings
 from daglig.io.files import atomic_path, clear_failed_folder, is_disk_full
 from daglig.io.run_folder import RunFolder
+from tasks.steps import count_rows, in_logged_step
 
 
 def run_folder(settings: Settings, run_date: date) -> Path:
@@ -80,6 +81,12 @@ def tidy_failed_run(settings: Settings, run_date: date, exc: BaseException) -> s
 
 
 def log_rows(task: str, rows_in: int, rows_out: int, seconds: float) -> None:
+    """The rows line of a task declared with plain ``@task`` (tasks/settings.py). Inside a
+    task or step of tasks/steps.py the decorator logs the line (with its own seconds):
+    this only hands it the counts (``count_rows``)."""
+    if in_logged_step():
+        count_rows(rows_in, rows_out)
+        return
     try:
         log: Any = get_run_logger()
     except MissingContextError:  # a task's function called bare (task.fn) in a script or test

@@ -21,10 +21,10 @@ from daglig.io.shard_files import read_shard
 from daglig.quality import last_day_answers
 from daglig.shards import population_partials, population_stats
 from daglig.user_features import ATTEMPTS_SCHEMA, extract_features
-from tasks.common import failing_task, log_rows, run_folder, save
+from tasks.common import failing_task, run_folder, save
 from tasks.fanout import map_shards, worker_name
 from tasks.read_log import ShardPlan, of_shard, read_answer_log
-from tasks.steps import step, step_task
+from tasks.steps import count_rows, step, step_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ def extract_shard_features(
         if learner and plan.exams is not None
         else None,
     )
-    log_rows(f"extract-features[{shard}]", attempts.height, users.height, refs.seconds)
+    count_rows(attempts.height, users.height, label=f"shard {shard}")
     return refs
 
 
@@ -126,7 +126,6 @@ def extract_user_features(
     """Users, questions and the answer log up to the day's cutoff → per-user and
     per-(user, category) features per shard, quarantined rows, yesterday's assignments.
     ``now`` (naive UTC, default: the step's start) dates answers "in the future"."""
-    t0 = time.perf_counter()
     now = now or datetime.now(UTC).replace(tzinfo=None)
     folder = run_folder(settings, run_date)
     with failing_task("read-answer-log"):  # the summary names the task, not this step
@@ -141,7 +140,7 @@ def extract_user_features(
         learner,
     )
     refs = merge_features(plan, parts, learner)
-    log_rows("extract-features", plan.answers_read, plan.shards, time.perf_counter() - t0)
+    count_rows(plan.answers_read, plan.shards)
     return refs
 
 

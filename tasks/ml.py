@@ -32,9 +32,9 @@ from daglig.io.model_store import (
 from daglig.learner.examples import EXAMS_SCHEMA, FEATURES
 from daglig.shards import shard_count, shard_of
 from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
-from tasks.common import log_rows, save
+from tasks.common import save
 from tasks.retry import io_task
-from tasks.steps import step_task
+from tasks.steps import count_rows, step_task
 
 if TYPE_CHECKING:  # scikit-learn takes seconds to import: the nightly run needs none of it
     from daglig.learner.training import TrainingPlan, TrainingResult
@@ -85,7 +85,6 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
     ``DAGLIG_TRAIN_MAX_USERS`` learners (a stable hash sample: one shard of
     ``ceil(users / max)``), as Parquet in the training run's folder (the only step that
     touches the database). The log is streamed, so memory follows the sample, not the app."""
-    t0 = time.perf_counter()
     url = settings.database_url
     questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA)
     users = read_frame(
@@ -111,7 +110,7 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
     folder = settings.runs_dir / f"train-{plan.as_of.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
     data = TrainingData(save(log, folder, "answer_log"), save(exams, folder, "exams"), log.height)
-    log_rows("read-training-log", attempts.height, log.height, time.perf_counter() - t0)
+    count_rows(attempts.height, log.height)
     return data
 
 
@@ -127,7 +126,7 @@ def fit_learner_model(data: TrainingData, plan: TrainingPlan) -> TrainingResult:
     t1 = time.perf_counter()
     result = fit_and_evaluate(log, train, test, plan)
     result.seconds["build_examples"] = round(t1 - t0, 3)
-    log_rows("fit-and-evaluate", data.answers, train.height + test.height, time.perf_counter() - t0)
+    count_rows(data.answers, train.height + test.height)
     get_run_logger().info("held-out metrics:\n%s", metrics_markdown(result.metrics, result.n_test))
     return result
 

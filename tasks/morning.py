@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,8 +17,8 @@ from daglig.morning import (
     MorningReport,
     build_report,
 )
-from tasks.common import log_rows
 from tasks.retry import io_task
+from tasks.steps import count_rows
 
 RECENT_RUNS = 7
 
@@ -29,7 +28,6 @@ def build_morning_report(settings: Settings, run_date: date) -> dict[str, Any]:
     """Yesterday's completion by source, ML vs holdout, the trend, and the seconds of the
     last successful runs (``MorningReport.as_dict()`` plus ``recent_seconds``); empty
     before the pipeline's tables exist: there is nothing to report yet."""
-    t0 = time.perf_counter()
     url = settings.database_url
     with engine_of(url) as engine:
         tables = set(inspect(engine).get_table_names())
@@ -56,5 +54,5 @@ def build_morning_report(settings: Settings, run_date: date) -> dict[str, Any]:
         )
         ok = runs.filter(pl.col("status") == "ok").head(RECENT_RUNS)
         recent = [float(x) for x in ok["total_seconds"].to_list() if x is not None]
-    log_rows("build-morning-report", by_day.height + per_user.height, 1, time.perf_counter() - t0)
+    count_rows(by_day.height + per_user.height, 1)
     return report.as_dict() | {"recent_seconds": recent}

@@ -4,7 +4,6 @@ tables (users, questions, yesterday's assignments, completed exams) beside it.""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -20,8 +19,9 @@ from daglig.learner.examples import EXAMS_SCHEMA
 from daglig.selection import PREVIOUS_SCHEMA
 from daglig.shards import shard_count, with_shard
 from daglig.user_features import QUESTIONS_SCHEMA, USERS_SCHEMA, day_cutoff
-from tasks.common import log_rows, save
+from tasks.common import save
 from tasks.retry import io_task
+from tasks.steps import count_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,6 @@ def read_answer_log(
 ) -> ShardPlan:
     """Users, questions, yesterday's assignments (and completed exams for the learner
     model) and the answer log before the day's cutoff, split by shard into ``folder``."""
-    t0 = time.perf_counter()
     url = settings.database_url
     limits = settings.session_limits()
     cutoff = day_cutoff(run_date, settings.timezone)
@@ -93,7 +92,7 @@ def read_answer_log(
         answers_after_cutoff=int(after["n"][0]) if after.height else 0,
         rows_per_shard=rows,
     )
-    log_rows("read-answer-log", plan.answers_read, n, time.perf_counter() - t0)
+    count_rows(plan.answers_read, n)
     return plan
 
 

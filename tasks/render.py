@@ -3,7 +3,6 @@ the step renders the union of them once, in Norwegian, and prices them."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,10 +10,10 @@ import polars as pl
 
 from daglig.challenges import distinct_challenges, finish_challenges, with_content_key
 from daglig.rendering import render_challenges
-from tasks.common import failing_task, log_rows, save
+from tasks.common import failing_task, save
 from tasks.fanout import map_shards, worker_name
 from tasks.select import SelectedRefs
-from tasks.steps import step, step_task
+from tasks.steps import count_rows, step, step_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +30,6 @@ class KeyedShard:
 @step_task("key-challenges")
 def key_shard(selected: SelectedRefs) -> KeyedShard:
     """One shard's assignments → content keys and the distinct challenges among them."""
-    t0 = time.perf_counter()
     keyed = with_content_key(pl.read_parquet(selected.assignments))
     distinct = distinct_challenges(keyed)
     folder = selected.assignments.parent
@@ -41,12 +39,7 @@ def key_shard(selected: SelectedRefs) -> KeyedShard:
         save(keyed, folder, "assignments_keyed"),
         worker_name(),
     )
-    log_rows(
-        f"key-challenges[{selected.shard}]",
-        keyed.height,
-        distinct.height,
-        time.perf_counter() - t0,
-    )
+    count_rows(keyed.height, distinct.height, label=f"shard {selected.shard}")
     return out
 
 
@@ -67,7 +60,6 @@ def render_distinct(
     """Render each distinct challenge of the day once, in Norwegian, and price it (a few
     thousand templates for millions of assignments); ``ml_title_prefix``: the admins'
     setting of the same name ("[ML] " before ML titles)."""
-    t0 = time.perf_counter()
     distinct = (
         pl.concat([pl.read_parquet(p.distinct) for p in parts])
         .unique("content_key", keep="first")
@@ -75,7 +67,7 @@ def render_distinct(
     )
     challenges = finish_challenges(render_challenges(distinct, ml_title_prefix=ml_title_prefix))
     refs = RenderedRefs(save(challenges, folder, "challenges"), tuple(p.assignments for p in parts))
-    log_rows("render-challenges", rows_in, challenges.height, time.perf_counter() - t0)
+    count_rows(rows_in, challenges.height)
     return refs
 
 

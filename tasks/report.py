@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 
@@ -17,16 +16,14 @@ from daglig.notify import Delivery, deliver
 from daglig.rendering import make_environment
 from daglig.report_tables import count_tables
 from daglig.summary import RunSummary, compose_email, to_markdown
-from tasks.common import log_rows
 from tasks.retry import io_task
-from tasks.steps import step_task
+from tasks.steps import count_rows, step_task
 
 
 @step_task("publish-summary", timed=False)
 def publish_summary(summary: RunSummary) -> str:
     """The markdown artifact and the count tables (by type, category, source), keyed by
     run date so the UI shows each day's history."""
-    t0 = time.perf_counter()
     md = to_markdown(summary)
     create_markdown_artifact(
         key=f"daily-challenges-{summary.run_date.isoformat()}",
@@ -41,21 +38,15 @@ def publish_summary(summary: RunSummary) -> str:
             description=f"Assignments by {key.rsplit('-by-', 1)[1]} {summary.run_date.isoformat()}",
         )
     get_run_logger().info("summary:\n%s", md)
-    log_rows(
-        "publish-summary",
-        summary.assignments,
-        1 + sum(len(r) for r in tables.values()),
-        time.perf_counter() - t0,
-    )
+    count_rows(summary.assignments, 1 + sum(len(r) for r in tables.values()))
     return md
 
 
 @io_task("send-summary-email", timed=False)
 def send_summary_email(summary: RunSummary, settings: Settings) -> Delivery:
-    t0 = time.perf_counter()
     msg = compose_email(summary, settings.email_from, settings.admin_emails, make_environment())
     d = _deliver(msg, settings, f"daily-challenges-{summary.run_date.isoformat()}-{summary.status}")
-    log_rows("send-summary-email", 1, len(settings.admin_emails), time.perf_counter() - t0)
+    count_rows(1, len(settings.admin_emails))
     return d
 
 
@@ -75,7 +66,6 @@ def send_backfill_email(
     flow_run_url: str | None = None,
 ) -> Delivery:
     """The backfill's one email: the whole range, a row per date."""
-    t0 = time.perf_counter()
     msg = compose_backfill_email(
         start,
         end,
@@ -88,7 +78,5 @@ def send_backfill_email(
     failed = any(o.failed for o in outcomes)
     outcome = "failed" if failed else "ok"
     d = _deliver(msg, settings, f"backfill-{start.isoformat()}-to-{end.isoformat()}-{outcome}")
-    log_rows(
-        "send-backfill-email", len(outcomes), len(settings.admin_emails), time.perf_counter() - t0
-    )
+    count_rows(len(outcomes), len(settings.admin_emails))
     return d

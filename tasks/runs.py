@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -35,9 +34,8 @@ from daglig.config import Settings
 from daglig.io.db import engine_of, make_engine, sql_statement
 from daglig.summary import RunSummary
 from models.tables import Base
-from tasks.common import log_rows
 from tasks.retry import io_task
-from tasks.steps import step_task
+from tasks.steps import count_rows, step_task
 
 UNFINISHED = ("running", "written")
 # columns added since the first pipeline_runs tables: added to an older table when missing
@@ -190,7 +188,6 @@ def begin_run(summary: RunSummary, settings: Settings) -> int | None:
     runs Crashed), then insert this run's ``running`` row; returns its id, or None when
     it is not recorded (a dry run before ``pipeline_runs`` exists, or any failure: this
     is bookkeeping, it never fails the run)."""
-    t0 = time.perf_counter()
     log = get_run_logger()
     engine = make_engine(settings.database_url, settings.session_limits())
     try:
@@ -220,7 +217,7 @@ def begin_run(summary: RunSummary, settings: Settings) -> int | None:
         return None
     finally:
         engine.dispose()
-    log_rows("record-run-start", 1, 1, time.perf_counter() - t0)
+    count_rows(1, 1)
     return int(row_id)
 
 
@@ -238,11 +235,10 @@ def mark_written(conn: Connection, row_id: int | None) -> None:
 def record_run(summary: RunSummary, settings: Settings) -> bool:
     """Give the run's row its end (or insert the row when the start was not recorded);
     False when deliberately not recorded."""
-    t0 = time.perf_counter()
     row = run_row(summary, _now(), _flow_run_id())
     with engine_of(settings.database_url, settings.session_limits()) as engine:
         if not _table_ready(engine, create=not summary.dry_run):
-            log_rows("record-run", 1, 0, time.perf_counter() - t0)
+            count_rows(1, 0)
             return False
         with engine.begin() as conn:
             updated = 0
@@ -254,7 +250,7 @@ def record_run(summary: RunSummary, settings: Settings) -> bool:
                 updated = int(started.rowcount or 0)
             if not updated:
                 conn.execute(sql_statement("admin/insert_pipeline_run"), row)
-    log_rows("record-run", 1, 1, time.perf_counter() - t0)
+    count_rows(1, 1)
     return True
 
 

@@ -5,7 +5,6 @@ selection fails."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -22,11 +21,11 @@ from daglig.learner.selection import MLSelector, ShardedMLSelector
 from daglig.selection import FallbackSelector, SelectionInputs, Selector
 from daglig.summary import RunSummary
 from tasks.assess import assess_learners
-from tasks.common import log_rows, save
+from tasks.common import save
 from tasks.fanout import map_shards, worker_name
 from tasks.features import FeatureRefs, ShardRefs
 from tasks.ml import load_learner_model
-from tasks.steps import step, step_task
+from tasks.steps import count_rows, step, step_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,6 @@ def select_shard(
     refs: ShardRefs, challenge_settings: ChallengeSettings, run_date: date, selector: Selector
 ) -> SelectedRefs:
     """One shard's active users' features → assignments (user, slot, parameters, reason)."""
-    t0 = time.perf_counter()
     chosen = selector
     for_shard: Callable[[int], Selector] | None = getattr(selector, "for_shard", None)
     if for_shard is not None:
@@ -67,7 +65,7 @@ def select_shard(
         assignments.height,
         worker_name(),
     )
-    log_rows(f"select-challenges[{refs.shard}]", users.height, out.rows, time.perf_counter() - t0)
+    count_rows(users.height, out.rows, label=f"shard {refs.shard}")
     return out
 
 

@@ -9,7 +9,9 @@ every step called inside it records itself there:
   ``select-challenges``, ``render-challenges``) is a plain function decorated with
   :func:`step`.
 
-Every task made here fails with **one line** as its Prefect state message: the task's
+Every task made here logs one line when it is done (``<name>: N rows in, M rows out, S s``;
+the task says its counts with :func:`count_rows`, the decorator measures the seconds), and fails
+with **one line** as its Prefect state message: the task's
 function catches its exception, logs it with the traceback (the task run's log keeps the
 statement and its parameters) and returns ``Failed(message=error_line(exc), data=exc)``.
 Prefect applies the retry policy to a returned failed state as to a raised exception
@@ -28,6 +30,7 @@ called in a test, a per-shard task submitted to the runner) nothing is recorded.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +41,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from prefect import Task, get_run_logger
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State
+from prefect.exceptions import MissingContextError
 from prefect.states import Failed
 
 from daglig.errors import error_line
@@ -100,12 +104,13 @@ def timing(name: str) -> Iterator[None]:
 
 
 def step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """A step that is not one task (a fan-out of a per-shard task): timed as ``name``."""
+    """A step that is not one task (a fan-out of a per-shard task): timed as ``name`` and
+    logged as a task is (:func:`logged`)."""
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)
         def timed(*args: P.args, **kwargs: P.kwargs) -> R:
-            with timing(name):
+            with timing(name), logged(name):
                 return fn(*args, **kwargs)
 
         return timed
@@ -113,18 +118,62 @@ def step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
-def fail_in_one_line(fn: Callable[P, R]) -> Callable[P, R]:
-    """``fn`` as a task's function whose failure is a one-line ``Failed`` state (see the
-    module docstring). ``BaseException`` that is not an ``Exception`` (Ctrl-C, a
-    cancellation) passes through untouched."""
+_ROWS: ContextVar[list[Any] | None] = ContextVar("daglig_step_rows", default=None)
+
+
+def count_rows(rows_in: int, rows_out: int, label: str = "") -> None:
+    """Tell the task (or step) running this how many rows went in and out (``label``: which
+    part, e.g. ``shard 3``); its decorator logs them with its seconds when it is done."""
+    box = _ROWS.get()
+    if box is not None:
+        box[:] = [rows_in, rows_out, label]
+
+
+def in_logged_step() -> bool:
+    """True inside a task or step whose decorator logs its rows (:func:`logged`)."""
+    return _ROWS.get() is not None
+
+
+def _logger() -> Any:
+    try:
+        return get_run_logger()
+    except MissingContextError:  # a task's function called bare (task.fn) in a script or test
+        return logging.getLogger("daglig")
+
+
+@contextmanager
+def logged(name: str) -> Iterator[None]:
+    """Log ``name``'s rows (:func:`count_rows`) and seconds once it is done (not when it fails:
+    the failure is logged with its traceback)."""
+    box: list[Any] = []
+    token = _ROWS.set(box)
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        _ROWS.reset(token)
+    seconds = time.perf_counter() - t0
+    if box:
+        rows_in, rows_out, label = box
+        what = f"{name} ({label})" if label else name
+        _logger().info("%s: %d rows in, %d rows out, %.2f s", what, rows_in, rows_out, seconds)
+    else:
+        _logger().info("%s: %.2f s", name, seconds)
+
+
+def task_body(name: str, fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` as the function of the task ``name``: logged (:func:`logged`), and failing
+    as a one-line ``Failed`` state (see the module docstring). ``BaseException`` that is
+    not an ``Exception`` (Ctrl-C, a cancellation) passes through untouched."""
 
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return fn(*args, **kwargs)
+            with logged(name):
+                return fn(*args, **kwargs)
         except Exception as exc:
             line = error_line(exc)
-            get_run_logger().error("%s", line, exc_info=exc)
+            _logger().error("%s", line, exc_info=exc)
             failed: Any = Failed(message=line, data=exc)
             return failed  # type: ignore[no-any-return]
 
@@ -144,7 +193,7 @@ def raise_failure(result: Any, kwargs: dict[str, Any]) -> Any:
 
 class OneLineTask(Task[P, R]):
     """A Prefect task whose direct call raises the exception of the one-line failed state
-    its function returned (:func:`fail_in_one_line`)."""
+    its function returned (:func:`task_body`)."""
 
     if not TYPE_CHECKING:  # mypy keeps Task's typed overloads of __call__
 
@@ -176,7 +225,7 @@ def step_task(
 
     def decorate(fn: Callable[P, R]) -> Task[P, R]:
         cls = StepTask if timed else OneLineTask
-        return cls(fn=fail_in_one_line(fn), name=name, cache_policy=NONE, **options)
+        return cls(fn=task_body(name, fn), name=name, cache_policy=NONE, **options)
 
     return decorate
 
@@ -186,5 +235,5 @@ def as_step(task: Task[P, R]) -> StepTask[P, R]:
     not change), timed as a step under its own name, failing in one line."""
     timed: Any = task.with_options()
     timed.__class__ = StepTask
-    timed.fn = fail_in_one_line(task.fn)
+    timed.fn = task_body(task.name, task.fn)
     return timed  # type: ignore[no-any-return]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 
@@ -13,10 +12,10 @@ from daglig.config import Settings
 from daglig.interrupt import guarded_commits
 from daglig.io.db import engine_of
 from daglig.io.store import WriteCounts, write_day
-from tasks.common import log_rows
 from tasks.render import RenderedRefs
 from tasks.retry import io_task
 from tasks.runs import mark_written
+from tasks.steps import count_rows
 
 
 @io_task("upsert-challenges")
@@ -31,7 +30,6 @@ def upsert_challenges(
     """Write the day in one transaction. Its commit passes the interrupt gate
     (``daglig.interrupt``: after Ctrl-C no write starts committing) and takes the run's
     ``pipeline_runs`` row (``run_row``) to ``written`` in the same transaction."""
-    t0 = time.perf_counter()
     challenges = pl.read_parquet(refs.challenges)
     # one shard's assignments in memory at a time, staged one after the other
     assignments = (
@@ -58,10 +56,5 @@ def upsert_challenges(
             log=get_run_logger(),
         )
         committed(asdict(counts))
-    log_rows(
-        "upsert-challenges",
-        counts.assignments_staged,
-        counts.assignments_inserted,
-        time.perf_counter() - t0,
-    )
+    count_rows(counts.assignments_staged, counts.assignments_inserted)
     return counts

@@ -8,7 +8,6 @@ completes in time sends nothing; a failed run is emailed with its one-line messa
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -19,16 +18,16 @@ from typing import Any, cast
 
 import pytest
 
-from flows.prefect_env import PREFECT_OFFLINE
 from tests.dq_helpers import Mailbox, smtp_server
-from tests.test_e2e_server import (
+from tests.prefect_server import (
     REPO,
     Processes,
-    _flow_run,
-    _free_port,
-    _prefect,
-    _start,
-    _wait_healthy,
+    free_port,
+    read_flow_run,
+    server_env,
+    start_deployment_run,
+    start_server,
+    wait_healthy,
 )
 
 pytestmark = pytest.mark.e2e
@@ -39,33 +38,20 @@ ADMINS = "ops@example.no,vakt@example.no"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DAGLIG_"))}
-    env = (
-        base
-        | PREFECT_OFFLINE
-        | {
-            "PREFECT_HOME": str(tmp_path / "prefect-home"),
-            "PREFECT_API_URL": api,
-            "PREFECT_UI_URL": f"http://127.0.0.1:{port}",
-            "DAGLIG_PREFECT_UI_URL": f"http://127.0.0.1:{port}",
-            "PREFECT_CLI_PROMPT": "false",
-            # a run nobody takes is Late 1 s after its start (default 15 s, checked every 5 s)
-            "PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS": "1",
-            "PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_SECONDS": "1",
-        }
+    # a run nobody takes is Late 1 s after its start (default 15 s, checked every 5 s)
+    env = server_env(
+        tmp_path,
+        port,
+        PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS="1",
+        PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_SECONDS="1",
     )
     procs = Processes(tmp_path)
     with smtp_server() as box:
         try:
-            server = procs.start(
-                "server",
-                [_prefect(), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-                + ["--no-ui", "--no-scheduler"],
-                env,
-            )
-            _wait_healthy(api, server)
+            server = start_server(procs, port, env)
+            wait_healthy(api, server)
             deploy_env = env | {
                 "DAGLIG_SMTP_HOST": "127.0.0.1",
                 "DAGLIG_SMTP_PORT": str(box.port),
@@ -124,7 +110,7 @@ def _set_state(api: str, flow_run_id: Any, state: Any) -> None:
 
 def _wait_state(api: str, flow_run_id: Any, name: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while (state := _flow_run(api, str(flow_run_id)).state) is None or state.name != name:
+    while (state := read_flow_run(api, str(flow_run_id)).state) is None or state.name != name:
         assert time.monotonic() < deadline, f"run still {state} after {timeout} s"
         time.sleep(0.5)
 
@@ -136,7 +122,7 @@ def test_a_missed_nightly_run_alerts_the_admins(server: dict[str, Any]) -> None:
     api, box = server["api"], server["box"]
 
     # 1. a run that is late but completes within the window: no alert
-    on_time = _start(api, "daily-challenges/nightly", {"run_date": "2026-11-19"})
+    on_time = start_deployment_run(api, "daily-challenges/nightly", {"run_date": "2026-11-19"})
     _wait_state(api, on_time, "Late")
     from prefect.states import Completed, Failed, Running
 
@@ -145,7 +131,7 @@ def test_a_missed_nightly_run_alerts_the_admins(server: dict[str, Any]) -> None:
     assert _mail(box, MISSED, timeout=WINDOW + 12) is None, [m["Subject"] for m in _received(box)]
 
     # 2. a nightly run nobody runs (no worker): Late, and after the window the alert
-    missed = _start(api, "daily-challenges/nightly", {"run_date": "2026-11-20"})
+    missed = start_deployment_run(api, "daily-challenges/nightly", {"run_date": "2026-11-20"})
     t0 = time.monotonic()
     _wait_state(api, missed, "Late")
     alert = _mail(box, MISSED, timeout=WINDOW + 60)
@@ -164,7 +150,7 @@ def test_a_missed_nightly_run_alerts_the_admins(server: dict[str, Any]) -> None:
     assert len([m for m in _received(box) if MISSED in str(m["Subject"])]) == 1
 
     # 3. a failed run: emailed at once with its one-line message
-    failed = _start(api, "daily-challenges/nightly", {"run_date": "2026-11-21"})
+    failed = start_deployment_run(api, "daily-challenges/nightly", {"run_date": "2026-11-21"})
     line = "IntegrityError: daily_challenges is read-only during maintenance"
     _set_state(
         api, failed, Failed(message=f"run for 2026-11-21 failed in upsert-challenges: {line}")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from flows.prefect_env import PREFECT_OFFLINE
-from tests.test_e2e_server import REPO, _free_port
+from tests.prefect_server import REPO, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def _ui_settings(base: str, proc: subprocess.Popen[bytes], timeout: float = 120)
 
 @pytest.mark.parametrize("how", ["readme", "make"])
 def test_the_ui_on_another_port_talks_to_its_own_api(tmp_path: Path, how: str) -> None:
-    port = _free_port()
+    port = free_port()
     assert port != 4200
     base = f"http://127.0.0.1:{port}"
     # a shell as the reader has it: nothing of Prefect's set, the offline settings exported

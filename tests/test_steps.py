@@ -3,9 +3,12 @@ give the summary each step's seconds and the name of the step that failed."""
 
 from __future__ import annotations
 
+import logging
+import re
+
 import pytest
 
-from tasks.steps import StepClock, step
+from tasks.steps import StepClock, count_rows, step
 
 pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
 
@@ -59,3 +62,32 @@ def test_outside_a_clock_nothing_is_recorded() -> None:
     clock = StepClock()
     assert outer() == "done"
     assert clock.seconds == {}
+
+
+@step("count-things")
+def count_things(n: int) -> int:
+    count_rows(n, n // 2, label="shard 3")
+    return n // 2
+
+
+@step("silent")
+def silent() -> None:
+    return None
+
+
+def test_the_decorator_logs_the_rows_a_step_counts_with_its_own_seconds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="daglig"):
+        assert count_things(10) == 5
+        silent()
+        with pytest.raises(ValueError):
+            inner(fail=True)
+    lines = [r.getMessage() for r in caplog.records if r.name == "daglig"]
+    assert len(lines) == 2, lines  # a failed step logs its failure, not a rows line
+    assert re.fullmatch(r"count-things \(shard 3\): 10 rows in, 5 rows out, \d+\.\d\d s", lines[0])
+    assert re.fullmatch(r"silent: \d+\.\d\d s", lines[1])
+
+
+def test_count_rows_outside_a_step_is_harmless() -> None:
+    count_rows(1, 1)  # nobody to hand the counts to: nothing happens, nothing raises
