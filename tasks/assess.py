@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from daglig.io.model_store import LoadedModel
+from daglig.io.run_folder import RunFile
 from tasks.common import save
 from tasks.fanout import map_shards, worker_name
 from tasks.features import FeatureRefs, ShardRefs
@@ -55,8 +56,8 @@ def assess_shard(
     t2 = time.perf_counter()
     out = AssessmentRefs(
         shard=refs.shard,
-        categories=save(assessment.categories, refs.folder, "assessment_categories"),
-        users=save(assessment.users, refs.folder, "assessment_users"),
+        categories=save(assessment.categories, refs.folder, RunFile.ASSESSMENT_CATEGORIES),
+        users=save(assessment.users, refs.folder, RunFile.ASSESSMENT_USERS),
         rows=rows.height,
         seconds={"learner_rows": round(t1 - t0, 3), "score": round(t2 - t1, 3)},
         worker=worker_name(),

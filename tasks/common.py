@@ -17,7 +17,7 @@ from prefect.logging import get_run_logger
 
 from daglig.config import Settings
 from daglig.io.files import atomic_path, clear_failed_folder, is_disk_full
-from daglig.io.run_folder import RunFolder
+from daglig.io.run_folder import RunFile, RunFolder
 from tasks.steps import count_rows, in_logged_step
 
 
@@ -35,7 +35,7 @@ def run_folder_path(settings: Settings, run_date: date) -> Path:
     return RunFolder.at(settings.runs_dir, run_date, runtime.flow_run.id or uuid4().hex).root
 
 
-def save(frame: pl.DataFrame, folder: Path, name: str) -> Path:
+def save(frame: pl.DataFrame, folder: Path, name: RunFile) -> Path:
     """``folder/<name>.parquet`` (``RunFolder.file``), whole or absent (daglig/io/files.py)."""
     path = RunFolder(folder).file(name)
     with atomic_path(path) as tmp:

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from daglig.config import Settings
-from daglig.io.run_folder import RunFolder
+from daglig.io.run_folder import RunFile, RunFolder
 from daglig.io.shard_files import read_shard
 from daglig.quality import last_day_answers
 from daglig.shards import population_partials, population_stats
@@ -68,21 +68,25 @@ def extract_shard_features(
     refs = ShardRefs(
         shard=shard,
         folder=folder,
-        user_features=save(fs.user_features, folder, "user_features"),
-        user_category_features=save(fs.user_category_features, folder, "user_category_features"),
-        previous=save(of_shard(plan.previous, shard), folder, "previous"),
-        quarantine=save(fs.quarantine, folder, "quarantine"),
-        last_day_answers=save(
-            last_day_answers(attempts, fs.quarantine, run_date, tz), folder, "last_day_answers"
+        user_features=save(fs.user_features, folder, RunFile.USER_FEATURES),
+        user_category_features=save(
+            fs.user_category_features, folder, RunFile.USER_CATEGORY_FEATURES
         ),
-        bins=save(bins, folder, "population_bins"),
-        cats=save(cats, folder, "population_cats"),
+        previous=save(of_shard(plan.previous, shard), folder, RunFile.PREVIOUS),
+        quarantine=save(fs.quarantine, folder, RunFile.QUARANTINE),
+        last_day_answers=save(
+            last_day_answers(attempts, fs.quarantine, run_date, tz),
+            folder,
+            RunFile.LAST_DAY_ANSWERS,
+        ),
+        bins=save(bins, folder, RunFile.POPULATION_BINS),
+        cats=save(cats, folder, RunFile.POPULATION_CATS),
         users=users.height,
         answers=attempts.height,
         seconds=round(time.perf_counter() - t0, 3),
         worker=worker_name(),
-        clean_log=save(fs.clean, folder, "clean_log") if learner else None,
-        exams=save(of_shard(plan.exams, shard), folder, "exams")
+        clean_log=save(fs.clean, folder, RunFile.CLEAN_LOG) if learner else None,
+        exams=save(of_shard(plan.exams, shard), folder, RunFile.EXAMS)
         if learner and plan.exams is not None
         else None,
     )
@@ -162,15 +166,15 @@ def merge_features(plan: ShardPlan, parts: list[ShardRefs], learner: bool) -> Fe
         )
         learner_paths = {
             "questions": plan.questions,
-            "curve": save(curve, folder, "population_curve"),
-            "cat_accuracy": save(cat_acc, folder, "population_cat_accuracy"),
+            "curve": save(curve, folder, RunFile.POPULATION_CURVE),
+            "cat_accuracy": save(cat_acc, folder, RunFile.POPULATION_CAT_ACCURACY),
         }
     return FeatureRefs(
         user_features=save(
-            _concat([p.user_features for p in parts]).sort("user_id"), folder, "user_features"
+            _concat([p.user_features for p in parts]).sort("user_id"), folder, RunFile.USER_FEATURES
         ),
-        previous=save(pl.read_parquet(plan.previous).drop("shard"), folder, "previous"),
-        quarantine=save(quarantine, folder, "quarantine"),
+        previous=save(pl.read_parquet(plan.previous).drop("shard"), folder, RunFile.PREVIOUS),
+        quarantine=save(quarantine, folder, RunFile.QUARANTINE),
         answers_read=plan.answers_read,
         answers_used=plan.answers_read - excluded,
         answers_after_cutoff=plan.answers_after_cutoff,
@@ -179,12 +183,12 @@ def merge_features(plan: ShardPlan, parts: list[ShardRefs], learner: bool) -> Fe
             for k, v in quarantine.group_by("reason").len().sort("reason").iter_rows()
         },
         quality_inputs={
-            "users": save(users, folder, "input_users"),
+            "users": save(users, folder, RunFile.INPUT_USERS),
             "questions": plan.questions,
             "last_day_answers": save(
                 _concat([p.last_day_answers for p in parts]).sort("attempt_id"),
                 folder,
-                "input_last_day_answers",
+                RunFile.INPUT_LAST_DAY_ANSWERS,
             ),
         },
         learner=learner_paths,

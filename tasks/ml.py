@@ -29,6 +29,7 @@ from daglig.io.model_store import (
     model_folder,
     save_model,
 )
+from daglig.io.run_folder import RunFile
 from daglig.learner.examples import EXAMS_SCHEMA, FEATURES
 from daglig.shards import shard_count, shard_of
 from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts
@@ -109,7 +110,9 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
     log = clean.collect()
     folder = settings.runs_dir / f"train-{plan.as_of.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
-    data = TrainingData(save(log, folder, "answer_log"), save(exams, folder, "exams"), log.height)
+    data = TrainingData(
+        save(log, folder, RunFile.ANSWER_LOG), save(exams, folder, RunFile.EXAMS), log.height
+    )
     count_rows(attempts.height, log.height)
     return data
 

@@ -13,7 +13,7 @@ import polars as pl
 
 from daglig.config import SessionLimits, Settings
 from daglig.io.db import engine_of, read_frame, stream_answer_log
-from daglig.io.run_folder import RunFolder
+from daglig.io.run_folder import RunFile, RunFolder
 from daglig.io.shard_files import partition_to_parquet
 from daglig.learner.examples import EXAMS_SCHEMA
 from daglig.selection import PREVIOUS_SCHEMA
@@ -77,15 +77,15 @@ def read_answer_log(
                 read_frame(url, "read/exam_sessions", {"cutoff": cutoff}, EXAMS_SCHEMA, limits), n
             ),
             folder,
-            "exams",
+            RunFile.EXAMS,
         )
     plan = ShardPlan(
         folder=folder,
         shards=n,
         cutoff=cutoff,
-        users=save(with_shard(users, n), folder, "users"),
-        questions=save(questions, folder, "questions"),
-        previous=save(with_shard(previous, n), folder, "previous"),
+        users=save(with_shard(users, n), folder, RunFile.USERS),
+        questions=save(questions, folder, RunFile.QUESTIONS),
+        previous=save(with_shard(previous, n), folder, RunFile.PREVIOUS),
         exams=exams,
         answers=RunFolder(folder).answers,
         answers_read=sum(rows.values()),

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from daglig.challenges import distinct_challenges, finish_challenges, with_content_key
+from daglig.io.run_folder import RunFile
 from daglig.rendering import render_challenges
 from tasks.common import failing_task, save
 from tasks.fanout import map_shards, worker_name
@@ -35,8 +36,8 @@ def key_shard(selected: SelectedRefs) -> KeyedShard:
     folder = selected.assignments.parent
     out = KeyedShard(
         selected.shard,
-        save(distinct, folder, "distinct_challenges"),
-        save(keyed, folder, "assignments_keyed"),
+        save(distinct, folder, RunFile.DISTINCT_CHALLENGES),
+        save(keyed, folder, RunFile.ASSIGNMENTS_KEYED),
         worker_name(),
     )
     count_rows(keyed.height, distinct.height, label=f"shard {selected.shard}")
@@ -66,7 +67,9 @@ def render_distinct(
         .sort("content_key")
     )
     challenges = finish_challenges(render_challenges(distinct, ml_title_prefix=ml_title_prefix))
-    refs = RenderedRefs(save(challenges, folder, "challenges"), tuple(p.assignments for p in parts))
+    refs = RenderedRefs(
+        save(challenges, folder, RunFile.CHALLENGES), tuple(p.assignments for p in parts)
+    )
     count_rows(rows_in, challenges.height)
     return refs
 

@@ -17,6 +17,7 @@ from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
 from daglig.errors import error_line
 from daglig.io.model_store import ModelUnavailable
+from daglig.io.run_folder import RunFile
 from daglig.learner.selection import MLSelector, ShardedMLSelector
 from daglig.selection import FallbackSelector, SelectionInputs, Selector
 from daglig.summary import RunSummary
@@ -60,7 +61,7 @@ def select_shard(
     )
     out = SelectedRefs(
         refs.shard,
-        save(assignments, refs.folder, "assignments"),
+        save(assignments, refs.folder, RunFile.ASSIGNMENTS),
         users.height,
         assignments.height,
         worker_name(),

@@ -7,9 +7,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 
 SHARD_PREFIX = "shard-"
+
+
+class RunFile(StrEnum):
+    """Every file a run's steps hand each other (``<name>.parquet``), named in one place."""
+
+    USERS = "users"  # the active users to assess tonight, with their shard (read-answer-log)
+    QUESTIONS = "questions"  # the question bank (read-answer-log)
+    PREVIOUS = "previous"  # yesterday's assignments, for the no-repeat rule
+    EXAMS = "exams"  # completed exam sessions (the learner model's features)
+    INPUT_USERS = "input_users"  # the users the input gate checked
+    LAST_DAY_ANSWERS = "last_day_answers"  # a shard's last day of answers (the input gate)
+    INPUT_LAST_DAY_ANSWERS = "input_last_day_answers"  # every shard's, for the input gate
+    USER_FEATURES = "user_features"  # every user's features, sorted by user
+    USER_CATEGORY_FEATURES = "user_category_features"  # per (user, category) features
+    QUARANTINE = "quarantine"  # answers set aside by the input gate, with their reason
+    POPULATION_BINS = "population_bins"  # the population's accuracy by difficulty bin
+    POPULATION_CATS = "population_cats"  # the population's accuracy by category
+    POPULATION_CURVE = "population_curve"  # the learner model's difficulty curve
+    POPULATION_CAT_ACCURACY = "population_cat_accuracy"  # the learner model's per-category accuracy
+    CLEAN_LOG = "clean_log"  # the answer log after the input gate (the learner model's input)
+    ASSESSMENT_USERS = "assessment_users"  # skill, confidence and exam readiness per learner
+    ASSESSMENT_CATEGORIES = "assessment_categories"  # mastery per (learner, category)
+    ASSIGNMENTS = "assignments"  # a shard's selected assignments
+    ASSIGNMENTS_KEYED = "assignments_keyed"  # a shard's assignments with their content key
+    DISTINCT_CHALLENGES = "distinct_challenges"  # a shard's distinct challenges, before rendering
+    CHALLENGES = "challenges"  # the day's distinct challenges, rendered and priced
+    ANSWER_LOG = "answer_log"  # the training run's sampled answer log
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,16 +51,15 @@ class RunFolder:
         """The folder of the flow run ``flow_run_id`` for ``run_date`` under ``runs_dir``."""
         return cls(runs_dir / run_date.isoformat() / flow_run_id)
 
-    def file(self, name: str) -> Path:
-        """``<name>.parquet`` in this folder (``users``, ``user_features``, ``challenges``,
-        ``assignments_keyed`` in a shard's folder, …)."""
+    def file(self, name: RunFile) -> Path:
+        """``<name>.parquet`` in this folder (or in a shard's: :meth:`shard`)."""
         return self.root / f"{name}.parquet"
 
     def shard(self, shard: int) -> RunFolder:
         """The folder of shard ``shard``: ``shard-NNNN/``."""
         return RunFolder(self.root / f"{SHARD_PREFIX}{shard:04d}")
 
-    def shard_files(self, name: str) -> list[Path]:
+    def shard_files(self, name: RunFile) -> list[Path]:
         """``<name>.parquet`` of every shard that wrote one, in shard order."""
         return sorted(self.root.glob(f"{SHARD_PREFIX}*/{name}.parquet"))
 
@@ -45,13 +72,13 @@ class RunFolder:
     @property
     def user_features(self) -> Path:
         """Every user's features, sorted by user (the merge of the shards')."""
-        return self.file("user_features")
+        return self.file(RunFile.USER_FEATURES)
 
     @property
     def challenges(self) -> Path:
         """The day's distinct challenges, rendered and priced."""
-        return self.file("challenges")
+        return self.file(RunFile.CHALLENGES)
 
     def keyed_assignments(self) -> list[Path]:
         """Every shard's assignments with their content key (one file per shard)."""
-        return self.shard_files("assignments_keyed")
+        return self.shard_files(RunFile.ASSIGNMENTS_KEYED)
