@@ -41,6 +41,12 @@ def weak_area_quality(
         "user_id", "category", "true_rank"
     )
     model_top = categories.filter(pl.col("weak_rank") == 1).select("user_id", "category")
+    evidence_top = (
+        rows.sort(["user_id", "ev_uc_logit", "category"])
+        .group_by("user_id", maintain_order=True)
+        .first()
+        .select("user_id", "category")
+    )
     naive_top = (
         rows.filter(pl.col("attempts") > 0)
         .with_columns(acc=pl.col("correct") / pl.col("attempts"))
@@ -54,11 +60,13 @@ def weak_area_quality(
         users = totals.filter(pl.col("n").is_between(lo, hi - 1)).select("user_id")
         m = model_top.join(users, on="user_id", how="semi")
         n = naive_top.join(users, on="user_id", how="semi")
+        e = evidence_top.join(users, on="user_id", how="semi")
         label = f">={lo}" if hi == 10**9 else f"{lo}-{hi - 1}"
         out[label] = {
             "users": m.height,
             **{f"model_k{k}": _precision(m, truth, k) for k in (1, 2, 3)},
             **{f"naive_k{k}": _precision(n, truth, k) for k in (1, 2, 3)},
+            **{f"evidence_k{k}": _precision(e, truth, k) for k in (1, 2, 3)},
         }
     return out
 
