@@ -5,7 +5,8 @@ training (read, examples, fit, evaluate against AVG / Laplace / Elo on the later
 week), tonight's scoring (learner rows + assessment for every active user), and the
 weak-area quality against the simulator's ground truth: precision@1 of the top weak area
 among the user's truly weakest k categories (k = 1, 2, 3), for users with at least 50
-answers, beside the naive choice (lowest lifetime accuracy), also by answer band.
+answers, beside the naive choice (lowest lifetime accuracy) and the evidence's choice
+(lowest ``ev_uc_logit``, the online evidence's posterior logit), also by answer band.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def weak_area_quality(
         "user_id", "category", "true_rank"
     )
     model_top = categories.filter(pl.col("weak_rank") == 1).select("user_id", "category")
+    evidence_top = (
+        rows.sort(["user_id", "ev_uc_logit", "category"])
+        .group_by("user_id", maintain_order=True)
+        .first()
+        .select("user_id", "category")
+    )
     naive_top = (
         rows.filter(pl.col("attempts") > 0)
         .with_columns(acc=pl.col("correct") / pl.col("attempts"))
@@ -54,11 +61,13 @@ def weak_area_quality(
         users = totals.filter(pl.col("n").is_between(lo, hi - 1)).select("user_id")
         m = model_top.join(users, on="user_id", how="semi")
         n = naive_top.join(users, on="user_id", how="semi")
+        e = evidence_top.join(users, on="user_id", how="semi")
         label = f">={lo}" if hi == 10**9 else f"{lo}-{hi - 1}"
         out[label] = {
             "users": m.height,
             **{f"model_k{k}": _precision(m, truth, k) for k in (1, 2, 3)},
             **{f"naive_k{k}": _precision(n, truth, k) for k in (1, 2, 3)},
+            **{f"evidence_k{k}": _precision(e, truth, k) for k in (1, 2, 3)},
         }
     return out
 
@@ -142,13 +151,14 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| {name} | {m['log_loss']:.4f} | {m['auc']:.4f} | {m['ece']:.4f} |")
     lines += [
         "",
-        "| answers | users | model p@1 (k=1) | naive (k=1) | model (k=2) | naive (k=2) "
-        "| model (k=3) | naive (k=3) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| answers | users | model p@1 (k=1) | naive (k=1) | evidence (k=1) | model (k=2) "
+        "| naive (k=2) | model (k=3) | naive (k=3) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for band, q in r["weak_area_precision_at_1"].items():
         lines.append(
             f"| {band} | {q['users']:,} | {q['model_k1']:.3f} | {q['naive_k1']:.3f} | "
+            f"{q.get('evidence_k1', float('nan')):.3f} | "
             f"{q['model_k2']:.3f} | {q['naive_k2']:.3f} | {q['model_k3']:.3f} | "
             f"{q['naive_k3']:.3f} |"
         )

@@ -4,6 +4,7 @@ store and the ML selector (tiny literal logs; no database, no Prefect)."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,19 @@ from daglig.learner.assessment import (
     pass_probability,
 )
 from daglig.learner.estimators import EloBaseline, LaplaceBaseline, LearnerModel
-from daglig.learner.examples import EXAMS_SCHEMA, FEATURES, examples, learner_rows, state_at
+from daglig.learner.examples import (
+    EV_CATEGORY_PRECISION,
+    EV_FADE_DAYS,
+    EV_GAIN_KEPT,
+    EV_HALF_LIFE_DAYS,
+    EV_PRACTICE_GAIN,
+    EV_USER_PRECISION,
+    EXAMS_SCHEMA,
+    FEATURES,
+    examples,
+    learner_rows,
+    state_at,
+)
 from daglig.learner.selection import MLSelector
 from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, SelectionInputs
 from daglig.user_features import clean_attempts, day_cutoff, extract_features
@@ -80,9 +93,13 @@ def test_answers_after_the_cutoff_change_no_feature() -> None:
             b.answers(uid, c, 15, correct=0.0, day=RUN - timedelta(days=3))
             b.answers(uid, c, 5, correct=0.0, day=RUN - timedelta(days=14))  # 17:00 ≥ cutoff
     after, _ = state_at(clean_log(b).lazy(), NO_EXAMS.lazy(), users.lazy(), cutoff)
-    assert_frame_equal(
-        before.collect().sort("user_id", "category"), after.collect().sort("user_id", "category")
-    )
+    was = before.collect().sort("user_id", "category")
+    evidence = [f for f in FEATURES if f.startswith("ev_")]
+    assert len(evidence) == 5
+    practised = was.filter(pl.col("attempts") > 0)
+    assert practised.height == 4  # user 1 and 2: signs; user 3: right of way, winter driving
+    assert practised.select(evidence).null_count().sum_horizontal().item() == 0
+    assert_frame_equal(was, after.collect().sort("user_id", "category"))
 
 
 def test_state_has_every_category_and_counts_what_happened() -> None:
@@ -101,6 +118,101 @@ def test_state_has_every_category_and_counts_what_happened() -> None:
     gap = s.filter(pl.col("category") == "environment").row(0, named=True)
     assert gap["attempts"] == 0 and gap["uc_days_since"] is None
     assert gap["uc_accuracy"] == 0.5  # Laplace with no evidence
+
+
+# A population that predicts 0.5 for every difficulty bin, so that p0 = σ(δ_c) by hand.
+FLAT_CURVE = pl.LazyFrame(
+    {"d_bin": list(range(-1, 10)), "q_expected": [0.5] * 11},
+    schema={"d_bin": pl.Int8, "q_expected": pl.Float64},
+)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@pytest.mark.parametrize(
+    ("signs_accuracy", "n", "right"),
+    [
+        (0.5, 10, 8),  # category at the population's mean: δ_c = 0
+        (0.5, 10, 2),
+        (0.8, 10, 8),  # an easy category: δ_c = (logit 0.8 − logit 0.5) / 2
+        (0.8, 4, 4),
+        (0.2, 1, 0),
+    ],
+)
+def test_online_evidence_matches_the_hand_computation(
+    signs_accuracy: float, n: int, right: int
+) -> None:
+    b = AppDataBuilder()
+    learner, newcomer = b.user(), b.user()
+    day = RUN - timedelta(days=3)
+    b.answers(learner, "traffic_signs", n, correct=right / n, day=day)
+    population = (
+        FLAT_CURVE,
+        pl.LazyFrame(
+            {"category": ["traffic_signs", "road_markings"], "cat_accuracy": [signs_accuracy, 0.5]}
+        ),
+    )
+    state, _ = state_at(
+        clean_log(b).lazy(),
+        NO_EXAMS.lazy(),
+        pl.LazyFrame({"user_id": [learner, newcomer]}),
+        CUTOFF,
+        population=population,
+    )
+    s = state.collect()
+    # By hand: δ_c is the category's logit minus the mean logit over the two categories.
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    delta = (logit(signs_accuracy) - logit(0.5)) / 2
+    # the builder's answers: 17:00 (as stored) plus 20 s each; the cutoff is RUN's midnight.
+    times = [
+        datetime.combine(day, datetime.min.time()).replace(hour=17) + timedelta(seconds=20 * i)
+        for i in range(n)
+    ]
+    ages = [(CUTOFF - t).total_seconds() / 86400 for t in times]
+    w = [0.5 ** (a / EV_HALF_LIFE_DAYS) for a in ages]
+    p0 = _sigmoid(delta)
+    g = sum(wi * ((i < right) - p0) for i, wi in enumerate(w))
+    h = sum(wi * p0 * (1 - p0) for wi in w)
+    level = g / (EV_USER_PRECISION + h)
+    practice = math.lgamma(n + 1) / n  # mean log1p(k), k = 0 … n − 1
+    deviation = (g - h * (level + EV_PRACTICE_GAIN * practice)) / (EV_CATEGORY_PRECISION + h)
+    fade = EV_GAIN_KEPT + (1 - EV_GAIN_KEPT) * math.exp(-ages[-1] / EV_FADE_DAYS)
+    tonight = delta + level + deviation + EV_PRACTICE_GAIN * math.log1p(n) * fade
+
+    signs = s.filter((pl.col("user_id") == learner) & (pl.col("category") == "traffic_signs"))
+    row = signs.row(0, named=True)
+    assert row["ev_u_logit"] == pytest.approx(level, abs=1e-9)
+    assert row["ev_uc_relative"] == pytest.approx(deviation, abs=2e-3)  # Stirling's log n!
+    assert row["ev_uc_logit"] == pytest.approx(tonight, abs=2e-3)
+    assert row["ev_uc_sd"] == pytest.approx(1 / math.sqrt(EV_CATEGORY_PRECISION + h))
+    assert row["ev_uc_z"] == pytest.approx(row["ev_uc_relative"] / row["ev_uc_sd"])
+    # never practised: the prior (category offset + the user's level), the rest unknown
+    markings = s.filter((pl.col("user_id") == learner) & (pl.col("category") == "road_markings"))
+    gap = markings.row(0, named=True)
+    assert gap["ev_uc_logit"] == pytest.approx(-delta + level)
+    assert gap["ev_uc_relative"] is None and gap["ev_uc_sd"] is None and gap["ev_uc_z"] is None
+    new = s.filter(pl.col("user_id") == newcomer)
+    assert new.height == len(CATEGORY_KEYS)
+    assert new["ev_u_logit"].null_count() == new.height
+    assert new.filter(pl.col("category") == "traffic_signs")["ev_uc_logit"].item() == pytest.approx(
+        delta
+    )
+
+
+def test_online_evidence_ranks_the_weak_category_lowest() -> None:
+    b = practice_log()  # user 3: right of way 20 %, winter driving 90 %; the only ones there
+    state, _ = state_at(
+        clean_log(b).lazy(), NO_EXAMS.lazy(), pl.LazyFrame({"user_id": [3]}), CUTOFF
+    )
+    s = state.collect().sort("ev_uc_logit")
+    assert s.height == len(CATEGORY_KEYS)
+    assert s["category"][0] == "right_of_way"
+    weak = s.row(0, named=True)
+    strong = s.filter(pl.col("category") == "winter_driving").row(0, named=True)
+    assert weak["ev_uc_logit"] < strong["ev_uc_logit"] - 2
+    assert weak["ev_uc_sd"] < 0.35  # 60 answers at p₀ = 0.2: 1 / √(1 + 60 · 0.16) ≈ 0.31
 
 
 def test_examples_label_only_the_window_with_features_from_before() -> None:

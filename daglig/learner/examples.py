@@ -15,7 +15,9 @@ Inputs:
 
 Per (user, category): attempts, correct, Laplace accuracy, time-decayed accuracy at three
 half-lives, last-k accuracy, the difficulty-adjusted residual (correct minus what the
-question's difficulty predicts), days since last practice, seconds per answer. Per user:
+question's difficulty predicts), days since last practice, seconds per answer, and the
+online evidence (``ev_``: a logit posterior of the user's level and of the category's
+deviation from it, with forgetting; :func:`evidence`). Per user:
 answers, active days, accuracy, residual, recent accuracy, recency, exam-quiz scores. Per
 category: the population's accuracy. Per question asked: its difficulty and the accuracy
 that difficulty predicts.
@@ -34,6 +36,15 @@ LAST_K = 10
 DIFFICULTY_BINS = 10
 US_PER_DAY = 86_400_000_000
 RELATIVE_PRIOR = 4.0  # pseudo-answers shrinking a category's deviation from the user's level
+# Online evidence (``ev_``): a logit posterior per user and per (user, category), answers
+# weighted by exp(−ln 2 · age / half-life) (forgetting) and priced by their difficulty.
+EV_HALF_LIFE_DAYS = 365.0
+EV_USER_PRECISION = 1.5  # prior precision of a user's level (SD ≈ 0.8 logits)
+EV_CATEGORY_PRECISION = 1.0  # prior precision of a category's deviation from it (SD 1)
+EV_PRACTICE_GAIN = 0.28  # logits a learner gains per log1p(answers before) in a category
+EV_GAIN_KEPT = 0.55  # the share of that gain never lost; the rest fades with EV_FADE_DAYS
+EV_FADE_DAYS = 30.0
+LN2 = 0.6931471805599453
 
 EXAMS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "user_id": pl.Int64,
@@ -53,6 +64,11 @@ FEATURES: tuple[str, ...] = (
     "uc_relative_residual",
     "uc_days_since",
     "uc_seconds_per_answer",
+    "ev_uc_logit",
+    "ev_uc_relative",
+    "ev_uc_sd",
+    "ev_uc_z",
+    "ev_u_logit",
     "u_log_answers",
     "u_active_days",
     "u_accuracy",
@@ -99,11 +115,15 @@ def _user_category(past: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
     correct = pl.col("is_correct").cast(pl.Float64)
     decayed = []
     for h in HALF_LIVES_DAYS:
-        w = (-_age_days(cutoff) * (0.6931471805599453 / h)).exp()
+        w = (-_age_days(cutoff) * (LN2 / h)).exp()
         decayed += [w.sum().alias(f"_w{h}"), (w * correct).sum().alias(f"_wc{h}")]
     last_k = pl.col("is_correct").sort_by("answered_at", descending=True).head(LAST_K)
+    w = (-_age_days(cutoff) * (LN2 / EV_HALF_LIFE_DAYS)).exp()
+    p0 = pl.col("_ev_p0")
     return past.group_by("user_id", "category").agg(
         *decayed,
+        _ev_g=(w * (correct - p0)).sum(),
+        _ev_h=(w * p0 * (1.0 - p0)).sum(),
         _n=pl.len(),
         _c=correct.sum(),
         _k_n=last_k.len(),
@@ -115,7 +135,7 @@ def _user_category(past: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
 
 
 def _user(past: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
-    w = (-_age_days(cutoff) * (0.6931471805599453 / 30)).exp()
+    w = (-_age_days(cutoff) * (LN2 / 30)).exp()
     return past.group_by("user_id").agg(
         _un=pl.len(),
         _uc=pl.col("is_correct").cast(pl.Float64).sum(),
@@ -125,6 +145,77 @@ def _user(past: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
         _ulast=pl.col("answered_at").max(),
         u_active_days=pl.col("local_date").n_unique().cast(pl.Float64),
         u_seconds_per_answer=pl.col("time_spent_seconds").mean(),
+    )
+
+
+def _logit(p: pl.Expr) -> pl.Expr:
+    p = p.clip(1e-4, 1 - 1e-4)
+    return (p / (1 - p)).log()
+
+
+def category_offsets(cat_acc: pl.LazyFrame) -> pl.LazyFrame:
+    """Each category's population logit relative to the mean over categories (``_ev_c``):
+    the prior mean of a learner's deviation in it, from the (possibly summed) population
+    accuracy, so that shards agree."""
+    return cat_acc.select(
+        "category", _ev_c=_logit(pl.col("cat_accuracy")) - _logit(pl.col("cat_accuracy")).mean()
+    )
+
+
+def practice_gain(answers: pl.Expr, days_since: pl.Expr) -> pl.Expr:
+    """The logits ``answers`` earlier answers in a category add to a learner's skill in it
+    (the learning curve the evidence is read through): EV_PRACTICE_GAIN · log1p(answers) ·
+    (EV_GAIN_KEPT + (1 − EV_GAIN_KEPT) · exp(−days since the last one / EV_FADE_DAYS))."""
+    fade = EV_GAIN_KEPT + (1.0 - EV_GAIN_KEPT) * (-days_since / EV_FADE_DAYS).exp()
+    return EV_PRACTICE_GAIN * answers.cast(pl.Float64).log1p() * fade
+
+
+def mean_log_practice(n: pl.Expr) -> pl.Expr:
+    """The mean of log1p(k) over k = 0 … n − 1 (the practice behind a category's answers,
+    on average): log(n!) / n, by Stirling's series (error under 0.003 at n = 1); NULL for
+    n = 0."""
+    x = n.cast(pl.Float64)
+    log_factorial = x * x.log() - x + 0.5 * (2 * 3.141592653589793 * x).log() + 1 / (12 * x)
+    return pl.when(x > 0).then(log_factorial / x)
+
+
+def evidence(state: pl.LazyFrame, days_since: pl.Expr) -> pl.LazyFrame:
+    """The online evidence of each (user, category) row of ``state``, from the per-row sums
+    ``_ev_g`` = Σ w·(y − p₀) and ``_ev_h`` = Σ w·p₀(1 − p₀) over its answers (``_n``),
+    p₀ = σ(b_i + δ_c) the population's prediction and w = exp(−ln 2 · age / half-life).
+
+    The answer to question *i* of category *c* is modelled as
+    P(right) = σ(b_i + δ_c + θ_u + θ_uc + gain): b_i the logit of the population's
+    accuracy at the question's difficulty, δ_c the category's offset (``_ev_c``), θ_u ~
+    N(0, 1/EV_USER_PRECISION) the learner's level, θ_uc ~ N(0, 1/EV_CATEGORY_PRECISION)
+    their deviation in the category, gain the practice before the answer
+    (:func:`practice_gain`). Each posterior is one Newton step from its prior (the
+    difficulty-adjusted surprise over the evidence, as in Elo), with θ_u and the practice
+    behind the answers (:func:`mean_log_practice`) entered linearised around p₀, so that
+    it needs only the sums: closed form, no pass over the answers of its own. Recent
+    evidence counts more (forgetting); tonight's practice gain is added to θ_uc's.
+    """
+    info = pl.col("_ev_h").fill_null(0.0)
+    surprise = pl.col("_ev_g").fill_null(0.0)
+    level = surprise.sum().over("user_id") / (EV_USER_PRECISION + info.sum().over("user_id"))
+    deviation = (
+        surprise - info * (pl.col("_ev_u") + EV_PRACTICE_GAIN * mean_log_practice(pl.col("_n")))
+    ) / (EV_CATEGORY_PRECISION + info)
+    return (
+        state.with_columns(_ev_u=pl.when(pl.col("_un") > 0).then(level))
+        .with_columns(_ev_uc=pl.when(pl.col("_n") > 0).then(deviation))
+        .with_columns(
+            # The posterior logit is the prior (category offset + user level) where the
+            # category was never answered; the rest is NULL where unknown.
+            ev_uc_logit=pl.col("_ev_c").fill_null(0.0)
+            + pl.col("_ev_u").fill_null(0.0)
+            + pl.col("_ev_uc").fill_null(0.0)
+            + practice_gain(pl.col("_n").fill_null(0), days_since).fill_null(0.0),
+            ev_uc_relative=pl.col("_ev_uc"),
+            ev_uc_sd=pl.when(pl.col("_n") > 0).then(1.0 / (EV_CATEGORY_PRECISION + info).sqrt()),
+            ev_uc_z=pl.col("_ev_uc") * (EV_CATEGORY_PRECISION + info).sqrt(),
+            ev_u_logit=pl.col("_ev_u"),
+        )
     )
 
 
@@ -173,6 +264,16 @@ def state_at(
         else population[1]
     )
     cats = pl.LazyFrame({"category": list(categories)}, schema={"category": pl.String})
+    # Each answer priced by the population, p0 = σ(b_i + δ_c), for the online evidence.
+    priced = past.join(category_offsets(cat_acc), on="category", how="left").with_columns(
+        _ev_p0=1.0
+        / (
+            1.0
+            + (
+                -(_logit(pl.col("q_expected").fill_null(0.5)) + pl.col("_ev_c").fill_null(0.0))
+            ).exp()
+        )
+    )
 
     def days_since(col: str) -> pl.Expr:
         return (pl.lit(cutoff, pl.Datetime("us")) - pl.col(col)).dt.total_microseconds() / (
@@ -183,10 +284,11 @@ def state_at(
         users.select("user_id")
         .unique()
         .join(cats, how="cross")
-        .join(_user_category(past, cutoff), on=["user_id", "category"], how="left")
+        .join(_user_category(priced, cutoff), on=["user_id", "category"], how="left")
         .join(_user(past, cutoff), on="user_id", how="left")
         .join(_exams(exams, cutoff), on="user_id", how="left")
         .join(cat_acc, on="category", how="left")
+        .join(category_offsets(cat_acc), on="category", how="left")
         .with_columns(
             attempts=pl.col("_n").fill_null(0).cast(pl.Int64),
             correct=pl.col("_c").fill_null(0.0).cast(pl.Int64),
@@ -212,6 +314,7 @@ def state_at(
             u_exams=pl.col("u_exams").fill_null(0.0),
             cat_accuracy=pl.col("cat_accuracy").fill_null(0.5),
         )
+        .pipe(evidence, days_since("_last_at"))
         .select(
             "user_id",
             "category",
