@@ -171,6 +171,11 @@ def test_morning_context_in_norwegian(sqlite_url: str) -> None:
         ("23. nov.", "62,5\u00a0%", "25,0\u00a0%", "0,0\u00a0%"),
     ]
     assert (ctx["trend_days"], ctx["trend_days_with_data"]) == (14, 2)
+    from daglig.rendering import make_environment
+
+    text = make_environment().get_template("email/_morning.txt.j2").render(m=ctx)
+    # the heading says how many of the 14 days have data (2 rows follow, not 14)
+    assert "Fullføring per dag, siste 14 dager (2 med data) (" in text, text
     assert ctx["chart_cid"] == "chart@daglig"
     assert ctx["runtime_line"] == (
         "Kjøretid i natt: 13,2 s, 20\u00a0% tregere enn snittet for de 2 forrige kjøringene"
