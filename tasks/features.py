@@ -46,6 +46,7 @@ class ShardRefs:
     worker: str
     clean_log: Path | None = None
     exams: Path | None = None
+    type_outcomes: Path | None = None
 
 
 @step_task("extract-features")
@@ -84,6 +85,9 @@ def extract_shard_features(
         clean_log=save(fs.clean, folder, "clean_log") if learner else None,
         exams=save(of_shard(plan.exams, shard), folder, "exams")
         if learner and plan.exams is not None
+        else None,
+        type_outcomes=save(of_shard(plan.type_outcomes, shard), folder, "type_outcomes")
+        if learner and plan.type_outcomes is not None
         else None,
     )
     log_rows(f"extract-features[{shard}]", attempts.height, users.height, refs.seconds)
