@@ -74,6 +74,7 @@ class SelectionInputs:
     # per (user_id, challenge_type) decayed offered/completed (daglig/learner/outcomes.py);
     # None when the run has no history (the ML selector then uses the priors alone)
     type_outcomes: pl.DataFrame | None = None
+    type_rates: pl.DataFrame | None = None  # per type, the population's completion rate
 
 
 class Selector(Protocol):

@@ -47,6 +47,7 @@ class ShardRefs:
     clean_log: Path | None = None
     exams: Path | None = None
     type_outcomes: Path | None = None
+    type_rates: Path | None = None
 
 
 @step_task("extract-features")
@@ -89,6 +90,7 @@ def extract_shard_features(
         type_outcomes=save(of_shard(plan.type_outcomes, shard), folder, "type_outcomes")
         if learner and plan.type_outcomes is not None
         else None,
+        type_rates=plan.type_rates if learner else None,
     )
     log_rows(f"extract-features[{shard}]", attempts.height, users.height, refs.seconds)
     return refs

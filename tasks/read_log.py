@@ -17,7 +17,7 @@ from daglig.io.db import engine_of, read_frame, stream_answer_log
 from daglig.io.run_folder import RunFolder
 from daglig.io.shard_files import partition_to_parquet
 from daglig.learner.examples import EXAMS_SCHEMA
-from daglig.learner.outcomes import ASSIGNED_SCHEMA, type_outcomes
+from daglig.learner.outcomes import ASSIGNED_SCHEMA, type_outcomes, type_rates
 from daglig.selection import PREVIOUS_SCHEMA
 from daglig.shards import shard_count, with_shard
 from daglig.user_features import QUESTIONS_SCHEMA, USERS_SCHEMA, day_cutoff
@@ -42,6 +42,7 @@ class ShardPlan:
     answers_after_cutoff: int
     rows_per_shard: dict[int, int]
     type_outcomes: Path | None = None  # the learner model's: per (user, type) history
+    type_rates: Path | None = None  # and per type, the population's completion rate
 
 
 @io_task("read-answer-log")
@@ -73,13 +74,11 @@ def read_answer_log(
 
     rows = partition_to_parquet(batches(), n, RunFolder(folder).answers)
     after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff}, limits=limits)
-    exams = outcomes = None
+    exams = outcomes = rates = None
     if learner:
-        outcomes = save(
-            with_shard(type_outcomes(_assigned(url, run_date, limits), cutoff), n),
-            folder,
-            "type_outcomes",
-        )
+        history = type_outcomes(_assigned(url, run_date, limits), cutoff)
+        outcomes = save(with_shard(history, n), folder, "type_outcomes")
+        rates = save(type_rates(history), folder, "type_rates")
         exams = save(
             with_shard(
                 read_frame(url, "read/exam_sessions", {"cutoff": cutoff}, EXAMS_SCHEMA, limits), n
@@ -100,6 +99,7 @@ def read_answer_log(
         answers_after_cutoff=int(after["n"][0]) if after.height else 0,
         rows_per_shard=rows,
         type_outcomes=outcomes,
+        type_rates=rates,
     )
     log_rows("read-answer-log", plan.answers_read, n, time.perf_counter() - t0)
     return plan

@@ -61,6 +61,7 @@ def select_shard(
             type_outcomes=None
             if refs.type_outcomes is None
             else pl.read_parquet(refs.type_outcomes),
+            type_rates=None if refs.type_rates is None else pl.read_parquet(refs.type_rates),
         )
     )
     out = SelectedRefs(

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from daglig.io.db import read_frame
-from daglig.learner.outcomes import ASSIGNED_SCHEMA, HALF_LIFE_DAYS, type_outcomes
+from daglig.learner.outcomes import ASSIGNED_SCHEMA, HALF_LIFE_DAYS, type_outcomes, type_rates
 from tests.builders import AppDataBuilder
 
 RUN = date(2026, 11, 24)
@@ -93,3 +93,17 @@ def test_read_type_outcomes(db_url: str) -> None:
     assert got[(u, "streak")][1] > 0
     assert got[(u, "quiz")][1] == 0.0
     assert got[(v, "quiz")] == (round(0.5 ** ((1 + 23 / 24) / HALF_LIFE_DAYS), 4), 0.0)
+
+
+@pytest.mark.pure
+def test_type_rates_are_the_populations() -> None:
+    history = pl.DataFrame(
+        {
+            "user_id": [1, 2, 1],
+            "challenge_type": ["quiz", "quiz", "streak"],
+            "offered": [2.0, 2.0, 1.0],
+            "completed": [2.0, 1.0, 0.0],
+        }
+    )
+    assert type_rates(history).rows() == [("quiz", 0.75), ("streak", 0.0)]
+    assert type_rates(history.clear()).is_empty()

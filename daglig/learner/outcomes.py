@@ -22,6 +22,10 @@ OUTCOMES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "offered": pl.Float64,
     "completed": pl.Float64,
 }
+RATES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "challenge_type": pl.String,
+    "rate": pl.Float64,
+}
 ASSIGNED_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "user_id": pl.Int64,
     "challenge_type": pl.String,
@@ -52,4 +56,18 @@ def type_outcomes(
         .sort("user_id", "challenge_type")
         .collect()
         .cast(OUTCOMES_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+def type_rates(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """Per challenge type: the (decayed) completion rate over every user of ``outcomes``,
+    the population's; a type nobody was offered has no row."""
+    return (
+        outcomes.lazy()
+        .group_by("challenge_type")
+        .agg(rate=pl.col("completed").sum() / pl.col("offered").sum())
+        .filter(pl.col("rate").is_finite())
+        .sort("challenge_type")
+        .collect()
+        .cast(RATES_SCHEMA)  # type: ignore[arg-type]
     )

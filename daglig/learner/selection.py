@@ -40,6 +40,7 @@ from daglig.catalogue import CHALLENGE_TYPES
 from daglig.challenge_settings import ChallengeSettings
 from daglig.hashing import salt_of, uniform
 from daglig.learner.assessment import Assessment
+from daglig.learner.outcomes import OUTCOMES_SCHEMA, RATES_SCHEMA
 from daglig.selection import (
     ASSIGNMENT_SCHEMA,
     CATEGORYLESS_TYPES,
@@ -89,29 +90,22 @@ def type_fit() -> dict[str, pl.Expr]:
     }
 
 
-def type_draws(pairs: pl.LazyFrame, outcomes: pl.DataFrame | None, run_date: date) -> pl.LazyFrame:
+def type_draws(
+    pairs: pl.LazyFrame,
+    outcomes: pl.DataFrame | None,
+    rates: pl.DataFrame | None,
+    run_date: date,
+) -> pl.LazyFrame:
     """Beta-Bernoulli Thompson sampling per (user, type) of ``pairs`` (``user_id``,
     ``challenge_type``, ``type_salt``): the prior Beta(k·r, k·(1 − r)) is centred on the
-    type's completion rate r over every user in ``outcomes`` (k = ``PRIOR_STRENGTH``), the
-    posterior adds the user's own decayed completed / not-completed counts, and the draw is
-    the posterior's inverse CDF at a uniform seeded by (user, run_date, type). Adds
-    ``posterior_mean`` and ``draw`` (both in (0, 1))."""
-    if outcomes is None:
-        outcomes = pl.DataFrame(
-            schema={
-                "user_id": pl.Int64,
-                "challenge_type": pl.String,
-                "offered": pl.Float64,
-                "completed": pl.Float64,
-            }
-        )
+    type's population completion rate r (``rates``, see :func:`type_rates`; k =
+    ``PRIOR_STRENGTH``), the posterior adds the user's own decayed completed /
+    not-completed counts (``outcomes``), and the draw is the posterior's inverse CDF at a
+    uniform seeded by (user, run_date, type). Adds ``posterior_mean`` and ``draw``."""
+    outcomes = pl.DataFrame(schema=OUTCOMES_SCHEMA) if outcomes is None else outcomes
+    rates = pl.DataFrame(schema=RATES_SCHEMA) if rates is None else rates
     lo, hi = PRIOR_RATE_BOUNDS
-    rates = (
-        outcomes.lazy()
-        .group_by("challenge_type")
-        .agg(rate=(pl.col("completed").sum() / pl.col("offered").sum()).clip(lo, hi))
-    )
-    rate = pl.col("rate").fill_null(NO_HISTORY_RATE).fill_nan(NO_HISTORY_RATE)
+    rate = pl.col("rate").fill_null(NO_HISTORY_RATE).clip(lo, hi)
     offered, completed = pl.col("offered").fill_null(0.0), pl.col("completed").fill_null(0.0)
 
     def ppf(s: pl.Series) -> pl.Series:
@@ -119,7 +113,7 @@ def type_draws(pairs: pl.LazyFrame, outcomes: pl.DataFrame | None, run_date: dat
         return pl.Series(np.asarray(beta.ppf(q, a, b), dtype=np.float64), dtype=pl.Float64)
 
     return (
-        pairs.join(rates, on="challenge_type", how="left")
+        pairs.join(rates.lazy(), on="challenge_type", how="left")
         .join(outcomes.lazy(), on=["user_id", "challenge_type"], how="left")
         .with_columns(
             a=PRIOR_STRENGTH * rate + completed,
@@ -246,7 +240,7 @@ class MLSelector:
             .join(excluded_types(inputs), on=["user_id", "challenge_type"], how="anti")
         )
         chosen = (
-            type_draws(chosen, inputs.type_outcomes, inputs.run_date)
+            type_draws(chosen, inputs.type_outcomes, inputs.type_rates, inputs.run_date)
             .with_columns(
                 score=pl.col("ml_weight") * pl.col("fit") * pl.col("draw")
                 + pl.when(pl.col("challenge_type") == "category_focus")
