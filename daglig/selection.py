@@ -71,6 +71,10 @@ class SelectionInputs:
     user_categories: pl.DataFrame  # per (user, category) features
     previous: pl.DataFrame  # (user_id, challenge_type, category) given on run_date − 1
     settings: ChallengeSettings
+    # per (user_id, challenge_type) decayed offered/completed (daglig/learner/outcomes.py);
+    # None when the run has no history (the ML selector then uses the priors alone)
+    type_outcomes: pl.DataFrame | None = None
+    type_rates: pl.DataFrame | None = None  # per type, the population's completion rate
 
 
 class Selector(Protocol):

@@ -46,6 +46,8 @@ class ShardRefs:
     worker: str
     clean_log: Path | None = None
     exams: Path | None = None
+    type_outcomes: Path | None = None
+    type_rates: Path | None = None
 
 
 @step_task("extract-features")
@@ -89,6 +91,10 @@ def extract_shard_features(
         exams=save(of_shard(plan.exams, shard), folder, RunFile.EXAMS)
         if learner and plan.exams is not None
         else None,
+        type_outcomes=save(of_shard(plan.type_outcomes, shard), folder, "type_outcomes")
+        if learner and plan.type_outcomes is not None
+        else None,
+        type_rates=plan.type_rates if learner else None,
     )
     count_rows(attempts.height, users.height, label=f"shard {shard}")
     return refs

@@ -16,6 +16,7 @@ from daglig.io.db import engine_of, read_frame, stream_answer_log
 from daglig.io.run_folder import RunFile, RunFolder
 from daglig.io.shard_files import partition_to_parquet
 from daglig.learner.examples import EXAMS_SCHEMA
+from daglig.learner.outcomes import ASSIGNED_SCHEMA, type_outcomes, type_rates
 from daglig.selection import PREVIOUS_SCHEMA
 from daglig.shards import shard_count, with_shard
 from daglig.user_features import QUESTIONS_SCHEMA, USERS_SCHEMA, day_cutoff
@@ -40,6 +41,8 @@ class ShardPlan:
     answers_read: int
     answers_after_cutoff: int
     rows_per_shard: dict[int, int]
+    type_outcomes: Path | None = None  # the learner model's: per (user, type) history
+    type_rates: Path | None = None  # and per type, the population's completion rate
 
 
 @io_task("read-answer-log")
@@ -70,8 +73,11 @@ def read_answer_log(
 
     rows = partition_to_parquet(batches(), n, RunFolder(folder).answers)
     after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff}, limits=limits)
-    exams = None
+    exams = outcomes = rates = None
     if learner:
+        history = type_outcomes(_assigned(url, run_date, limits), cutoff)
+        outcomes = save(with_shard(history, n), folder, "type_outcomes")
+        rates = save(type_rates(history), folder, "type_rates")
         exams = save(
             with_shard(
                 read_frame(url, "read/exam_sessions", {"cutoff": cutoff}, EXAMS_SCHEMA, limits), n
@@ -91,17 +97,29 @@ def read_answer_log(
         answers_read=sum(rows.values()),
         answers_after_cutoff=int(after["n"][0]) if after.height else 0,
         rows_per_shard=rows,
+        type_outcomes=outcomes,
+        type_rates=rates,
     )
     count_rows(plan.answers_read, n)
     return plan
 
 
-def _previous(url: str, run_date: date, limits: SessionLimits) -> pl.DataFrame:
+def _has_pipeline_tables(url: str, limits: SessionLimits) -> bool:
     from sqlalchemy import inspect
 
     with engine_of(url, limits) as engine:
-        has_pipeline = inspect(engine).has_table("user_daily_challenges")
-    if not has_pipeline:
+        return inspect(engine).has_table("user_daily_challenges")
+
+
+def _assigned(url: str, run_date: date, limits: SessionLimits) -> pl.DataFrame:
+    """Every assignment of a challenge date before ``run_date``, with its completion."""
+    if not _has_pipeline_tables(url, limits):
+        return pl.DataFrame(schema=ASSIGNED_SCHEMA)
+    return read_frame(url, "read/type_outcomes", {"run_date": run_date}, ASSIGNED_SCHEMA, limits)
+
+
+def _previous(url: str, run_date: date, limits: SessionLimits) -> pl.DataFrame:
+    if not _has_pipeline_tables(url, limits):
         return pl.DataFrame(schema=PREVIOUS_SCHEMA)
     return read_frame(
         url,

@@ -57,6 +57,10 @@ def select_shard(
             user_categories=pl.read_parquet(refs.user_category_features),
             previous=pl.read_parquet(refs.previous),
             settings=challenge_settings,
+            type_outcomes=None
+            if refs.type_outcomes is None
+            else pl.read_parquet(refs.type_outcomes),
+            type_rates=None if refs.type_rates is None else pl.read_parquet(refs.type_rates),
         )
     )
     out = SelectedRefs(

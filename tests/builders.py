@@ -23,11 +23,14 @@ from sqlalchemy import insert
 from daglig.catalogue import CATEGORY_KEYS
 from daglig.io.db import make_engine
 from models import (
+    DailyChallenge,
     Question,
     QuestionAttempt,
     User,
+    UserDailyChallenge,
     UserProgress,
     create_app_tables,
+    create_pipeline_tables,
 )
 
 QUESTIONS_PER_CATEGORY = 5
@@ -59,6 +62,7 @@ class AppDataBuilder:
     users: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     extra_questions: list[dict[str, Any]] = field(default_factory=list)
+    assigned: list[dict[str, Any]] = field(default_factory=list)
 
     def user(self, active: bool = True, created: date = date(2026, 1, 1)) -> int:
         uid = len(self.users) + 1
@@ -109,6 +113,22 @@ class AppDataBuilder:
         for d in range(days):
             self.answers(user_id, category, per_day, day=last_day - timedelta(days=d))
 
+    def assignment(
+        self, user_id: int, challenge_type: str, day: date, completed_at: datetime | None = None
+    ) -> None:
+        """A past daily challenge of ``challenge_type`` given to the user on ``day`` (slot
+        after the user's others that day), completed at ``completed_at`` (None: not)."""
+        slot = 1 + sum(a["user_id"] == user_id and a["day"] == day for a in self.assigned)
+        self.assigned.append(
+            {
+                "user_id": user_id,
+                "type": challenge_type,
+                "day": day,
+                "slot": slot,
+                "completed_at": completed_at,
+            }
+        )
+
     def question_rows(self) -> list[dict[str, Any]]:
         """The test question bank (one difficulty in five unknown) plus any extra questions."""
         return [
@@ -132,4 +152,49 @@ class AppDataBuilder:
             conn.execute(insert(Question), questions)
             if self.attempts:
                 conn.execute(insert(QuestionAttempt), self.attempts)
+        if self.assigned:
+            self._write_assigned(engine)
         engine.dispose()
+
+    def _write_assigned(self, engine: Any) -> None:
+        create_pipeline_tables(engine)
+        made = datetime(2026, 1, 1)
+        challenges = {(a["day"], a["type"]) for a in self.assigned}
+        ids = {key: i for i, key in enumerate(sorted(challenges), start=1)}
+        with engine.begin() as conn:
+            conn.execute(
+                insert(DailyChallenge),
+                [
+                    {
+                        "id": i,
+                        "challenge_date": day,
+                        "content_key": kind,
+                        "challenge_type": kind,
+                        "category": None,
+                        "title": kind,
+                        "description": kind,
+                        "target_value": 1,
+                        "difficulty": 0.5,
+                        "xp_reward": 10,
+                        "bonus_xp": 0,
+                        "source": "test",
+                        "created_at": made,
+                    }
+                    for (day, kind), i in ids.items()
+                ],
+            )
+            conn.execute(
+                insert(UserDailyChallenge),
+                [
+                    {
+                        "user_id": a["user_id"],
+                        "challenge_date": a["day"],
+                        "slot": a["slot"],
+                        "challenge_id": ids[(a["day"], a["type"])],
+                        "progress": 0,
+                        "completed_at": a["completed_at"],
+                        "assigned_at": made,
+                    }
+                    for a in self.assigned
+                ],
+            )

@@ -38,6 +38,7 @@ CORE = frozenset(
         "daglig.learner.assessment",
         "daglig.learner.estimators",
         "daglig.learner.examples",
+        "daglig.learner.outcomes",
         "daglig.learner.selection",
         "daglig.learner.training",
         "daglig.markdown",

@@ -11,7 +11,9 @@ For an ML user, all in Polars expressions over every user at once:
 * the other slots go to the types with the best *ML weight × fit*: ``speed_challenge``
   only for advanced users (skill ≥ 0.75 and 300+ answers), ``perfect_score`` for high
   skill, ``streak`` when a streak was just broken, ``accuracy_challenge`` from mid skill
-  up, plus a small (user, date, type)-seeded jitter so days differ;
+  up, each weighted by a Thompson draw from the user's own completion history of that
+  type (see :func:`type_draws`), so what a learner finishes comes back more often and days
+  still differ;
 * further category-bound slots take the next weak areas;
 * difficulty follows mastery (of the slot's category, else overall skill), within the
   admin's bounds; targets follow the user's typical daily volume (as the fallback's);
@@ -30,12 +32,15 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+from scipy.stats import beta
 
 from daglig.catalogue import CHALLENGE_TYPES
 from daglig.challenge_settings import ChallengeSettings
 from daglig.hashing import salt_of, uniform
 from daglig.learner.assessment import Assessment
+from daglig.learner.outcomes import OUTCOMES_SCHEMA, RATES_SCHEMA
 from daglig.selection import (
     ASSIGNMENT_SCHEMA,
     CATEGORYLESS_TYPES,
@@ -51,7 +56,9 @@ from daglig.selection import (
 
 HOLDOUT_SALT = salt_of("ml-holdout")
 HOLDOUT_EPOCH = date(2026, 1, 1)  # a fixed "date" for the hash: membership never changes
-JITTER = 0.15
+PRIOR_STRENGTH = 4.0  # the prior counts as this many offered challenges
+PRIOR_RATE_BOUNDS = (0.05, 0.95)  # a type's prior completion rate stays inside these
+NO_HISTORY_RATE = 0.5  # a type nobody has been offered yet
 FOCUS_FIRST = 10.0  # category_focus always takes slot 1 when it is enabled and possible
 ADVANCED_SKILL, ADVANCED_ANSWERS = 0.75, 300
 WEAK_AREAS_IN_REASON = 3
@@ -81,6 +88,44 @@ def type_fit() -> dict[str, pl.Expr]:
         .then(1.0)
         .otherwise(0.0),
     }
+
+
+def type_draws(
+    pairs: pl.LazyFrame,
+    outcomes: pl.DataFrame | None,
+    rates: pl.DataFrame | None,
+    run_date: date,
+) -> pl.LazyFrame:
+    """Beta-Bernoulli Thompson sampling per (user, type) of ``pairs`` (``user_id``,
+    ``challenge_type``, ``type_salt``): the prior Beta(k·r, k·(1 − r)) is centred on the
+    type's population completion rate r (``rates``, see :func:`type_rates`; k =
+    ``PRIOR_STRENGTH``), the posterior adds the user's own decayed completed /
+    not-completed counts (``outcomes``), and the draw is the posterior's inverse CDF at a
+    uniform seeded by (user, run_date, type). Adds ``posterior_mean`` and ``draw``."""
+    outcomes = pl.DataFrame(schema=OUTCOMES_SCHEMA) if outcomes is None else outcomes
+    rates = pl.DataFrame(schema=RATES_SCHEMA) if rates is None else rates
+    lo, hi = PRIOR_RATE_BOUNDS
+    rate = pl.col("rate").fill_null(NO_HISTORY_RATE).clip(lo, hi)
+    offered, completed = pl.col("offered").fill_null(0.0), pl.col("completed").fill_null(0.0)
+
+    def ppf(s: pl.Series) -> pl.Series:
+        q, a, b = (s.struct.field(f).to_numpy() for f in ("u", "a", "b"))
+        return pl.Series(np.asarray(beta.ppf(q, a, b), dtype=np.float64), dtype=pl.Float64)
+
+    return (
+        pairs.join(rates.lazy(), on="challenge_type", how="left")
+        .join(outcomes.lazy(), on=["user_id", "challenge_type"], how="left")
+        .with_columns(
+            a=PRIOR_STRENGTH * rate + completed,
+            b=PRIOR_STRENGTH * (1.0 - rate) + (offered - completed).clip(lower_bound=0.0),
+            u=uniform("user_id", run_date, "type_salt"),
+        )
+        .with_columns(
+            posterior_mean=pl.col("a") / (pl.col("a") + pl.col("b")),
+            draw=pl.struct("u", "a", "b").map_batches(ppf, return_dtype=pl.Float64),
+        )
+        .drop("rate", "offered", "completed", "a", "b", "u")
+    )
 
 
 class MLSelector:
@@ -193,9 +238,11 @@ class MLSelector:
             .with_columns(fit=fit_expr)
             .filter(pl.col("fit") > 0)
             .join(excluded_types(inputs), on=["user_id", "challenge_type"], how="anti")
+        )
+        chosen = (
+            type_draws(chosen, inputs.type_outcomes, inputs.type_rates, inputs.run_date)
             .with_columns(
-                score=pl.col("ml_weight") * pl.col("fit")
-                + JITTER * uniform("user_id", inputs.run_date, "type_salt")
+                score=pl.col("ml_weight") * pl.col("fit") * pl.col("draw")
                 + pl.when(pl.col("challenge_type") == "category_focus")
                 .then(FOCUS_FIRST)
                 .otherwise(0.0)
@@ -242,6 +289,9 @@ class MLSelector:
             exam_readiness=pl.col("exam_readiness").round(3),
             total_practice_questions=pl.col("total_practice_questions"),
             current_streak=pl.col("current_streak"),
+            type_mix=pl.struct(
+                posterior_mean=pl.col("posterior_mean").round(3), draw=pl.col("draw").round(3)
+            ),
         ).struct.json_encode()
         return (
             out.with_columns(reason=reason)

@@ -1,0 +1,109 @@
+"""Each learner's outcome history by type (daglig/learner/outcomes.py), point in time, and
+its read from the database (sql/read/type_outcomes.sql) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+
+from daglig.io.db import read_frame
+from daglig.learner.outcomes import ASSIGNED_SCHEMA, HALF_LIFE_DAYS, type_outcomes, type_rates
+from tests.builders import AppDataBuilder
+
+RUN = date(2026, 11, 24)
+CUTOFF = datetime(2026, 11, 23, 23, 0)  # Oslo midnight of the run date, naive UTC
+
+
+def assigned(rows: list[tuple[int, str, date, datetime | None]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=list(ASSIGNED_SCHEMA), orient="row").cast(ASSIGNED_SCHEMA)  # type: ignore[arg-type]
+
+
+def as_dict(out: pl.DataFrame) -> dict[tuple[int, str], tuple[float, float]]:
+    return {
+        (u, t): (round(o, 4), round(c, 4))
+        for u, t, o, c in out.select("user_id", "challenge_type", "offered", "completed").rows()
+    }
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        # done the evening it was given (one day before the cutoff: weight 2^(-(23/24)/14))
+        (
+            [(1, "streak", date(2026, 11, 23), datetime(2026, 11, 23, 18))],
+            {(1, "streak"): (0.9537, 0.9537)},
+        ),
+        # never done: offered only
+        ([(1, "quiz", date(2026, 11, 23), None)], {(1, "quiz"): (0.9537, 0.0)}),
+        # completed after the cutoff: not known on the night
+        (
+            [(1, "quiz", date(2026, 11, 23), datetime(2026, 11, 24, 8))],
+            {(1, "quiz"): (0.9537, 0.0)},
+        ),
+        # one half-life older counts half
+        (
+            [(2, "quiz", date(2026, 11, 9), datetime(2026, 11, 9, 18))],
+            {(2, "quiz"): (0.4768, 0.4768)},
+        ),
+        # per (user, type)
+        (
+            [
+                (1, "quiz", date(2026, 11, 23), None),
+                (1, "streak", date(2026, 11, 23), datetime(2026, 11, 23, 19)),
+                (2, "quiz", date(2026, 11, 23), datetime(2026, 11, 23, 19)),
+            ],
+            {
+                (1, "quiz"): (0.9537, 0.0),
+                (1, "streak"): (0.9537, 0.9537),
+                (2, "quiz"): (0.9537, 0.9537),
+            },
+        ),
+        ([], {}),
+    ],
+)
+def test_type_outcomes(
+    rows: list[tuple[int, str, date, datetime | None]],
+    expected: dict[tuple[int, str], tuple[float, float]],
+) -> None:
+    assert HALF_LIFE_DAYS == 14.0
+    assert as_dict(type_outcomes(assigned(rows), CUTOFF)) == expected
+
+
+@pytest.mark.pure
+def test_a_challenge_of_the_run_date_or_later_is_ignored() -> None:
+    rows = [(1, "quiz", date(2026, 11, 24), datetime(2026, 11, 23, 23, 30))]
+    assert type_outcomes(assigned(rows), CUTOFF).is_empty()
+
+
+def test_read_type_outcomes(db_url: str) -> None:
+    b = AppDataBuilder()
+    u, v = b.user(), b.user()
+    b.assignment(u, "streak", date(2026, 11, 23), datetime(2026, 11, 23, 18))
+    b.assignment(u, "quiz", date(2026, 11, 23), datetime(2026, 11, 24, 7))  # after cutoff
+    b.assignment(v, "quiz", date(2026, 11, 22))
+    b.assignment(v, "quiz", RUN, datetime(2026, 11, 24, 7))  # the run date itself: not read
+    b.write(db_url)
+    rows = read_frame(db_url, "read/type_outcomes", {"run_date": RUN}, ASSIGNED_SCHEMA)
+    assert rows.height == 3
+    got = as_dict(type_outcomes(rows, CUTOFF))
+    assert got.keys() == {(u, "streak"), (u, "quiz"), (v, "quiz")}
+    assert got[(u, "streak")][1] > 0
+    assert got[(u, "quiz")][1] == 0.0
+    assert got[(v, "quiz")] == (round(0.5 ** ((1 + 23 / 24) / HALF_LIFE_DAYS), 4), 0.0)
+
+
+@pytest.mark.pure
+def test_type_rates_are_the_populations() -> None:
+    history = pl.DataFrame(
+        {
+            "user_id": [1, 2, 1],
+            "challenge_type": ["quiz", "quiz", "streak"],
+            "offered": [2.0, 2.0, 1.0],
+            "completed": [2.0, 1.0, 0.0],
+        }
+    )
+    assert type_rates(history).rows() == [("quiz", 0.75), ("streak", 0.0)]
+    assert type_rates(history.clear()).is_empty()
