@@ -91,7 +91,7 @@ def extract_shard_features(
         exams=save(of_shard(plan.exams, shard), folder, RunFile.EXAMS)
         if learner and plan.exams is not None
         else None,
-        type_outcomes=save(of_shard(plan.type_outcomes, shard), folder, "type_outcomes")
+        type_outcomes=save(of_shard(plan.type_outcomes, shard), folder, RunFile.TYPE_OUTCOMES)
         if learner and plan.type_outcomes is not None
         else None,
         type_rates=plan.type_rates if learner else None,

@@ -76,8 +76,8 @@ def read_answer_log(
     exams = outcomes = rates = None
     if learner:
         history = type_outcomes(_assigned(url, run_date, limits), cutoff)
-        outcomes = save(with_shard(history, n), folder, "type_outcomes")
-        rates = save(type_rates(history), folder, "type_rates")
+        outcomes = save(with_shard(history, n), folder, RunFile.TYPE_OUTCOMES)
+        rates = save(type_rates(history), folder, RunFile.TYPE_RATES)
         exams = save(
             with_shard(
                 read_frame(url, "read/exam_sessions", {"cutoff": cutoff}, EXAMS_SCHEMA, limits), n

@@ -37,6 +37,8 @@ class RunFile(StrEnum):
     ASSIGNMENTS_KEYED = "assignments_keyed"  # a shard's assignments with their content key
     DISTINCT_CHALLENGES = "distinct_challenges"  # a shard's distinct challenges, before rendering
     CHALLENGES = "challenges"  # the day's distinct challenges, rendered and priced
+    TYPE_OUTCOMES = "type_outcomes"  # each learner's completion history by challenge type
+    TYPE_RATES = "type_rates"  # each type's completion rate over the population
     ANSWER_LOG = "answer_log"  # the training run's sampled answer log
 
 
