@@ -7,25 +7,23 @@ what they were given:
 
 * who opens the app: a daily chance by archetype (heavy 0.7, casual 0.25, new 0.35,
   lapsed 0.04; inactive users never);
-* each challenge is taken up with the learner's own engagement (drawn once, Beta(3, 2));
-* a taken-up challenge is carried through with P = σ(3·(mastery − difficulty) + 1.5), else
-  abandoned part-way (so a challenge pitched far above the learner tends to stay unfinished);
+* what they do with their challenges is the response model (docs/simulator.md "Response
+  model"): a daily effort budget around each learner's habitual volume; take-up by
+  engagement × taste for the type × a mild penalty for effort above the budget; the
+  budget spent in slot order; completion decided by the simulated answers themselves
+  (enough answers, all right, the accuracy reached, each answer under the time limit, or
+  practising that day). It reads no ``reason`` and no ``source``: blind to the arm;
 * the answers follow the same skill model as the history (simulator/learners.py): right with
   σ(θ − 3·(difficulty − 0.5)), θ = base + learn·log1p(answers in the category)·fade, so a
   learner's skill grows in the categories they practise — fastest where they have
-  practised least;
+  practised least; a challenge's questions are aimed at its difficulty;
 * progress, completion and XP are written back as the app would: ``question_attempts``,
   ``quiz_sessions``, ``user_daily_challenges.progress/completed_at``, ``user_progress``.
 
-What a challenge asks: ``category_focus``/``perfect_score``/``speed_challenge``: its target
-in questions of its category; ``quiz``: target quizzes of 10 questions; ``accuracy``: its
-question count; ``streak``: one 10-question session. Active learners with nothing taken up
-do one free 10-question session.
-
 The report compares the ML group with the holdout (both ML-eligible on the first night;
-the holdout got fallback challenges): completion per learner, and the growth of true
-mastery in each learner's two truly weakest categories at the start, each difference with
-a 95 % Welch interval.
+the holdout got fallback challenges): completion per learner, the growth of true mastery
+in each learner's two truly weakest categories at the start, the growth of exam readiness
+from the true mastery, and answers given, each difference with a 95 % Welch interval.
 """
 
 from __future__ import annotations
