@@ -55,6 +55,48 @@ def question_id(category: str, k: int = 0) -> int:
     return CATEGORY_KEYS.index(category) * 100 + 1 + (k % QUESTIONS_PER_CATEGORY)
 
 
+def day_assignments(
+    user_ids: list[int],
+    challenge_type: str,
+    target: int,
+    difficulty: float = 0.5,
+    category: str | None = "traffic_signs",
+    question_count: int | None = None,
+    seconds_limit: int | None = None,
+    source: str = "ml",
+    reason: str = '{"ml_holdout":false}',
+    slot: int = 1,
+) -> pl.DataFrame:
+    """One day's assignments as the simulator reads them (sql/sim/day_assignments.sql):
+    the same challenge in ``slot`` for every user in ``user_ids``, its ``content_key`` built
+    by the pipeline's own expression."""
+    from daglig.challenges import with_content_key
+    from simulator.days import DAY_SCHEMA
+
+    n = len(user_ids)
+    frame = pl.DataFrame(
+        {
+            "user_id": user_ids,
+            "slot": [slot] * n,
+            "challenge_type": [challenge_type] * n,
+            "category": [category] * n,
+            "target_value": [target] * n,
+            "question_count": [question_count] * n,
+            "seconds_limit": [seconds_limit] * n,
+            "difficulty": [difficulty] * n,
+            "xp_reward": [50] * n,
+            "source": [source] * n,
+            "reason": [reason] * n,
+        },
+        schema_overrides={
+            "category": pl.String,
+            "question_count": pl.Int32,
+            "seconds_limit": pl.Int32,
+        },
+    )
+    return with_content_key(frame).select([pl.col(k).cast(v) for k, v in DAY_SCHEMA.items()])
+
+
 @dataclass
 class AppDataBuilder:
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -134,45 +176,3 @@ class AppDataBuilder:
             if self.attempts:
                 conn.execute(insert(QuestionAttempt), self.attempts)
         engine.dispose()
-
-
-def day_assignments(
-    user_ids: list[int],
-    challenge_type: str,
-    target: int,
-    difficulty: float = 0.5,
-    category: str | None = "traffic_signs",
-    question_count: int | None = None,
-    seconds_limit: int | None = None,
-    source: str = "ml",
-    reason: str = '{"ml_holdout":false}',
-    slot: int = 1,
-) -> pl.DataFrame:
-    """One day's assignments as the simulator reads them (sql/sim/day_assignments.sql):
-    the same challenge in ``slot`` for every user in ``user_ids``, its ``content_key`` built
-    by the pipeline's own expression."""
-    from daglig.challenges import with_content_key
-    from simulator.days import DAY_SCHEMA
-
-    n = len(user_ids)
-    frame = pl.DataFrame(
-        {
-            "user_id": user_ids,
-            "slot": [slot] * n,
-            "challenge_type": [challenge_type] * n,
-            "category": [category] * n,
-            "target_value": [target] * n,
-            "question_count": [question_count] * n,
-            "seconds_limit": [seconds_limit] * n,
-            "difficulty": [difficulty] * n,
-            "xp_reward": [50] * n,
-            "source": [source] * n,
-            "reason": [reason] * n,
-        },
-        schema_overrides={
-            "category": pl.String,
-            "question_count": pl.Int32,
-            "seconds_limit": pl.Int32,
-        },
-    )
-    return with_content_key(frame).select([pl.col(k).cast(v) for k, v in DAY_SCHEMA.items()])
