@@ -223,17 +223,41 @@ def _play(settings: object, users: int, seed: int, start: date, days: int) -> No
         f"ML group {r.ml_users} learners, holdout {r.holdout_users} "
         f"(holdout share {r.holdout_share:.0%} of the ML-eligible)"
     )
+    typer.echo(_comparison_table(r))
+    typer.echo(f"saved {out}")
+
+
+def _comparison_table(report: object) -> str:
+    """ML vs holdout, one line per figure, each difference with its 95 % interval."""
+    from simulator.days import DaysReport
+
+    assert isinstance(report, DaysReport)
+    rows = [("figure (per learner)", "ML", "holdout", "difference", "95 % CI")]
     for label, d in (
-        ("completion per learner", r.completion),
-        ("weak-category mastery gain", r.weak_mastery_gain),
-        ("answers in weak categories", r.weak_answers_per_user),
+        ("completion rate", report.completion),
+        ("weak-category mastery gain", report.weak_mastery_gain),
+        ("exam-readiness gain", report.exam_readiness_gain),
+        ("answers in weak categories", report.weak_answers_per_user),
+        ("answers given", report.answers_per_user),
     ):
         if "ci_low" in d:
-            typer.echo(
-                f"{label}: ML {d['ml']:.4f} vs holdout {d['holdout']:.4f}, difference "
-                f"{d['diff']:+.4f} (95 % CI {d['ci_low']:+.4f} .. {d['ci_high']:+.4f})"
+            rows.append(
+                (
+                    label,
+                    f"{d['ml']:.4f}",
+                    f"{d['holdout']:.4f}",
+                    f"{d['diff']:+.4f}",
+                    f"{d['ci_low']:+.4f} .. {d['ci_high']:+.4f}",
+                )
             )
-    typer.echo(f"saved {out}")
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    )
 
 
 @app.command()

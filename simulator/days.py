@@ -7,25 +7,23 @@ what they were given:
 
 * who opens the app: a daily chance by archetype (heavy 0.7, casual 0.25, new 0.35,
   lapsed 0.04; inactive users never);
-* each challenge is taken up with the learner's own engagement (drawn once, Beta(3, 2));
-* a taken-up challenge is carried through with P = σ(3·(mastery − difficulty) + 1.5), else
-  abandoned part-way (so a challenge pitched far above the learner tends to stay unfinished);
+* what they do with their challenges is the response model (docs/simulator.md "Response
+  model"): a daily effort budget around each learner's habitual volume; take-up by
+  engagement × taste for the type × a mild penalty for effort above the budget; the
+  budget spent in slot order; completion decided by the simulated answers themselves
+  (enough answers, all right, the accuracy reached, each answer under the time limit, or
+  practising that day). It reads no ``reason`` and no ``source``: blind to the arm;
 * the answers follow the same skill model as the history (simulator/learners.py): right with
   σ(θ − 3·(difficulty − 0.5)), θ = base + learn·log1p(answers in the category)·fade, so a
   learner's skill grows in the categories they practise — fastest where they have
-  practised least;
+  practised least; a challenge's questions are aimed at its difficulty;
 * progress, completion and XP are written back as the app would: ``question_attempts``,
   ``quiz_sessions``, ``user_daily_challenges.progress/completed_at``, ``user_progress``.
 
-What a challenge asks: ``category_focus``/``perfect_score``/``speed_challenge``: its target
-in questions of its category; ``quiz``: target quizzes of 10 questions; ``accuracy``: its
-question count; ``streak``: one 10-question session. Active learners with nothing taken up
-do one free 10-question session.
-
 The report compares the ML group with the holdout (both ML-eligible on the first night;
-the holdout got fallback challenges): completion per learner, and the growth of true
-mastery in each learner's two truly weakest categories at the start, each difference with
-a 95 % Welch interval.
+the holdout got fallback challenges): completion per learner, the growth of true mastery
+in each learner's two truly weakest categories at the start, the growth of exam readiness
+from the true mastery, and answers given, each difference with a 95 % Welch interval.
 """
 
 from __future__ import annotations
@@ -40,8 +38,9 @@ import numpy as np
 import polars as pl
 from sqlalchemy import text
 
-from daglig.catalogue import CATEGORY_KEYS
+from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
 from daglig.io.db import engine_of, make_engine, read_frame
+from daglig.learner.assessment import exam_allocation, pass_probability
 from daglig.stats import welch
 from simulator.learners import (
     CASUAL,
@@ -66,6 +65,25 @@ P_OPEN = {NEW: 0.35, CASUAL: 0.25, HEAVY: 0.7, LAPSED: 0.04}
 SESSION_SIZE = 10
 XP_PER_CORRECT = 10
 WEAK_K = 2
+# the response model (docs/simulator.md "Response model")
+HABIT_DEFAULT = 10.0  # answers per active day for a learner without history
+HABIT_RANGE = (5.0, 120.0)
+BUDGET_SIGMA = 0.6  # the day's budget: lognormal around the habit (mean = habit)
+TASTE_SIGMA = 0.35  # per-learner taste per challenge type: lognormal, mean 1
+OVER_BUDGET = 0.35  # take-up × exp(-0.35 · (asked / budget - 1)) when asked > budget
+AIM_SPREAD = 0.15  # a challenge's questions: quantile difficulty + N(0, 0.15)
+HURRY = 0.3  # a speed challenge's answers take e^-0.3 ≈ 0.74 of the usual time
+# the only assignment columns the learners see (no reason, no source: blind to the arm)
+ACT_COLUMNS = (
+    "user_id",
+    "slot",
+    "challenge_type",
+    "category",
+    "target_value",
+    "difficulty",
+    "xp_reward",
+    "content_key",
+)
 
 DAY_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "user_id": pl.Int64,
@@ -99,9 +117,17 @@ class Learners:
         self.last_at = lat["last_at_uc"].reshape(self.n, self.n_cat).astype(np.int64)
         self.rng = np.random.default_rng([seed, 2024])
         self.engagement = self.rng.beta(3.0, 2.0, self.n)
+        self.taste = np.exp(
+            self.rng.normal(-(TASTE_SIGMA**2) / 2, TASTE_SIGMA, (self.n, len(TYPE_KEYS)))
+        )
         active_q = np.flatnonzero(lat["q_active"])
-        self.q_by_cat = [active_q[self.q_cat[active_q] == c] for c in range(self.n_cat)]
+        # each category's active questions, easiest first (a challenge aims at a quantile)
+        self.q_by_cat = [
+            q[np.argsort(self.q_true[q], kind="stable")]
+            for q in (active_q[self.q_cat[active_q] == c] for c in range(self.n_cat))
+        ]
         f = data.frames
+        self.habit = habitual_volume(f["question_attempts"], self.n)
         self.next_attempt = f["question_attempts"].height + 1
         self.next_session = f["quiz_sessions"].height + 1
         prog = f["user_progress"]
@@ -120,6 +146,25 @@ class Learners:
     def mastery(self, at_us: int) -> np.ndarray:
         """P(right) at difficulty 0.5, users × categories."""
         return _sigmoid(self.theta(at_us))
+
+
+def habitual_volume(attempts: pl.DataFrame, users: int) -> np.ndarray:
+    """Each learner's mean answers per active day (UTC days) in the history, clipped to
+    ``HABIT_RANGE``; ``HABIT_DEFAULT`` without history. Index: user id − 1."""
+    per_user = attempts.group_by("user_id").agg(
+        answers=pl.len(), days=pl.col("answered_at").dt.date().n_unique()
+    )
+    habit = np.full(users, HABIT_DEFAULT)
+    idx = per_user["user_id"].to_numpy() - 1
+    habit[idx] = (per_user["answers"] / per_user["days"]).to_numpy()
+    return np.clip(habit, *HABIT_RANGE)
+
+
+def exam_readiness(mastery: np.ndarray, allocation: dict[str, int]) -> np.ndarray:
+    """P(at least 38 of 45 right) per row of ``mastery`` (users × categories in
+    ``CATEGORY_KEYS`` order), the exam's questions spread as ``allocation``."""
+    weights = [allocation.get(k, 0) for k in CATEGORY_KEYS]
+    return pass_probability(np.repeat(mastery, weights, axis=1))
 
 
 @dataclass
@@ -149,6 +194,8 @@ class DaysReport:
     completion: dict[str, float | int | None] = field(default_factory=dict)
     weak_mastery_gain: dict[str, float | int | None] = field(default_factory=dict)
     weak_answers_per_user: dict[str, float | int | None] = field(default_factory=dict)
+    exam_readiness_gain: dict[str, float | int | None] = field(default_factory=dict)
+    answers_per_user: dict[str, float | int | None] = field(default_factory=dict)
     per_day: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -156,8 +203,27 @@ class DaysReport:
         return asdict(self)
 
 
-def _question_count(content_key: pl.Expr) -> pl.Expr:
-    return content_key.str.split("|").list.get(3).str.strip_prefix("n").cast(pl.Int32, strict=False)
+def _content_part(content_key: pl.Expr, index: int, prefix: str) -> pl.Expr:
+    """One numeric parameter of a ``content_key`` (``n<count>``, ``s<seconds>``); null for '-'."""
+    return (
+        content_key.str.split("|")
+        .list.get(index)
+        .str.strip_prefix(prefix)
+        .cast(pl.Int32, strict=False)
+    )
+
+
+def asked_answers(
+    challenge_type: np.ndarray, target: np.ndarray, question_count: np.ndarray
+) -> np.ndarray:
+    """Answers a challenge asks for: ``quiz`` target × 10; ``accuracy_challenge`` its question
+    count; ``streak`` one session; the others their target in questions."""
+    t = challenge_type
+    return np.select(
+        [t == "quiz", t == "accuracy_challenge", t == "streak"],
+        [target * SESSION_SIZE, question_count, np.full(t.size, SESSION_SIZE)],
+        target,
+    ).astype(np.int64)
 
 
 def act(
@@ -165,120 +231,157 @@ def act(
 ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, dict[str, int]]:
     """One day of learners acting on ``assignments``. Returns the new app rows
     (``question_attempts``, ``quiz_sessions``), the assignments' progress/completed_at,
-    and counts. Moves ``state`` forward."""
+    and counts. Moves ``state`` forward.
+
+    Blind to the arm: only ``ACT_COLUMNS`` are read (no ``reason``, no ``source``), and the
+    source part of ``content_key`` is dropped once its parameters are parsed."""
     rng, n_cat = state.rng, state.n_cat
     day_no = (day - EPOCH).days
     morning_us = int(_local_to_utc(np.array([day_no * US_PER_DAY]))[0])
-    p_open = np.array([P_OPEN.get(int(a), 0.0) for a in state.arch]) * state.is_active
+    # draws of fixed size first, whatever the assignments hold
+    p_open = np.array([P_OPEN.get(int(x), 0.0) for x in state.arch]) * state.is_active
     opened = rng.random(state.n) < p_open
-    mastery_now = state.mastery(morning_us)
+    budget = np.maximum(
+        1,
+        np.round(state.habit * np.exp(rng.normal(-(BUDGET_SIGMA**2) / 2, BUDGET_SIGMA, state.n))),
+    ).astype(np.int64)
+    theta_now = state.theta(morning_us)
 
-    a = assignments.with_columns(
-        u=pl.col("user_id") - 1,
-        c=pl.col("category").replace_strict(
-            {k: i for i, k in enumerate(CATEGORY_KEYS)}, default=-1, return_dtype=pl.Int64
-        ),
-        question_count=_question_count(pl.col("content_key")),
+    a = (
+        assignments.select(ACT_COLUMNS)
+        .with_columns(
+            u=pl.col("user_id") - 1,
+            c=pl.col("category").replace_strict(
+                {k: i for i, k in enumerate(CATEGORY_KEYS)}, default=-1, return_dtype=pl.Int64
+            ),
+            ty=pl.col("challenge_type").replace_strict(
+                {k: i for i, k in enumerate(TYPE_KEYS)}, default=0, return_dtype=pl.Int64
+            ),
+            question_count=_content_part(pl.col("content_key"), 3, "n"),
+            seconds_limit=_content_part(pl.col("content_key"), 4, "s"),
+        )
+        .drop("content_key")
     )
+    h = a.height
     u = a["u"].to_numpy()
+    slot = a["slot"].to_numpy()
     c_given = a["c"].to_numpy()
-    c = np.where(c_given >= 0, c_given, rng.integers(0, n_cat, a.height))
-    m = mastery_now[u, c] if a.height else np.zeros(0)
+    c = np.where(c_given >= 0, c_given, rng.integers(0, n_cat, h))
     t = a["challenge_type"].to_numpy()
     target = a["target_value"].to_numpy().astype(np.int64)
-    qcount = a["question_count"].fill_null(10).to_numpy().astype(np.int64)
-    taken = (
-        opened[u] & (rng.random(a.height) < state.engagement[u]) if a.height else np.zeros(0, bool)
-    )
-    finish = rng.random(a.height) < _sigmoid(3 * (m - a["difficulty"].to_numpy()) + 1.5)
-    # answers the challenge asks for, in sessions
-    per_session = np.select(
-        [t == "quiz", t == "accuracy_challenge", t == "streak"],
-        [SESSION_SIZE, qcount, SESSION_SIZE],
-        target,
-    ).astype(np.int64)
-    sessions = np.where(t == "quiz", target, 1).astype(np.int64)
-    done_sessions = np.where(
-        finish, sessions, np.minimum(sessions - 1, rng.integers(0, sessions + 1))
-    )
-    partial = np.where(
-        finish, per_session, np.maximum(1, (per_session * rng.random(a.height)).astype(np.int64))
-    )
-    # rows of sessions: full sessions, plus one partial when not finished
-    req_row = np.concatenate(
-        [np.repeat(np.arange(a.height), done_sessions * taken), np.flatnonzero(taken & ~finish)]
-    )
-    req_size = np.concatenate(
-        [
-            per_session[np.repeat(np.arange(a.height), done_sessions * taken)],
-            partial[taken & ~finish],
-        ]
-    )
-    # free practice for learners who opened the app and took nothing up
+    difficulty = a["difficulty"].fill_null(0.5).to_numpy()
+    qcount = a["question_count"].fill_null(SESSION_SIZE).to_numpy().astype(np.int64)
+    limit = a["seconds_limit"].fill_null(30).to_numpy().astype(np.float64)
+    asked = asked_answers(t, target, qcount)
+
+    # take-up: engagement × taste for the type × a mild penalty for effort above the budget
+    over = np.maximum(0.0, asked / budget[u] - 1.0) if h else np.zeros(0)
+    p_take = state.engagement[u] * state.taste[u, a["ty"].to_numpy()] * np.exp(-OVER_BUDGET * over)
+    taken = opened[u] & (rng.random(h) < np.clip(p_take, 0.0, 1.0))
+    # the day's budget spent on the taken-up challenges in slot order
+    order = np.lexsort((slot, u))
+    ask_taken = np.where(taken, asked, 0)[order]
+    cum = np.cumsum(ask_taken)
+    u_sorted = u[order]
+    first_of_user = np.r_[True, u_sorted[1:] != u_sorted[:-1]] if h else np.zeros(0, bool)
+    user_base = np.maximum.accumulate(np.where(first_of_user, cum - ask_taken, 0)) if h else cum
+    before = np.empty(h, np.int64)
+    before[order] = cum - ask_taken - user_base
+    given = np.where(taken, np.clip(budget[u] - before, 0, asked), 0).astype(np.int64)
+
+    # sessions: a quiz's full sessions of 10 and what is left; the others one session
+    is_quiz = t == "quiz"
+    n_full = np.where(is_quiz, given // SESSION_SIZE, 0)
+    rest = np.where(is_quiz, given % SESSION_SIZE, given)
+    rest_planned = np.where(is_quiz, SESSION_SIZE, asked)
+    full_row = np.repeat(np.arange(h), n_full)
+    rest_row = np.flatnonzero(rest > 0)
+    req_row = np.concatenate([full_row, rest_row])
+    req_size = np.concatenate([np.full(full_row.size, SESSION_SIZE), rest[rest_row]])
+    req_planned = np.concatenate([np.full(full_row.size, SESSION_SIZE), rest_planned[rest_row]])
+    # free practice for learners who opened the app and answered nothing asked
     took = np.zeros(state.n, bool)
-    took[u[taken]] = True
+    took[u[given > 0]] = True
     free_users = np.flatnonzero(opened & ~took)
-    s_user = np.concatenate([u[req_row], free_users])
+    free_size = np.minimum(budget[free_users], SESSION_SIZE)
+    s_user = np.concatenate([u[req_row], free_users]).astype(np.int64)
     s_cat = np.concatenate([c[req_row], rng.integers(0, n_cat, free_users.size)])
-    s_size = np.concatenate([req_size, np.full(free_users.size, SESSION_SIZE)])
-    s_row = np.concatenate([req_row, np.full(free_users.size, -1)])
+    s_size = np.concatenate([req_size, free_size]).astype(np.int64)
+    s_planned = np.concatenate([req_planned, free_size]).astype(np.int64)
+    s_row = np.concatenate([req_row, np.full(free_users.size, -1)]).astype(np.int64)
     n_s = s_user.size
 
-    # answers
+    # answers: a challenge's questions near its difficulty (a quantile of the category's
+    # true difficulties), free practice's uniform over the category
     a_sess = np.repeat(np.arange(n_s), s_size)
-    a_user, a_cat = s_user[a_sess], s_cat[a_sess]
+    n_a = a_sess.size
+    a_user, a_cat, a_row = s_user[a_sess], s_cat[a_sess], s_row[a_sess]
     pool_len = np.array([len(p) for p in state.q_by_cat])
-    pick = (rng.random(a_sess.size) * pool_len[a_cat]).astype(np.int64)
+    # per-assignment values indexed by a_row; -1 (free practice) takes the padding
+    aimed = np.clip(np.r_[difficulty, 0.5][a_row] + rng.normal(0.0, AIM_SPREAD, n_a), 0, 1)
+    uniform = rng.random(n_a)
+    quantile = np.where(a_row >= 0, aimed, uniform)
+    pick = np.minimum((quantile * pool_len[a_cat]).astype(np.int64), pool_len[a_cat] - 1)
     offsets = np.concatenate([[0], np.cumsum(pool_len)[:-1]])
     a_q = np.concatenate(state.q_by_cat)[offsets[a_cat] + pick]
-    theta = state.theta(morning_us)[a_user, a_cat]
-    a_right = rng.random(a_sess.size) < _sigmoid(
-        theta - DIFFICULTY_SLOPE * (state.q_true[a_q] - 0.5)
-    )
+    theta = theta_now[a_user, a_cat]
+    q_diff = state.q_true[a_q]
+    a_right = rng.random(n_a) < _sigmoid(theta - DIFFICULTY_SLOPE * (q_diff - 0.5))
+    hurry = np.r_[t == "speed_challenge", False][a_row]
     spent = np.round(
         np.clip(
-            np.exp(np.log(12.0) + state.speed[a_user] + rng.normal(0, 0.45, a_sess.size)),
+            np.exp(
+                np.log(12.0)
+                + 0.9 * (q_diff - 0.5)
+                - 0.18 * np.clip(theta, -3, 4)
+                + state.speed[a_user]
+                - HURRY * hurry
+                + rng.normal(0, 0.45, n_a)
+            ),
             1.5,
             300.0,
         ),
         2,
     )
     # evening sessions: each learner's sessions one after another from 18:00 Oslo
-    order = np.argsort(s_user, kind="stable")
-    step = np.zeros(a_sess.size, np.int64)
+    s_order = np.argsort(s_user, kind="stable")
     step_sec = (spent + 3.0) * US_PER_S
     s_len = np.bincount(a_sess, weights=step_sec, minlength=n_s).astype(np.int64) + 120 * US_PER_S
-    cum = np.zeros(n_s, np.int64)
+    s_cum = np.zeros(n_s, np.int64)
     if n_s:
-        su = s_user[order]
-        lens = s_len[order]
+        su = s_user[s_order]
+        lens = s_len[s_order]
         csum = np.cumsum(lens)
         start_of_user = np.r_[0, np.flatnonzero(np.diff(su)) + 1]
         base = np.repeat(
             csum[start_of_user] - lens[start_of_user], np.diff(np.r_[start_of_user, n_s])
         )
-        cum[order] = csum - lens - base
-    s_start = _local_to_utc(np.full(n_s, day_no * US_PER_DAY + 18 * 3600 * US_PER_S)) + cum
+        s_cum[s_order] = csum - lens - base
+    s_start = _local_to_utc(np.full(n_s, day_no * US_PER_DAY + 18 * 3600 * US_PER_S)) + s_cum
     within = (
         np.cumsum(step_sec)
         - np.repeat(
             np.r_[0, np.cumsum(np.bincount(a_sess, weights=step_sec, minlength=n_s))[:-1]], s_size
         )
-        if a_sess.size
-        else step
+        if n_a
+        else np.zeros(0, np.int64)
     )
     a_at = (s_start[a_sess] + within).astype(np.int64)
     s_correct = np.bincount(a_sess, weights=a_right, minlength=n_s).astype(np.int64)
     s_end = s_start + s_len - 60 * US_PER_S
+    s_finished = s_size >= s_planned
 
-    # progress per assignment
-    row_answers = np.bincount(s_row[s_row >= 0], weights=s_size[s_row >= 0], minlength=a.height)
-    row_right = np.bincount(
-        s_row[a_sess][s_row[a_sess] >= 0], weights=a_right[s_row[a_sess] >= 0], minlength=a.height
-    )
+    # progress and completion per assignment, from the simulated answers
+    mine = a_row >= 0
+    row_right = np.bincount(a_row[mine], weights=a_right[mine], minlength=h).astype(np.int64)
+    row_fast = np.bincount(
+        a_row[mine], weights=spent[mine] < limit[a_row[mine]], minlength=h
+    ).astype(np.int64)
     practised = np.zeros(state.n, bool)
     practised[s_user] = True
     new_streak = np.where(practised, np.where(state.last_day == day_no - 1, state.streak + 1, 1), 0)
+    full = (given >= asked) & (given > 0)
+    percent = np.round(100 * row_right / np.maximum(given, 1))
     progress = np.select(
         [
             t == "quiz",
@@ -288,27 +391,29 @@ def act(
             t == "speed_challenge",
         ],
         [
-            np.where(taken, np.where(finish, sessions, done_sessions), 0),
+            given // SESSION_SIZE,
             new_streak[u],
-            np.where(row_answers > 0, np.round(100 * row_right / np.maximum(row_answers, 1)), 0),
+            np.where(given > 0, percent, 0),
             row_right,
-            row_right,
+            row_fast,
         ],
-        np.minimum(row_answers, target),
+        np.minimum(given, target),
     ).astype(np.int64)
-    completed = taken & np.select(
+    completed = np.select(
         [t == "streak", t == "accuracy_challenge", t == "perfect_score", t == "speed_challenge"],
         [
-            new_streak[u] >= target,
-            finish & (progress >= target),
-            finish & (row_right >= target),
-            finish & (row_right >= np.ceil(0.8 * target)),
+            practised[u] & (new_streak[u] >= target),
+            full & (percent >= target),
+            full & (row_right >= target),
+            full & (row_fast >= target),
         ],
-        finish,
+        full,
     )
-    row_end = np.full(a.height, -1, np.int64)
+    row_end = np.full(h, -1, np.int64)
     np.maximum.at(row_end, s_row[s_row >= 0], s_end[s_row >= 0])
-    done_at = np.where(completed, row_end, -1)
+    user_end = np.full(state.n, -1, np.int64)
+    np.maximum.at(user_end, s_user, s_end)
+    done_at = np.where(completed, np.where(t == "streak", user_end[u], row_end), -1)
 
     # state forward
     np.add.at(state.count, (a_user, a_cat), 1)
@@ -346,8 +451,10 @@ def act(
                 "quiz_type": pl.Series(["category"] * n_s, dtype=pl.String),
                 "category": cats.gather(s_cat),
                 "started_at": ts(s_start),
-                "completed_at": ts(s_end),
-                "total_questions": pl.Series(s_size, dtype=pl.Int32),
+                "completed_at": ts(np.where(s_finished, s_end, 0)).set(
+                    pl.Series(~s_finished), None
+                ),
+                "total_questions": pl.Series(s_planned, dtype=pl.Int32),
                 "correct_answers": pl.Series(s_correct, dtype=pl.Int32),
             }
         ),
@@ -498,6 +605,7 @@ def play_days(
         (start, start + dt.timedelta(days=days - 1)),
         (mastery_start, state.mastery(end_us)),
         state.count - count_start,
+        exam_allocation(data.frames["questions"]),
     )
     report.seconds["total"] = round(time.perf_counter() - t0, 2)
     return report
@@ -510,9 +618,11 @@ def _compare(
     period: tuple[dt.date, dt.date],
     mastery: tuple[np.ndarray, np.ndarray],
     answered: np.ndarray,
+    allocation: dict[str, int],
 ) -> None:
-    """ML group vs holdout: completion per learner, weak-category mastery growth, and the
-    answers each learner gave in those categories during the period."""
+    """ML group vs holdout: completion per learner, weak-category mastery growth, the
+    answers each learner gave in those categories during the period, the growth of exam
+    readiness from the true mastery (exam spread as ``allocation``) and all answers given."""
     start, end = period
     m0, m1 = mastery
     if first is None or first.is_empty():
@@ -568,3 +678,9 @@ def _compare(
     report.weak_mastery_gain = welch(*by(g, "gain"))
     g = g.with_columns(weak_answers=pl.Series(answered[idx][rows, weakest].sum(axis=1)))
     report.weak_answers_per_user = welch(*by(g, "weak_answers"))
+    readiness = exam_readiness(m1[idx], allocation) - exam_readiness(m0[idx], allocation)
+    g = g.with_columns(
+        readiness_gain=pl.Series(readiness), answers=pl.Series(answered[idx].sum(axis=1))
+    )
+    report.exam_readiness_gain = welch(*by(g, "readiness_gain"))
+    report.answers_per_user = welch(*by(g, "answers"))

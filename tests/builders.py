@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import polars as pl
 from sqlalchemy import insert
 
 from daglig.catalogue import CATEGORY_KEYS
@@ -55,6 +56,48 @@ def environ(**values: str) -> Iterator[None]:
 def question_id(category: str, k: int = 0) -> int:
     """Id of the k-th test question of a category (ids are laid out per category)."""
     return CATEGORY_KEYS.index(category) * 100 + 1 + (k % QUESTIONS_PER_CATEGORY)
+
+
+def day_assignments(
+    user_ids: list[int],
+    challenge_type: str,
+    target: int,
+    difficulty: float = 0.5,
+    category: str | None = "traffic_signs",
+    question_count: int | None = None,
+    seconds_limit: int | None = None,
+    source: str = "ml",
+    reason: str = '{"ml_holdout":false}',
+    slot: int = 1,
+) -> pl.DataFrame:
+    """One day's assignments as the simulator reads them (sql/sim/day_assignments.sql):
+    the same challenge in ``slot`` for every user in ``user_ids``, its ``content_key`` built
+    by the pipeline's own expression."""
+    from daglig.challenges import with_content_key
+    from simulator.days import DAY_SCHEMA
+
+    n = len(user_ids)
+    frame = pl.DataFrame(
+        {
+            "user_id": user_ids,
+            "slot": [slot] * n,
+            "challenge_type": [challenge_type] * n,
+            "category": [category] * n,
+            "target_value": [target] * n,
+            "question_count": [question_count] * n,
+            "seconds_limit": [seconds_limit] * n,
+            "difficulty": [difficulty] * n,
+            "xp_reward": [50] * n,
+            "source": [source] * n,
+            "reason": [reason] * n,
+        },
+        schema_overrides={
+            "category": pl.String,
+            "question_count": pl.Int32,
+            "seconds_limit": pl.Int32,
+        },
+    )
+    return with_content_key(frame).select([pl.col(k).cast(v) for k, v in DAY_SCHEMA.items()])
 
 
 @dataclass

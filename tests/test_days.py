@@ -7,13 +7,16 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import polars as pl
 import pytest
 from sqlalchemy import text
 
 from daglig.io.db import make_engine
 from daglig.stats import welch
-
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+from simulator.learners import SimulatedData, simulate_frames
+from tests.builders import day_assignments
+from tests.cli import cli_env, daglig
 
 START = dt.date(2026, 11, 10)
 
@@ -27,6 +30,7 @@ def rows(url: str, sql: str, **params: Any) -> list[Any]:
         engine.dispose()
 
 
+@pytest.mark.usefixtures("prefect_harness")
 def test_learners_act_on_their_challenges_night_after_night(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -76,15 +80,21 @@ def test_learners_act_on_their_challenges_night_after_night(
     assert clash == 0
     # both arms exist and the comparison carries intervals
     assert report.ml_users > 0 and report.holdout_users > 0
-    for d in (report.completion, report.weak_mastery_gain, report.weak_answers_per_user):
+    for d in (
+        report.completion,
+        report.weak_mastery_gain,
+        report.weak_answers_per_user,
+        report.exam_readiness_gain,
+        report.answers_per_user,
+    ):
         assert d["ci_low"] <= d["diff"] <= d["ci_high"]
+    assert report.answers_per_user["ml"] > 0
     # ML learners are sent to their weak categories: they answer more there
     assert report.weak_answers_per_user["diff"] > 0
 
 
+@pytest.mark.pure
 def test_welch_interval() -> None:
-    import numpy as np
-
     a = np.array([1.0, 2.0, 3.0, 4.0])
     b = np.array([0.0, 1.0, 2.0, 3.0])
     w = welch(a, b)
@@ -93,3 +103,135 @@ def test_welch_interval() -> None:
     few = welch(a[:1], b)  # too few on one side: no difference, no interval, no NaN
     assert few["diff"] is None and "ci_low" not in few and few["ml"] == 1.0
     assert welch(a[:0], b)["ml"] is None
+
+
+@pytest.fixture(scope="module")
+def history() -> SimulatedData:
+    """A small simulated history ending the day before START (in memory)."""
+    return simulate_frames(users=600, seed=3, end_date=START - dt.timedelta(days=1))
+
+
+def active_ids(history: SimulatedData) -> list[int]:
+    users = history.frames["users"].filter(pl.col("is_active"))
+    ids = users["id"].to_list()
+    assert len(ids) > 400
+    return ids
+
+
+def completion(history: SimulatedData, assignments: pl.DataFrame, seed: int) -> float:
+    """Share of ``assignments`` completed on START by fresh learners of ``history``."""
+    from simulator.days import Learners, act
+
+    _, updates, counts = act(Learners(history, seed), START, assignments)
+    assert counts["taken_up"] > 0
+    return float(updates["completed_at"].is_not_null().mean())  # type: ignore[arg-type]
+
+
+@pytest.mark.pure
+def test_the_learners_do_not_know_the_arm(history: SimulatedData) -> None:
+    from simulator.days import Learners, act
+
+    ids = active_ids(history)
+
+    def day(source: str, reason: str) -> pl.DataFrame:
+        kinds = [
+            ("category_focus", 15, None, None),
+            ("perfect_score", 10, None, None),
+            ("accuracy_challenge", 80, 20, None),
+            ("speed_challenge", 10, None, 20),
+            ("quiz", 2, None, None),
+            ("streak", 2, None, None),
+        ]
+        return pl.concat(
+            [
+                day_assignments(
+                    ids,
+                    kind,
+                    target,
+                    difficulty=0.6,
+                    category=None if kind == "streak" else "right_of_way",
+                    question_count=n,
+                    seconds_limit=s,
+                    source=source,
+                    reason=reason,
+                    slot=slot,
+                )
+                for slot, (kind, target, n, s) in enumerate(kinds, start=1)
+            ]
+        )
+
+    ml = day("ml", '{"ml_holdout":false,"weak_rank":1}')
+    holdout = day("fallback", '{"ml_holdout":true}')
+    assert ml["content_key"].to_list() != holdout["content_key"].to_list()
+    outcomes = [
+        act(Learners(history, seed=5), START, frame)
+        for frame in (ml, holdout, ml.drop("reason", "source"))
+    ]
+    (frames, updates, counts), *others = outcomes
+    assert counts["completed"] > 0 and counts["answers"] > 0
+    for other_frames, other_updates, other_counts in others:
+        assert other_counts == counts
+        assert other_updates.equals(updates)
+        for name, frame in frames.items():
+            assert other_frames[name].equals(frame), name
+
+
+@pytest.mark.pure
+def test_a_higher_target_is_completed_less_often(history: SimulatedData) -> None:
+    ids = active_ids(history)
+    for kind, low, high in (("category_focus", 5, 30), ("quiz", 1, 4)):
+        easy = day_assignments(ids, kind, low)
+        hard = day_assignments(ids, kind, high)
+        seeds = range(1, 6)
+        assert np.mean([completion(history, hard, s) for s in seeds]) < np.mean(
+            [completion(history, easy, s) for s in seeds]
+        ), kind
+
+
+@pytest.mark.pure
+def test_a_harder_challenge_is_completed_less_often(history: SimulatedData) -> None:
+    ids = active_ids(history)
+    for kind, target, n in (("perfect_score", 5, None), ("accuracy_challenge", 80, 10)):
+        easy = day_assignments(ids, kind, target, difficulty=0.2, question_count=n)
+        hard = day_assignments(ids, kind, target, difficulty=0.9, question_count=n)
+        seeds = range(1, 6)
+        assert np.mean([completion(history, hard, s) for s in seeds]) < np.mean(
+            [completion(history, easy, s) for s in seeds]
+        ), kind
+
+
+@pytest.mark.pure
+def test_exam_readiness_from_a_mastery_matrix() -> None:
+    from daglig.catalogue import CATEGORY_KEYS
+    from simulator.days import exam_readiness
+
+    signs = CATEGORY_KEYS.index("traffic_signs")
+    allocation = {"traffic_signs": 45}  # the whole exam in one category
+    mastery = np.zeros((3, len(CATEGORY_KEYS)))
+    mastery[0, :] = 1.0
+    mastery[1, signs] = 1.0  # the other categories are not on this exam
+    mastery[2, signs] = 0.5
+    half = sum(math.comb(45, k) for k in range(38, 46)) / 2**45
+    assert exam_readiness(mastery, allocation) == pytest.approx([1.0, 1.0, half])
+
+
+def test_simulate_days_as_the_docs_show(tmp_path: Path, prefect_api: str) -> None:
+    env = cli_env(
+        f"sqlite:///{tmp_path / 'app.db'}",
+        tmp_path / "data",
+        prefect_api,
+        ml_holdout_share=0.2,
+    )
+    r = daglig("simulate", "--users", "400", "--days", "2", env=env, timeout=600)
+    assert r.returncode == 0, r
+    assert "(holdout share 20% of the ML-eligible)" in r.stdout
+    table = r.out_lines[r.out_lines.index(next(x for x in r.out_lines if x.startswith("figure"))) :]
+    labels = [line.split("  ")[0] for line in table[1:6]]
+    assert labels == [
+        "completion rate",
+        "weak-category mastery gain",
+        "exam-readiness gain",
+        "answers in weak categories",
+        "answers given",
+    ], r
+    assert list((tmp_path / "data" / "simulations").glob("days-*-2.json"))
