@@ -24,6 +24,7 @@ STEP_NO = {
     "read-answer-log": "Lese svarloggen",
     "validate-inputs": "Kontrollere inndata",
     "load-model": "Laste læringsmodellen",
+    "load-completion-model": "Laste fullføringsmodellen",
     "assess-learners": "Vurdere elevene med læringsmodellen",
     "select-challenges": "Velge utfordringer",
     "render-challenges": "Lage utfordringstekstene",

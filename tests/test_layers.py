@@ -36,6 +36,8 @@ CORE = frozenset(
         "daglig.hashing",
         "daglig.learner",
         "daglig.learner.assessment",
+        "daglig.learner.completion",
+        "daglig.learner.completion_model",
         "daglig.learner.estimators",
         "daglig.learner.examples",
         "daglig.learner.selection",
