@@ -14,6 +14,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from daglig.catalogue import TYPE_KEYS
+from daglig.challenge_settings import ChallengeSettings
 from daglig.io.model_store import (
     COMPLETION,
     LEARNER,
@@ -22,16 +23,24 @@ from daglig.io.model_store import (
     load_model,
     save_model,
 )
+from daglig.learner.assessment import assess, exam_allocation
 from daglig.learner.completion import (
     ASSIGNMENTS_SCHEMA,
     COMPLETION_FEATURES,
     completion_examples,
+    outcome_history,
     temporal_split,
 )
 from daglig.learner.completion_model import CompletionModel, fit_completion
-from daglig.learner.examples import EXAMS_SCHEMA
+from daglig.learner.estimators import LaplaceBaseline
+from daglig.learner.examples import EXAMS_SCHEMA, learner_rows
+from daglig.learner.selection import MLSelector
+from daglig.learner.targets import CompletionInputs, choose_closest
+from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, SelectionInputs
+from daglig.user_features import extract_features
 from tests.builders import AppDataBuilder
-from tests.test_learner import clean_log
+from tests.test_learner import CUTOFF, RUN, clean_log, ml_population
+from tests.test_selection import frames
 
 pytestmark = pytest.mark.pure
 
@@ -207,3 +216,87 @@ def test_unusable_completion_models_are_refused_with_the_reason(
     spoil(tmp_path)
     with pytest.raises(ModelUnavailable, match=reason):
         load_model(tmp_path, run_date, 14, identity, COMPLETION)
+
+
+# ----------------------------------------------------------------- targets from the model
+
+
+def test_the_candidate_closest_to_the_target_completion_wins_and_a_tie_goes_to_the_rule() -> None:
+    frame = pl.LazyFrame(
+        {
+            "user_id": [1, 1, 1, 2, 2, 2],
+            "slot": [1, 1, 1, 1, 1, 1],
+            "target_value": [5, 10, 15, 5, 10, 15],
+            "is_rule": [False, True, False, False, True, False],
+            "predicted_completion": [0.9, 0.5, 0.74, 0.7, 0.8, 0.95],
+        }
+    )
+    chosen = choose_closest(frame, 0.75).collect().sort("user_id")
+    assert chosen["target_value"].to_list() == [15, 10]  # 0.74 is closest; 0.7 vs 0.8: the rule
+    assert chosen["predicted_completion"].to_list() == [0.74, 0.8]
+
+
+class EasierWhenSmaller:
+    """A stand-in completion model: smaller and easier challenges are completed more."""
+
+    def predict_proba(self, X: pl.DataFrame) -> np.ndarray:
+        p = np.clip(
+            1.1 - 0.5 * X["difficulty"].to_numpy() - 0.03 * X["target_value"].to_numpy(), 0.01, 0.99
+        )
+        return np.column_stack([1 - p, p])
+
+
+def completion_select(completion: bool, settings: ChallengeSettings | None = None) -> pl.DataFrame:
+    b = ml_population()
+    users, questions, attempts = frames(b)
+    fs = extract_features(users, questions, attempts, RUN)
+    rows = learner_rows(users, questions, attempts, NO_EXAMS, CUTOFF)
+    mastery = LaplaceBaseline().fit(None, np.array([0, 1])).predict_proba(rows)[:, 1]
+    assessment = assess(rows, mastery, exam_allocation(questions))
+    history = outcome_history(pl.LazyFrame(schema=ASSIGNMENTS_SCHEMA), RUN, CUTOFF).collect()
+    inputs = SelectionInputs(
+        run_date=RUN,
+        users=fs.user_features.filter(pl.col("is_active")),
+        user_categories=fs.user_category_features,
+        previous=pl.DataFrame(schema=PREVIOUS_SCHEMA),
+        settings=settings or ChallengeSettings(),
+    )
+    model = CompletionInputs(EasierWhenSmaller(), rows, history, "cm-test") if completion else None
+    out = MLSelector(assessment, "lm-test", completion=model).select(inputs)
+    assert out.schema == pl.Schema(ASSIGNMENT_SCHEMA)
+    return out
+
+
+def _p(frame: pl.DataFrame) -> np.ndarray:
+    return EasierWhenSmaller().predict_proba(frame.cast({"target_value": pl.Float64}))[:, 1]
+
+
+def test_ml_targets_come_closer_to_the_target_completion_and_the_reason_says_how_close() -> None:
+    rule = completion_select(False)
+    chosen = completion_select(True)
+    key = ["user_id", "slot"]
+    ml_rule = rule.filter(pl.col("source") == "ml").sort(key)
+    ml = chosen.filter(pl.col("source") == "ml").sort(key)
+    assert ml.height == ml_rule.height > 0
+    assert ml.select(*key, "challenge_type", "category").equals(
+        ml_rule.select(*key, "challenge_type", "category")
+    )  # the type and category choice is not this step's
+    reasons = [json.loads(r) for r in ml["reason"]]
+    predicted = np.array([r["predicted_completion"] for r in reasons])
+    assert all(r["completion_model_version"] == "cm-test" for r in reasons)
+    assert predicted == pytest.approx(_p(ml), abs=1e-3)
+    gap, rule_gap = np.abs(predicted - 0.75), np.abs(_p(ml_rule) - 0.75)
+    assert (gap <= rule_gap + 1e-3).all() and (gap < rule_gap - 0.05).any()
+    assert not any("predicted_completion" in r for r in ml_rule["reason"])  # no model: no key
+    # fallback (and holdout) learners are not this step's either
+    assert chosen.filter(pl.col("source") != "ml").equals(rule.filter(pl.col("source") != "ml"))
+
+
+def test_a_higher_target_completion_gives_easier_challenges_within_the_bounds() -> None:
+    low = completion_select(True, ChallengeSettings(target_completion=0.5, max_difficulty=0.8))
+    high = completion_select(True, ChallengeSettings(target_completion=0.95, max_difficulty=0.8))
+    lo_ml, hi_ml = (f.filter(pl.col("source") == "ml") for f in (low, high))
+    assert lo_ml.height > 0 and hi_ml.height == lo_ml.height
+    assert hi_ml["difficulty"].mean() < lo_ml["difficulty"].mean()  # type: ignore[operator]
+    assert _p(hi_ml).mean() > _p(lo_ml).mean()
+    assert lo_ml["difficulty"].max() <= 0.8 and hi_ml["difficulty"].min() >= 0.1  # type: ignore[operator]

@@ -41,6 +41,7 @@ CORE = frozenset(
         "daglig.learner.estimators",
         "daglig.learner.examples",
         "daglig.learner.selection",
+        "daglig.learner.targets",
         "daglig.learner.training",
         "daglig.markdown",
         "daglig.norsk",
