@@ -89,6 +89,10 @@ def _echo_summary(result: dict[str, Any]) -> None:
     )
     if result.get("ml_status") == "used":
         typer.echo(f"learner model: {result.get('model_version')}")
+        if result.get("completion_model_version"):
+            typer.echo(f"completion model: {result['completion_model_version']}")
+        else:
+            typer.echo(f"ML targets by the rules: {result.get('completion_reason')}")
     elif result.get("ml_reason"):
         typer.echo(f"learner model not used ({result['ml_status']}): {result['ml_reason']}")
     if result.get("written"):

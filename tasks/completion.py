@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,6 +60,34 @@ def load_completion_model(settings: Settings, run_date: date) -> LoadedModel | M
     return loaded
 
 
+@io_task("read-outcome-history")
+def read_outcome_history(
+    settings: Settings, run_date: date, cutoff: datetime, folder: Path
+) -> Path:
+    """Tonight's outcome history (per user × type: past assignments and completions known
+    at ``cutoff``, ``HISTORY_DAYS`` back) as Parquet in the run's folder; empty before the
+    pipeline tables exist."""
+    from daglig.learner.completion import HISTORY_DAYS, outcome_history
+
+    t0 = time.perf_counter()
+    with engine_of(settings.database_url) as engine:
+        has_pipeline = inspect(engine).has_table("user_daily_challenges")
+    rows = (
+        read_frame(
+            settings.database_url,
+            "read/past_assignments",
+            {"since": run_date - timedelta(days=HISTORY_DAYS), "as_of": run_date},
+            ASSIGNMENTS_SCHEMA,
+        )
+        if has_pipeline
+        else pl.DataFrame(schema=ASSIGNMENTS_SCHEMA)
+    )
+    history = outcome_history(rows.lazy(), run_date, cutoff).collect()
+    path = save(history, folder, "outcome_history")
+    log_rows("read-outcome-history", rows.height, history.height, time.perf_counter() - t0)
+    return path
+
+
 @io_task("read-past-assignments")
 def read_past_assignments(settings: Settings, data: TrainingData, as_of: date) -> Path:
     """The assignments before ``as_of`` of the training log's learners, as Parquet beside
@@ -69,7 +97,10 @@ def read_past_assignments(settings: Settings, data: TrainingData, as_of: date) -
         has_pipeline = inspect(engine).has_table("user_daily_challenges")
     rows = (
         read_frame(
-            settings.database_url, "read/past_assignments", {"as_of": as_of}, ASSIGNMENTS_SCHEMA
+            settings.database_url,
+            "read/past_assignments",
+            {"since": date(1970, 1, 1), "as_of": as_of},
+            ASSIGNMENTS_SCHEMA,
         )
         if has_pipeline
         else pl.DataFrame(schema=ASSIGNMENTS_SCHEMA)

@@ -300,3 +300,20 @@ def test_a_higher_target_completion_gives_easier_challenges_within_the_bounds() 
     assert hi_ml["difficulty"].mean() < lo_ml["difficulty"].mean()  # type: ignore[operator]
     assert _p(hi_ml).mean() > _p(lo_ml).mean()
     assert lo_ml["difficulty"].max() <= 0.8 and hi_ml["difficulty"].min() >= 0.1  # type: ignore[operator]
+
+
+# ----------------------------------------------------------------- the night's summary
+
+
+def test_the_summary_says_whether_ml_targets_came_from_the_completion_model() -> None:
+    from daglig.summary import RunSummary, to_markdown
+
+    none = RunSummary(NIGHT, "ok", "sqlite", ml_status="used", model_version="lm-1")
+    none.completion_reason = "no trained completion model in /m"
+    assert (
+        "Learner model `lm-1` used for ML-eligible users. ML targets by the rules: completion "
+        "model not used: no trained completion model in /m."
+    ) in to_markdown(none)
+    used = RunSummary(NIGHT, "ok", "sqlite", ml_status="used", model_version="lm-1")
+    used.completion_model_version = "cm-20261124-0000abcd"
+    assert "ML targets from completion model `cm-20261124-0000abcd`." in to_markdown(used)

@@ -17,7 +17,7 @@ fit are in :mod:`daglig.learner.completion_model`.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
@@ -26,6 +26,7 @@ from daglig.learner.examples import state_at
 from daglig.user_features import day_cutoff
 
 EVAL_NIGHTS = 2
+HISTORY_DAYS = 90  # the outcome history a night looks back on (training and tonight alike)
 PRIOR_STRENGTH = 4.0  # pseudo-assignments of the type's rate in a learner × type rate
 VOLUME_BOUNDS = (5.0, 60.0)  # typical daily volume, clipped as the rule targets clip it
 
@@ -77,9 +78,15 @@ def type_columns() -> list[pl.Expr]:
 
 def outcome_history(assignments: pl.LazyFrame, night: date, cutoff: datetime) -> pl.LazyFrame:
     """What was known at ``cutoff`` (``night``'s start) of past challenges: per (user,
-    type) the assignments of days before ``night`` and how many were completed before
-    ``cutoff``, with the type's population rate (``t_rate``, Laplace)."""
-    past = assignments.filter(pl.col("challenge_date") < pl.lit(night, pl.Date))
+    type) the assignments of the ``HISTORY_DAYS`` days before ``night`` and how many were
+    completed before ``cutoff``, with the type's population rate (``t_rate``, Laplace)."""
+    past = assignments.filter(
+        pl.col("challenge_date").is_between(
+            pl.lit(night - timedelta(days=HISTORY_DAYS), pl.Date),
+            pl.lit(night, pl.Date),
+            closed="left",
+        )
+    )
     done = (pl.col("completed_at").is_not_null() & (pl.col("completed_at") < cutoff)).cast(
         pl.Float64
     )
