@@ -14,7 +14,10 @@ For an ML user, all in Polars expressions over every user at once:
   up, plus a small (user, date, type)-seeded jitter so days differ;
 * further category-bound slots take the next weak areas;
 * difficulty follows mastery (of the slot's category, else overall skill), within the
-  admin's bounds; targets follow the user's typical daily volume (as the fallback's);
+  admin's bounds; targets follow the user's typical daily volume (as the fallback's); with
+  a completion model, target and difficulty are then chosen from a small grid around
+  those so that the predicted completion is closest to ``target_completion``
+  (:mod:`daglig.learner.targets`; the reason gains ``predicted_completion``);
 * ``reason`` names the weak areas with their mastery, the skill assessment, exam
   readiness and the model version.
 
