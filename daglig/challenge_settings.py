@@ -38,6 +38,7 @@ class ChallengeSettings:
     challenges_per_user: int = 3
     ml_min_answers: int = 30
     ml_title_prefix: bool = True  # the seed's "[ML] " before the titles of ML challenges
+    target_completion: float = 0.75  # the completion model's aim for each ML challenge
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,6 +110,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "challenges_per_user": _integer(1, 6),
     "ml_min_answers": _integer(0, 1_000_000),
     "ml_title_prefix": _bool,
+    "target_completion": _number(0.5, 0.95),
 }
 
 

@@ -89,6 +89,10 @@ def _echo_summary(result: dict[str, Any]) -> None:
     )
     if result.get("ml_status") == "used":
         typer.echo(f"learner model: {result.get('model_version')}")
+        if result.get("completion_model_version"):
+            typer.echo(f"completion model: {result['completion_model_version']}")
+        else:
+            typer.echo(f"ML targets by the rules: {result.get('completion_reason')}")
     elif result.get("ml_reason"):
         typer.echo(f"learner model not used ({result['ml_status']}): {result['ml_reason']}")
     if result.get("written"):
@@ -414,26 +418,44 @@ def train(
         ),
     ] = None,
 ) -> None:
-    """Train, validate and save the learner model; print its metrics against baselines."""
+    """Train, validate and save the learner model and the completion model; print their
+    metrics against baselines."""
     from daglig.config import Settings
     from daglig.learner.training import metrics_markdown
 
     require_database(Settings())  # bad settings: one line now, not a failed flow run
+    day = as_of.date() if as_of else None
     with flow_session():
+        from flows.train_completion_model import train_completion_model
         from flows.train_learner_model import train_learner_model
 
-        state = train_learner_model(as_of=as_of.date() if as_of else None, return_state=True)
-        result = state.result(raise_on_failure=False)
+        result = _flow_result(train_learner_model(as_of=day, return_state=True))
+        typer.echo(
+            f"learner model {result['version']} (answers up to {result['trained_as_of']}) of "
+            f"{result['database_url']}, saved in {result['folder']}"
+        )
+        typer.echo(metrics_markdown(result["metrics"], result["n_test"]))
+        completion = _flow_result(train_completion_model(as_of=day, return_state=True))
+    if completion["version"] is None:
+        typer.echo(f"no completion model: {completion['reason']}; the nights keep the rule targets")
+        return
+    typer.echo(f"completion model {completion['version']}, saved in {completion['folder']}")
+    typer.echo(
+        metrics_markdown(completion["metrics"], completion["n_test"]).replace(
+            "answers", "assignments", 1
+        )
+    )
+
+
+def _flow_result(state: Any) -> dict[str, Any]:
+    """A finished training flow's result; a failed one exits with one line."""
+    result = state.result(raise_on_failure=False)
     if not state.is_completed() or not isinstance(result, dict):
         from daglig.terminal import report
 
         exc = result if isinstance(result, BaseException) else RuntimeError(state.message or "")
         raise typer.Exit(report(exc, prefix="training failed: "))
-    typer.echo(
-        f"learner model {result['version']} (answers up to {result['trained_as_of']}) of "
-        f"{result['database_url']}, saved in {result['folder']}"
-    )
-    typer.echo(metrics_markdown(result["metrics"], result["n_test"]))
+    return result
 
 
 def _ensure_model(today: date) -> None:

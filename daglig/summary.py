@@ -67,6 +67,8 @@ class RunSummary:
     ml_status: str = "off"  # "used" | "fallback" (ML wanted, unavailable) | "off" (disabled)
     ml_reason: str | None = None  # why ML was not used
     model_version: str | None = None
+    completion_model_version: str | None = None  # the ML targets' completion model
+    completion_reason: str | None = None  # why the ML targets follow the rules
     morning: dict[str, Any] = field(default_factory=dict)  # yesterday, for the admins
     shards: int = 0  # how many shards the users were split into
     shard_workers: list[str] = field(default_factory=list)  # host:pid that ran shard tasks
@@ -181,7 +183,12 @@ def to_markdown(s: RunSummary) -> str:
 
 def _ml_line(s: RunSummary) -> str:
     if s.ml_status == "used":
-        return f"Learner model {md.code(s.model_version)} used for ML-eligible users."
+        return f"Learner model {md.code(s.model_version)} used for ML-eligible users. " + (
+            f"ML targets from completion model {md.code(s.completion_model_version)}."
+            if s.completion_model_version
+            else "ML targets by the rules: completion model not used: "
+            f"{md.text(s.completion_reason or 'not reached')}."
+        )
     return (
         f"Learner model not used ({md.text(s.ml_status)}): {md.text(s.ml_reason or 'not reached')}."
     )

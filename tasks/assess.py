@@ -28,6 +28,7 @@ class AssessmentRefs:
     rows: int
     seconds: dict[str, float]
     worker: str
+    state: Path | None = None  # the learners' features at the cutoff, for the completion model
 
 
 @step_task("assess-learners")
@@ -36,6 +37,7 @@ def assess_shard(
 ) -> AssessmentRefs:
     """Tonight's learner rows of one shard's active users, scored by the learner model."""
     from daglig.learner.assessment import assess_with
+    from daglig.learner.completion import CATEGORY_FEATURES, USER_FEATURES
     from daglig.learner.examples import scoring_rows
 
     if refs.clean_log is None or refs.exams is None:
@@ -61,6 +63,11 @@ def assess_shard(
         rows=rows.height,
         seconds={"learner_rows": round(t1 - t0, 3), "score": round(t2 - t1, 3)},
         worker=worker_name(),
+        state=save(
+            rows.select("user_id", "category", *USER_FEATURES, *CATEGORY_FEATURES),
+            refs.folder,
+            RunFile.COMPLETION_STATE,
+        ),
     )
     count_rows(rows.height, assessment.users.height, label=f"shard {refs.shard}")
     return out

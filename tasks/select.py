@@ -18,11 +18,12 @@ from daglig.config import Settings
 from daglig.errors import error_line
 from daglig.io.model_store import ModelUnavailable
 from daglig.io.run_folder import RunFile
-from daglig.learner.selection import MLSelector, ShardedMLSelector
+from daglig.learner.selection import MLSelector, ShardedCompletion, ShardedMLSelector
 from daglig.selection import FallbackSelector, SelectionInputs, Selector
 from daglig.summary import RunSummary
-from tasks.assess import assess_learners
+from tasks.assess import AssessmentRefs, assess_learners
 from tasks.common import save
+from tasks.completion import load_completion_model, read_outcome_history
 from tasks.fanout import map_shards, worker_name
 from tasks.features import FeatureRefs, ShardRefs
 from tasks.ml import load_learner_model
@@ -111,6 +112,38 @@ def choose_selector(
         {a.shard: (a.categories, a.users) for a in assessment},
         loaded.version,
         holdout_share=settings.ml_holdout_share,
+        completion=choose_completion(summary, settings, day, refs, assessment),
+    )
+
+
+def choose_completion(
+    summary: RunSummary,
+    settings: Settings,
+    day: date,
+    refs: FeatureRefs,
+    assessment: list[AssessmentRefs],
+) -> ShardedCompletion | None:
+    """The completion model for the ML targets when one loads (with tonight's outcome
+    history); else None, the rule targets, and the reason in the summary."""
+    try:
+        loaded = load_completion_model(settings, day)
+        if isinstance(loaded, ModelUnavailable):
+            raise loaded
+        if refs.folder is None or refs.cutoff is None or any(a.state is None for a in assessment):
+            raise RuntimeError("the assessment step did not keep the learners' state")
+        history = read_outcome_history(settings, day, refs.cutoff, refs.folder)
+    except Exception as exc:  # none yet (too few outcomes), old, mismatched, corrupt
+        summary.completion_reason = (
+            f"{exc}" if isinstance(exc, ModelUnavailable) else error_line(exc)
+        )
+        get_run_logger().info("completion model not used: %s", summary.completion_reason)
+        return None
+    summary.completion_model_version = loaded.version
+    return ShardedCompletion(
+        loaded.model,
+        {a.shard: a.state for a in assessment if a.state is not None},
+        history,
+        loaded.version,
     )
 
 
@@ -130,5 +163,6 @@ def select_with_fallback(
             raise
         summary.ml_status, summary.ml_reason = "fallback", f"ML selection failed: {error_line(exc)}"
         summary.selector, summary.model_version = FallbackSelector.name, None
+        summary.completion_model_version = None
         get_run_logger().warning("%s", summary.ml_reason)
         return select_challenges(refs, cs, day, FallbackSelector())

@@ -106,6 +106,7 @@ class AppDataBuilder:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     extra_questions: list[dict[str, Any]] = field(default_factory=list)
     assigned: list[dict[str, Any]] = field(default_factory=list)
+    past_assignments: list[dict[str, Any]] = field(default_factory=list)
 
     def user(self, active: bool = True, created: date = date(2026, 1, 1)) -> int:
         uid = len(self.users) + 1
@@ -168,6 +169,36 @@ class AppDataBuilder:
                 "type": challenge_type,
                 "day": day,
                 "slot": slot,
+                "completed_at": completed_at,
+            }
+        )
+
+    def challenge(
+        self,
+        user_id: int,
+        day: date,
+        challenge_type: str = "quiz",
+        category: str | None = None,
+        target: int = 3,
+        difficulty: float = 0.5,
+        completed_at: datetime | None = None,
+        progress: int = 0,
+    ) -> None:
+        """A past assignment with its outcome as the app recorded it (the completion
+        model's rows, ``daglig.learner.completion.ASSIGNMENTS_SCHEMA``; frames only)."""
+        slot = 1 + sum(
+            a["user_id"] == user_id and a["challenge_date"] == day for a in self.past_assignments
+        )
+        self.past_assignments.append(
+            {
+                "user_id": user_id,
+                "challenge_date": day,
+                "slot": slot,
+                "challenge_type": challenge_type,
+                "category": category,
+                "target_value": target,
+                "difficulty": difficulty,
+                "progress": progress,
                 "completed_at": completed_at,
             }
         )

@@ -137,6 +137,8 @@ def test_bad_input_is_refused_with_422(sqlite_url: str, serve: Any) -> None:
         ("PUT", "/settings", {"json": {"ml_enabled": "yes"}}),
         ("PUT", "/settings", {"json": {"enabled_types": ["quiz", "moon_landing"]}}),
         ("PUT", "/settings", {"json": {"min_difficulty": 0.99}}),  # above max 0.95
+        ("PUT", "/settings", {"json": {"target_completion": 0.3}}),  # outside 0.5 .. 0.95
+        ("PUT", "/settings", {"json": {"target_completion": 0.99}}),
         ("PUT", "/settings", {"json": {}}),
         ("PUT", "/settings", {"json": {"changed_by": "kari"}}),
         ("PUT", "/settings", {"json": [1, 2]}),

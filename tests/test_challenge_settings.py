@@ -62,6 +62,8 @@ def test_missing_settings_take_defaults() -> None:
         ),
         ("ml_min_answers", "100", 100),
         ("ml_title_prefix", "false", False),
+        ("target_completion", "0.8", 0.8),
+        ("target_completion", "0.5", 0.5),
     ],
 )
 def test_valid_values_are_used(key: str, raw: str, expected: object) -> None:
@@ -89,6 +91,9 @@ def test_valid_values_are_used(key: str, raw: str, expected: object) -> None:
         ("ml_min_answers", "true", "whole number"),
         ("ml_title_prefix", '"no"', "true or false"),
         ("ml_title_prefix", "0", "true or false"),
+        ("target_completion", "0.3", "outside 0.5 .. 0.95"),
+        ("target_completion", "0.96", "outside 0.5 .. 0.95"),
+        ("target_completion", '"high"', "must be a number in 0.5 .. 0.95"),
     ],
 )
 def test_malformed_values_are_reported_and_defaulted(key: str, raw: str, fragment: str) -> None:
@@ -355,6 +360,20 @@ def test_settings_set_refuses_nonsense_with_one_line_and_stores_nothing(
     assert r.returncode == 2 and "enabled_types [quiz] has 1" in r.err_lines[0], r
     rows = dict(query(db_url, "SELECT key, value FROM challenge_settings"))
     assert rows == {"challenges_per_user": "1", "enabled_types": '["quiz"]'}
+
+
+def test_settings_set_target_completion_as_typed(db_url: str, tmp_path: Path) -> None:
+    _small_app(db_url)
+    env = cli_env(db_url, tmp_path / "data")
+    r = daglig("admin", "settings", "set", "target_completion", "0.97", env=env)
+    assert r.returncode == 2 and r.err_lines == [
+        "error: target_completion: 0.97 is outside 0.5 .. 0.95"
+    ], r
+    r = daglig("admin", "settings", "set", "target_completion", "0.8", "--by", "kari", env=env)
+    assert r.returncode == 0, r
+    assert query(db_url, "SELECT key, value FROM challenge_settings") == [
+        ("target_completion", "0.8")
+    ]
 
 
 def test_a_bad_stored_setting_is_reported_alike_by_the_run_its_log_and_email(

@@ -68,6 +68,12 @@ def test_train_says_where_the_model_went(trained: dict[str, object]) -> None:
     pointer = json.loads((folder.parent / "current.json").read_text())
     assert pointer == {"version": folder.name}
     assert "| model |" in r.stdout  # the metrics table follows
+    # a new install: no challenge has an outcome yet, so no completion model, and it says so
+    assert r.out_lines[-1] == (
+        "no completion model: too few challenge outcomes to learn from (0 of the 2,000 "
+        "needed before the held-out nights); the nights keep the rule targets"
+    )
+    assert not (folder.parent / "completion.json").exists()
 
 
 def test_a_run_on_another_database_does_not_use_the_model_and_says_why(

@@ -77,7 +77,7 @@ def test_notes_and_reasons_in_bokmal(english: str, norwegian: str) -> None:
 
 def test_every_step_of_the_nightly_run_has_a_norwegian_label() -> None:
     """Every Prefect task of tasks/ and every fan-out step (``@step("…")``) has a label,
-    but the training flow's own tasks (its report is English, for the data engineers)."""
+    but the training flows' own tasks (its report is English, for the data engineers)."""
     import importlib
     import pkgutil
     import re
@@ -85,6 +85,7 @@ def test_every_step_of_the_nightly_run_has_a_norwegian_label() -> None:
 
     from prefect import Task
 
+    import flows.train_completion_model as completion_training
     import flows.train_learner_model as training
     import tasks
 
@@ -97,7 +98,7 @@ def test_every_step_of_the_nightly_run_has_a_norwegian_label() -> None:
         found |= names(module)
         source = Path(str(module.__file__)).read_text()
         found |= set(re.findall(r'@step\(\s*"([a-z-]+)"', source))
-    steps = found - names(training)
+    steps = found - names(training) - names(completion_training)
     assert {"read-answer-log", "extract-features", "render-challenges"} <= steps, steps
     assert steps <= set(STEP_NO), steps - set(STEP_NO)
     assert step_no("upsert-challenges") == "Skrive utfordringene til databasen"

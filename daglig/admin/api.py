@@ -110,6 +110,12 @@ class SettingsUpdate(BaseModel):
     ml_title_prefix: StrictBool | None = Field(
         default=None, description='Put "[ML] " before the titles of ML challenges (default true).'
     )
+    target_completion: float | None = Field(
+        default=None,
+        ge=0.5,
+        le=0.95,
+        description="The predicted completion each ML challenge's target aims at (default 0.75).",
+    )
     changed_by: str | None = Field(
         default=None,
         min_length=1,

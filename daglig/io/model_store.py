@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from daglig.learner.completion import COMPLETION_FEATURES
 from daglig.learner.examples import FEATURES
 
 SCHEMA_VERSION = 2  # 2: database_identity and database_url; the store keyed by identity
@@ -36,7 +37,22 @@ POINTER = "current.json"
 
 
 class ModelUnavailable(RuntimeError):
-    """No usable learner model; the message is the reason, for the run summary."""
+    """No usable model; the message is the reason, for the run summary."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelKind:
+    """One kind of model in the store: its name in reasons, its versions' prefix, its
+    pointer file beside the others of its database, and the features it must have."""
+
+    name: str
+    prefix: str
+    pointer: str
+    features: tuple[str, ...]
+
+
+LEARNER = ModelKind("learner model", "lm", POINTER, FEATURES)
+COMPLETION = ModelKind("completion model", "cm", "completion.json", COMPLETION_FEATURES)
 
 
 def _sklearn_version() -> str:
@@ -104,7 +120,9 @@ def model_folder(model_dir: Path, identity: str) -> Path:
     return model_dir / identity
 
 
-def save_model(model_dir: Path, model: Any, metadata: ModelMetadata) -> ModelMetadata:
+def save_model(
+    model_dir: Path, model: Any, metadata: ModelMetadata, kind: ModelKind = LEARNER
+) -> ModelMetadata:
     """Save ``model`` as a new version of its database's models (``metadata``'s
     ``database_identity``) and point that database's ``current.json`` at it. The version
     is the data's end date plus the first 8 hex digits of the model file's SHA-256."""
@@ -115,7 +133,7 @@ def save_model(model_dir: Path, model: Any, metadata: ModelMetadata) -> ModelMet
 
     joblib.dump(model, staging / MODEL_FILE)
     digest = _sha256(staging / MODEL_FILE)
-    version = f"lm-{metadata.trained_as_of.replace('-', '')}-{digest[:8]}"
+    version = f"{kind.prefix}-{metadata.trained_as_of.replace('-', '')}-{digest[:8]}"
     meta = ModelMetadata(**{**asdict(metadata), "version": version, "sha256": digest})
     (staging / META_FILE).write_text(json.dumps(asdict(meta), indent=2) + "\n")
     final = folder / version
@@ -125,15 +143,15 @@ def save_model(model_dir: Path, model: Any, metadata: ModelMetadata) -> ModelMet
         staging.rmdir()
     else:
         staging.rename(final)
-    _write_atomic(folder / POINTER, json.dumps({"version": version}) + "\n")
+    _write_atomic(folder / kind.pointer, json.dumps({"version": version}) + "\n")
     return meta
 
 
-def _other_databases(model_dir: Path, identity: str | None) -> list[str]:
+def _other_databases(model_dir: Path, identity: str | None, kind: ModelKind = LEARNER) -> list[str]:
     """The databases other models in ``model_dir`` were trained on (URL, else identity),
     newest first; a model of the layout before identities counts as one of an unknown
     database."""
-    pointers = [p for p in model_dir.glob(f"*/{POINTER}") if p.parent.name != identity]
+    pointers = [p for p in model_dir.glob(f"*/{kind.pointer}") if p.parent.name != identity]
     found: list[tuple[float, str]] = []
     for p in pointers:
         try:
@@ -143,29 +161,36 @@ def _other_databases(model_dir: Path, identity: str | None) -> list[str]:
         except (OSError, ValueError, KeyError, TypeError):
             name = p.parent.name
         found.append((p.stat().st_mtime, name))
-    if (model_dir / POINTER).exists():  # saved before models knew their database
+    if (
+        kind is LEARNER and (model_dir / POINTER).exists()
+    ):  # saved before models knew their database
         found.append(((model_dir / POINTER).stat().st_mtime, "a database of unknown identity"))
     return [name for _, name in sorted(found, reverse=True)]
 
 
-def _not_this_database(model_dir: Path, others: list[str]) -> ModelUnavailable:
+def _not_this_database(
+    model_dir: Path, others: list[str], kind: ModelKind = LEARNER
+) -> ModelUnavailable:
     more = f" and {len(others) - 1} more" if len(others) > 1 else ""
     return ModelUnavailable(
-        f"the learner model in {model_dir} was trained on another database "
+        f"the {kind.name} in {model_dir} was trained on another database "
         f"({others[0]}{more}); run `daglig train` for this one"
     )
 
 
-def read_metadata(model_dir: Path, identity: str | None) -> ModelMetadata:
+def read_metadata(
+    model_dir: Path, identity: str | None, kind: ModelKind = LEARNER
+) -> ModelMetadata:
     """The current model's metadata for the database with ``identity`` (None: the database
     has no identity yet, so nothing was trained on it); ``ModelUnavailable`` when there is
     none, only models of other databases, or it is unreadable."""
-    pointer = model_folder(model_dir, identity) / POINTER if identity else None
+    pointer = model_folder(model_dir, identity) / kind.pointer if identity else None
     if pointer is None or not pointer.exists():
-        others = _other_databases(model_dir, identity)
+        others = _other_databases(model_dir, identity, kind)
         if others:
-            raise _not_this_database(model_dir, others)
-        raise ModelUnavailable(f"no trained model in {model_dir} (run `daglig train`)")
+            raise _not_this_database(model_dir, others, kind)
+        what = "model" if kind is LEARNER else kind.name
+        raise ModelUnavailable(f"no trained {what} in {model_dir} (run `daglig train`)")
     try:
         version = json.loads(pointer.read_text())["version"]
         raw = json.loads((pointer.parent / version / META_FILE).read_text())
@@ -174,24 +199,28 @@ def read_metadata(model_dir: Path, identity: str | None) -> ModelMetadata:
         raise ModelUnavailable(f"model metadata unreadable: {type(exc).__name__}: {exc}") from exc
     if meta.schema_version == SCHEMA_VERSION and meta.database_identity != identity:
         # a folder copied or renamed by hand: the metadata says whose it is
-        raise _not_this_database(model_dir, [meta.database_url or meta.database_identity])
+        raise _not_this_database(model_dir, [meta.database_url or meta.database_identity], kind)
     return meta
 
 
 def load_model(
-    model_dir: Path, run_date: date, max_age_days: int, identity: str | None
+    model_dir: Path,
+    run_date: date,
+    max_age_days: int,
+    identity: str | None,
+    kind: ModelKind = LEARNER,
 ) -> LoadedModel:
-    """The current model of the database with ``identity``, validated for a run on
-    ``run_date``; else ``ModelUnavailable``."""
-    meta = read_metadata(model_dir, identity)
+    """The current model of ``kind`` of the database with ``identity``, validated for a
+    run on ``run_date``; else ``ModelUnavailable``."""
+    meta = read_metadata(model_dir, identity, kind)
     if meta.schema_version != SCHEMA_VERSION:
         raise ModelUnavailable(
             f"model {meta.version} has metadata schema {meta.schema_version}, "
             f"this code reads {SCHEMA_VERSION}"
         )
-    if list(meta.features) != list(FEATURES):
-        missing = sorted(set(FEATURES) - set(meta.features))
-        extra = sorted(set(meta.features) - set(FEATURES))
+    if list(meta.features) != list(kind.features):
+        missing = sorted(set(kind.features) - set(meta.features))
+        extra = sorted(set(meta.features) - set(kind.features))
         raise ModelUnavailable(
             f"model {meta.version} was trained on other features "
             f"(missing {missing or 'none'}, unknown {extra or 'none'}, or another order)"
@@ -221,7 +250,7 @@ def load_model(
         import joblib
 
         model = joblib.load(path)
-        probe = pl.DataFrame({f: [0.5] for f in FEATURES})
+        probe = pl.DataFrame({f: [0.5] for f in kind.features})
         p = model.predict_proba(probe)
         if p.shape != (1, 2):
             raise ValueError(f"predict_proba gave shape {p.shape}, expected (1, 2)")

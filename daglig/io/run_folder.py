@@ -39,6 +39,9 @@ class RunFile(StrEnum):
     CHALLENGES = "challenges"  # the day's distinct challenges, rendered and priced
     TYPE_OUTCOMES = "type_outcomes"  # each learner's completion history by challenge type
     TYPE_RATES = "type_rates"  # each type's completion rate over the population
+    COMPLETION_STATE = "completion_state"  # the learners' features the completion model reads
+    OUTCOME_HISTORY = "outcome_history"  # per learner × type: past assignments, completions
+    PAST_ASSIGNMENTS = "past_assignments"  # the training log's learners' past assignments
     ANSWER_LOG = "answer_log"  # the training run's sampled answer log
 
 

@@ -16,7 +16,10 @@ For an ML user, all in Polars expressions over every user at once:
   still differ;
 * further category-bound slots take the next weak areas;
 * difficulty follows mastery (of the slot's category, else overall skill), within the
-  admin's bounds; targets follow the user's typical daily volume (as the fallback's);
+  admin's bounds; targets follow the user's typical daily volume (as the fallback's); with
+  a completion model, target and difficulty are then chosen from a small grid around
+  those so that the predicted completion is closest to ``target_completion``
+  (:mod:`daglig.learner.targets`; the reason gains ``predicted_completion``);
 * ``reason`` names the weak areas with their mastery, the skill assessment, exam
   readiness and the model version.
 
@@ -28,9 +31,10 @@ compared on like users (the admin report does).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -41,6 +45,7 @@ from daglig.challenge_settings import ChallengeSettings
 from daglig.hashing import salt_of, uniform
 from daglig.learner.assessment import Assessment
 from daglig.learner.outcomes import OUTCOMES_SCHEMA, RATES_SCHEMA
+from daglig.learner.targets import CompletionInputs, choose_targets
 from daglig.selection import (
     ASSIGNMENT_SCHEMA,
     CATEGORYLESS_TYPES,
@@ -139,11 +144,13 @@ class MLSelector:
         model_version: str,
         fallback: Selector | None = None,
         holdout_share: float = 0.0,
+        completion: CompletionInputs | None = None,
     ) -> None:
         self.assessment = assessment
         self.model_version = model_version
         self.fallback = fallback or FallbackSelector()
         self.holdout_share = holdout_share
+        self.completion = completion
 
     def eligible(self, users: pl.DataFrame, settings: ChallengeSettings) -> pl.Series:
         """Whether each of ``users`` goes down the ML path."""
@@ -266,6 +273,19 @@ class MLSelector:
                 0.15 + 0.8 * level_of_slot, s.min_difficulty, s.max_difficulty
             ),
         ).with_columns(targets_expr())
+        extra: dict[str, pl.Expr] = {}
+        if self.completion is not None:  # targets and difficulty from predicted completion
+            out = choose_targets(
+                out.collect(),
+                self.completion,
+                s.target_completion,
+                s.min_difficulty,
+                s.max_difficulty,
+            ).lazy()
+            extra = {
+                "completion_model_version": pl.lit(self.completion.version),
+                "predicted_completion": pl.col("predicted_completion").round(3),
+            }
         out = out.join(self._weak_areas(inputs), on="user_id", how="left")
         # the rule names what the category is in the reason's own weak_areas list: its
         # first, another of it, or a category further down the user's weak-area order (a
@@ -292,7 +312,8 @@ class MLSelector:
             type_mix=pl.struct(
                 posterior_mean=pl.col("posterior_mean").round(3), draw=pl.col("draw").round(3)
             ),
-        ).struct.json_encode()
+        )
+        reason = (reason.struct.with_fields(**extra) if extra else reason).struct.json_encode()
         return (
             out.with_columns(reason=reason)
             .select(list(ASSIGNMENT_SCHEMA))
@@ -300,6 +321,17 @@ class MLSelector:
             .sort("user_id", "slot")
             .collect()
         )
+
+
+@dataclass(frozen=True)
+class ShardedCompletion:
+    """The completion model for a sharded run: the model, each shard's learner state at
+    tonight's cutoff (Parquet) and the outcome history (Parquet, all users)."""
+
+    model: Any
+    states: dict[int, Path]
+    history: Path
+    version: str
 
 
 class ShardedMLSelector:
@@ -315,10 +347,12 @@ class ShardedMLSelector:
         assessments: dict[int, tuple[Path, Path]],
         model_version: str,
         holdout_share: float = 0.0,
+        completion: ShardedCompletion | None = None,
     ) -> None:
         self.assessments = assessments
         self.model_version = model_version
         self.holdout_share = holdout_share
+        self.completion = completion
 
     def _selector(self, shards: list[int]) -> MLSelector:
         paths = [self.assessments[k] for k in shards]
@@ -326,7 +360,20 @@ class ShardedMLSelector:
             categories=pl.concat([pl.read_parquet(c) for c, _ in paths]),
             users=pl.concat([pl.read_parquet(u) for _, u in paths]),
         )
-        return MLSelector(assessment, self.model_version, holdout_share=self.holdout_share)
+        c = self.completion
+        completion = (
+            None
+            if c is None
+            else CompletionInputs(
+                c.model,
+                pl.concat([pl.read_parquet(c.states[k]) for k in shards]),
+                pl.read_parquet(c.history),
+                c.version,
+            )
+        )
+        return MLSelector(
+            assessment, self.model_version, holdout_share=self.holdout_share, completion=completion
+        )
 
     def for_shard(self, shard: int) -> MLSelector:
         return self._selector([shard])

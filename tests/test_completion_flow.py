@@ -1,0 +1,78 @@
+"""The completion model through Prefect: trained on a few simulated nights with real
+outcomes, then used by the nightly flow (the ML reasons carry predicted_completion), or
+not used — the rule targets, and the summary says why."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from daglig.io.db import make_engine
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+START = dt.date(2026, 11, 10)
+DAYS = 6
+NIGHT = START + dt.timedelta(days=DAYS)
+
+
+def ml_reasons(url: str, day: dt.date) -> list[dict[str, object]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as c:
+            rows = c.execute(
+                text(
+                    "SELECT a.reason FROM user_daily_challenges a JOIN daily_challenges d "
+                    "ON d.id = a.challenge_id WHERE d.source = 'ml' AND a.challenge_date = :d"
+                ),
+                {"d": day},
+            ).all()
+    finally:
+        engine.dispose()
+    return [json.loads(r) for (r,) in rows]
+
+
+def test_the_completion_model_is_trained_on_outcomes_and_sets_the_ml_targets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.daily_challenges import generate_daily_challenges
+    from flows.train_completion_model import train_completion_model
+    from simulator.days import play_days
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DAGLIG_SMTP_HOST", raising=False)
+    play_days(url, users=400, seed=4, start=START, days=DAYS)
+
+    # before any completion model: rule targets, and the run says why
+    before = generate_daily_challenges(run_date=NIGHT, dry_run=True)
+    assert before["ml_status"] == "used" and before["completion_model_version"] is None
+    assert "no trained completion model" in before["completion_reason"]
+
+    result = train_completion_model(as_of=NIGHT)
+    assert result["version"].startswith("cm-"), result
+    window_nights = DAYS - 2  # the last two nights are held out
+    assert result["n_train"] > 2_000 and result["n_test"] > 0
+    assert set(result["metrics"]) == {"model", "type rate", "learner × type"}
+    assert (
+        len(
+            json.loads(Path(result["folder"], "metadata.json").read_text())["training_window"][
+                "train_nights"
+            ]
+        )
+        == window_nights
+    )
+
+    after = generate_daily_challenges(run_date=NIGHT)
+    assert after["completion_model_version"] == result["version"]
+    reasons = ml_reasons(url, NIGHT)
+    assert reasons and all(0.0 <= float(r["predicted_completion"]) <= 1.0 for r in reasons)  # type: ignore[arg-type]
+    assert {r["completion_model_version"] for r in reasons} == {result["version"]}
+    assert not any(
+        "predicted_completion" in r for r in ml_reasons(url, NIGHT - dt.timedelta(days=1))
+    )
