@@ -34,7 +34,7 @@ class LearnerService:
     Cheap to keep for a process's lifetime (one read-only engine, the night's footer)."""
 
     def __init__(self, database_url: str, assessment_dir: Path) -> None:
-        self.engine: Engine = make_engine(database_url, read_only=True)
+        self.engine: Engine = make_engine(database_url, read_only=True, pooled=False)
         self.reader = AssessmentReader(assessment_dir)
 
     def close(self) -> None:
