@@ -154,3 +154,37 @@ def test_http_answers_the_seed_shapes_and_404_for_the_unassessed(
         for path in ("weak-areas", "skill-assessment"):
             op = paths[f"/api/ml/users/{{user_id}}/{path}"]["get"]
             assert "404" in op["responses"] and "401" in op["responses"]
+
+
+@pytest.mark.postgres
+def test_learner_show_after_a_real_night_on_postgresql(
+    postgres_url: str, tmp_path: Path, prefect_api: str
+) -> None:
+    """As a person types it: simulate, train, run the night, then ``daglig learner show``."""
+    import json
+
+    from tests.cli import cli_env, daglig
+
+    env = cli_env(postgres_url, tmp_path / "data", prefect_api)
+    sim = ("simulate", "--users", "250", "--seed", "3", "--end-date", "2026-11-23")
+    for args in (sim, ("train", "--as-of", "2026-11-24"), ("run", "--date", "2026-11-24")):
+        r = daglig(*args, env=env)
+        assert r.returncode == 0, r
+    with engine_of(postgres_url) as engine, engine.connect() as conn:
+        from sqlalchemy import text
+
+        rows = conn.execute(text("SELECT user_id, reason FROM user_daily_challenges")).all()
+    ml = sorted(uid for uid, reason in rows if json.loads(reason)["selector"] == "ml")
+    assert ml, "nobody was given ML challenges"
+    shown = daglig("learner", "show", str(ml[0]), env=env)
+    assert shown.returncode == 0, shown
+    assert shown.out_lines[0].startswith(f"user {ml[0]}, assessed on the night of 2026-11-24")
+    assert shown.out_lines[1].startswith("weak areas: ") and len(shown.out_lines) >= 5
+    data = json.loads(daglig("learner", "show", str(ml[0]), "--json", env=env).stdout)
+    assert data["user_id"] == ml[0] and len(data["weak_areas"]) == WEAK_AREAS
+    missing = daglig("learner", "show", "999999", env=env)
+    assert missing.returncode == 2 and missing.err_lines == ["no user 999999"], missing
+    down = {**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"}
+    refused = daglig("learner", "show", str(ml[0]), env=down)
+    assert refused.returncode == 1 and len(refused.err_lines) == 1, refused
+    assert "Traceback" not in refused.stderr

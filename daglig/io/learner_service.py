@@ -17,11 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import DatabaseError
 
 from daglig.io.assessment_store import AssessmentReader, NoAssessment
 from daglig.io.db import make_engine, sql_statement
+from daglig.io.identity import TABLE
 from daglig.learner.assessment import WEAK_AREAS
 
 
@@ -46,7 +47,11 @@ class LearnerService:
         try:
             with self.engine.connect() as conn:
                 row = conn.execute(sql_statement("identity/read")).first()
-        except DatabaseError:  # no pipeline_identity table: nothing was ever trained on it
+        except DatabaseError:
+            # no pipeline_identity table (nothing was ever trained on it), or the database
+            # failed: asking it again says which (a failed connection raises here again)
+            if inspect(self.engine).has_table(TABLE):
+                raise
             row = None
         if row is None:
             raise NotAssessed(
