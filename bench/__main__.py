@@ -89,10 +89,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def main() -> None:
+    from bench.table import parse_users
+
     p = argparse.ArgumentParser(prog="python -m bench")
     # _run (the run's own process, started by scale) is left out of the listing.
     sub = p.add_subparsers(
-        dest="what", required=True, metavar="{nightly,learner,reference,scale,table}"
+        dest="what", required=True, metavar="{nightly,learner,reference,service,scale,table}"
     )
     for name, text in (
         ("nightly", "simulate into DATABASE_URL or a temporary SQLite file, run in-process"),
@@ -105,6 +107,10 @@ def main() -> None:
         action="store_true",
         help="train the learner model first (not timed), so the run uses it",
     )
+    sv = sub.add_parser("service", help="the learner service's lookup latency (bench/service.py)")
+    sv.add_argument("--users", type=parse_users, default=100_000, help="10000, 10k, 1m")
+    sv.add_argument("--lookups", type=int, default=1000)
+    sv.add_argument("--seed", type=int, default=1)
     sc = sub.add_parser("scale", help="one measured run at a scale (bench/scale.py)")
     _add_common(sc)
     sc.add_argument(
@@ -168,6 +174,10 @@ def main() -> None:
         from bench.reference import reference_bench
 
         out = reference_bench(a.users, a.seed, a.date)
+    elif a.what == "service":
+        from bench.service import service_bench
+
+        out = service_bench(a.users, a.lookups, a.seed)
     elif a.what == "learner":
         from bench.learner import learner, markdown
 

@@ -40,6 +40,13 @@ from daglig.admin.cli import admin_app  # noqa: E402 (after the offline settings
 from daglig.errors import BadInput  # noqa: E402
 
 app.add_typer(admin_app, name="admin")
+learner_app = typer.Typer(
+    name="learner",
+    help="What the learner service answers: a learner's weak areas and skill assessment.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(learner_app, name="learner")
 
 
 @app.callback()
@@ -576,6 +583,50 @@ def health_check(
         f"; read-only ({found.read_only}): only dry runs can work" if found.read_only else ""
     )
     typer.echo(f"healthy: {found.database} ({found.backend}){missing}{read_only}")
+
+
+@learner_app.command("show")
+def learner_show(
+    user_id: Annotated[int, typer.Argument(min=1, help="The user's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
+) -> None:
+    """A learner's weak areas and skill assessment, from the last night's assessment (what
+    the app's learner service and GET /api/ml/users/ID/… answer)."""
+    import json
+
+    from daglig.config import Settings
+    from daglig.io.learner_service import LearnerService, NotAssessed
+
+    settings = Settings()
+    require_database(settings)
+    service = LearnerService(settings.database_url, settings.assessment_dir)
+    try:
+        a = service.assessment(user_id)
+    except NotAssessed as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        service.close()
+    if as_json:
+        typer.echo(json.dumps(a, indent=2, ensure_ascii=False))
+        return
+    typer.echo(
+        f"user {user_id}, assessed on the night of {a['assessed_on']} "
+        f"(learner model {a['model_version']})"
+    )
+    typer.echo(f"weak areas: {', '.join(a['weak_areas']) or 'none'}")
+    typer.echo(
+        f"overall skill {a['overall_skill_level']:.2f}, confidence {a['confidence_level']:.2f} "
+        f"({a['total_practice_questions']:,} practice questions), "
+        f"exam readiness {100 * a['exam_readiness']:.0f} %"
+    )
+    typer.echo("categories, weakest first:")
+    width = max((len(c["category"]) for c in a["categories"]), default=0)
+    for c in a["categories"]:
+        gap = "  never practised" if c["is_gap"] else ""
+        typer.echo(
+            f"  {c['category'].ljust(width)}  mastery {c['mastery']:.2f}  "
+            f"{c['answers']:>5,} answers{gap}"
+        )
 
 
 @app.command()

@@ -240,6 +240,11 @@ class Settings(BaseSettings):
     def model_dir(self) -> Path:
         return self.data_dir / "models"
 
+    @property
+    def assessment_dir(self) -> Path:
+        """The last nights' learner assessments, per database (daglig/io/assessment_store.py)."""
+        return self.data_dir / "assessments"
+
     def session_limits(self) -> SessionLimits:
         """The bounds of every database session the pipeline opens."""
         return SessionLimits(

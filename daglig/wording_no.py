@@ -32,6 +32,7 @@ STEP_NO = {
     "key-challenges": "Samle like utfordringer",
     "validate-outputs": "Kontrollere resultatet",
     "upsert-challenges": "Skrive utfordringene til databasen",
+    "keep-assessment": "Ta vare på nattens elevvurdering",
     "cleanup-expired": "Rydde bort gamle utfordringer",
     "build-morning-report": "Lage morgenrapporten",
     "publish-summary": "Publisere sammendraget i Prefect",

@@ -25,6 +25,7 @@ from daglig.challenge_settings import ChallengeSettings
 from daglig.config import Settings
 from daglig.day_counts import count_day
 from daglig.errors import error_line, tag_failure
+from daglig.learner.selection import ShardedMLSelector
 from daglig.quality import warm_up
 from daglig.selection import FallbackSelector
 from daglig.summary import RunSummary
@@ -34,6 +35,7 @@ from tasks.cleanup import cleanup_expired
 from tasks.common import failed_task_of, tidy_failed_run
 from tasks.features import extract_user_features
 from tasks.health import check_database, check_users
+from tasks.keep_assessment import keep_assessment
 from tasks.morning import build_morning_report
 from tasks.progress import Progress
 from tasks.quality import validate_inputs, validate_outputs
@@ -238,6 +240,28 @@ def _generate(
     summary.written = asdict(counts)
     if counts.assignments_inserted == 0 and counts.assignments_replaced == 0:
         summary.notes.append("the day was already complete: no new rows written")
+    if isinstance(selector, ShardedMLSelector):
+        _keep_assessment(summary, settings, day, selector, user_ids)
+
+
+def _keep_assessment(
+    summary: RunSummary,
+    settings: Settings,
+    day: date,
+    selector: ShardedMLSelector,
+    user_ids: list[int] | None,
+) -> None:
+    """After the write: the night's assessment for the learner service. A run for some
+    users keeps the last full night's; a failure here is a note, not a failed night (the
+    challenges are written; the service answers from the night before)."""
+    if user_ids is not None:
+        summary.notes.append("a run for some users: the learner service keeps the last night's")
+        return
+    try:
+        keep_assessment(settings, day, selector)
+    except Exception as exc:
+        summary.notes.append(f"the night's assessment was not kept: {error_line(exc)}")
+        get_run_logger().error("keep-assessment failed: %s", exc, exc_info=exc)
 
 
 def _inside_another_run() -> bool:
@@ -251,9 +275,10 @@ def _now_iso(settings: Settings) -> str:
 
 
 # The steps of a full run, for the progress artifact (health, settings, features, input
-# gate, load model, assess learners, select, render, output gate, upsert, summary); a run
-# with fewer steps jumps to 100 % at its end, one with more waits just below it.
-PROGRESS_STEPS = 11
+# gate, load model, assess learners, select, render, output gate, upsert, keep the
+# assessment, summary); a run with fewer steps jumps to 100 % at its end, one with more
+# waits just below it.
+PROGRESS_STEPS = 12
 
 
 def _begin(summary: RunSummary, settings: Settings) -> None:

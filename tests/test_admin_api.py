@@ -42,6 +42,11 @@ SEVEN = [
     ("GET", "/recent"),
     ("GET", "/stats"),
 ]
+#: The learner service for the app (the seed's ML service), beside the admin's seven.
+LEARNER_SERVICE = [
+    ("GET", "/api/ml/users/{user_id}/weak-areas"),
+    ("GET", "/api/ml/users/{user_id}/skill-assessment"),
+]
 
 
 class LiveServer:
@@ -102,7 +107,9 @@ def test_openapi_and_authentication(sqlite_url: str, serve: Any) -> None:
     api = serve(sqlite_url)
     spec = httpx.get(str(api.base_url).split(PREFIX)[0] + "/openapi.json").json()
     methods = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
-    assert {(m, PREFIX + p.replace("/1", "/{user_id}")) for m, p in SEVEN} == methods
+    assert {(m, PREFIX + p.replace("/1", "/{user_id}")) for m, p in SEVEN} | set(
+        LEARNER_SERVICE
+    ) == methods
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
     for method, path in SEVEN:
@@ -116,6 +123,10 @@ def test_openapi_and_authentication(sqlite_url: str, serve: Any) -> None:
             r = api.request(method, path, headers=headers)
             assert r.status_code == 401, (method, path, headers, r.text)
             assert r.headers["www-authenticate"] == "Bearer"
+    root = str(api.base_url).split(PREFIX)[0]
+    for method, path in LEARNER_SERVICE:
+        r = httpx.request(method, root + path.replace("{user_id}", "1"))
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", r.text
     r = api.get("/overview", headers=AUTH)
     assert r.status_code == 200 and r.json()["settings"]["challenges_per_user"] == 3
 

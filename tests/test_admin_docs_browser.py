@@ -22,6 +22,9 @@ SEVEN = {
     ("POST", "/test-user/{user_id}"),
     ("GET", "/recent"),
     ("GET", "/stats"),
+    # the learner service for the app, outside the admin prefix
+    ("GET", "/api/ml/users/{user_id}/weak-areas"),
+    ("GET", "/api/ml/users/{user_id}/skill-assessment"),
 }
 
 

@@ -287,3 +287,102 @@ def test_training_reads_a_stable_sample_of_a_big_app(world: dict[str, Any]) -> N
     kept = whole.filter(shard_of(whole["user_id"], 4) == 0)
     assert log.equals(kept)  # the same rows, cleaned the same way
     assert data.answers == log.height
+
+
+def learner_service(world: dict[str, Any]) -> Any:
+    from daglig.io.learner_service import LearnerService
+
+    return LearnerService(world["url"], world["models"].parent / "assessments")
+
+
+def ml_user(url: str) -> tuple[int, dict[str, Any]]:
+    """A user given ML challenges tonight, and the reason of their first one."""
+    with make_engine(url).connect() as c:
+        rows = c.execute(text("SELECT user_id, reason FROM user_daily_challenges")).all()
+    ml = sorted(
+        ((uid, json.loads(r)) for uid, r in rows if json.loads(r)["selector"] == "ml"),
+        key=lambda pair: pair[0],
+    )
+    assert ml, "no ML-selected user tonight"
+    return ml[0]
+
+
+def test_the_night_keeps_its_assessment_for_the_learner_service(world: dict[str, Any]) -> None:
+    from daglig.io.learner_service import NotAssessed
+
+    service = learner_service(world)
+    assert run(dry_run=True)["status"] == "dry_run"  # a dry run keeps nothing
+    with pytest.raises(NotAssessed, match="no night has assessed"):
+        service.get_weak_areas(1)
+    result = run()
+    assert result["status"] == "ok" and "keep-assessment" in result["task_seconds"]
+    uid, reason = ml_user(world["url"])
+    skill = service.get_skill_assessment(uid)
+    assert skill["assessed_on"] == RUN.isoformat()
+    assert skill["model_version"] == result["model_version"] == reason["model_version"]
+    assert skill["total_practice_questions"] == reason["total_practice_questions"]
+    assert skill["overall_skill_level"] == pytest.approx(reason["overall_skill_level"], abs=1e-3)
+    weak = service.get_weak_areas(uid)
+    assert len(weak) == 3 and weak[0] == reason["weak_areas"][0]["category"]
+    service.close()
+
+
+def test_a_failed_night_or_a_run_for_some_users_keeps_the_last_one(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.daily_challenges as fd
+    from daglig.io.learner_service import NotAssessed
+    from tasks.steps import step_task
+
+    @step_task("upsert-challenges")
+    def failing(*args: object, **kwargs: object) -> None:
+        raise OSError("injected: the write failed")
+
+    with monkeypatch.context() as m:
+        m.setattr(fd, "upsert_challenges", failing)
+        assert run(return_state=True).is_failed()
+    service = learner_service(world)
+    with pytest.raises(NotAssessed, match="no night has assessed"):
+        service.get_weak_areas(1)
+    result = run(user_ids=[ml_user_candidate(world["url"])])
+    assert result["status"] == "ok" and result["ml_status"] == "used"
+    assert "a run for some users: the learner service keeps the last night's" in result["notes"]
+    with pytest.raises(NotAssessed, match="no night has assessed"):
+        service.get_weak_areas(1)
+
+
+def ml_user_candidate(url: str) -> int:
+    """An active user with many answers (ML-eligible)."""
+    with make_engine(url).connect() as c:
+        row = c.execute(
+            text(
+                "SELECT a.user_id FROM question_attempts a JOIN users u ON u.id = a.user_id"
+                " WHERE u.is_active GROUP BY a.user_id ORDER BY count(*) DESC, a.user_id LIMIT 1"
+            )
+        ).one()
+    return int(row[0])
+
+
+def test_learner_show_after_a_real_night(world: dict[str, Any], tmp_path: Path) -> None:
+    from tests.cli import cli_env, daglig
+
+    env = cli_env(world["url"], world["models"].parent)
+    before = daglig("learner", "show", "1", env=env)
+    assert before.returncode == 2 and before.err_lines == [
+        "no night has assessed this database's learners yet "
+        "(the nightly run with the learner model keeps its assessment)"
+    ], before
+    assert run()["status"] == "ok"
+    uid, reason = ml_user(world["url"])
+    shown = daglig("learner", "show", str(uid), env=env)
+    assert shown.returncode == 0, shown
+    assert shown.out_lines[0].startswith(f"user {uid}, assessed on the night of {RUN}")
+    assert shown.out_lines[1].startswith(f"weak areas: {reason['weak_areas'][0]['category']}, ")
+    assert f"({reason['total_practice_questions']:,} practice questions)" in shown.out_lines[2]
+    as_json = json.loads(daglig("learner", "show", str(uid), "--json", env=env).stdout)
+    assert as_json["user_id"] == uid and as_json["assessed_on"] == RUN.isoformat()
+    unknown = daglig("learner", "show", "99999999", env=env)
+    assert unknown.returncode == 2 and unknown.err_lines == ["no user 99999999"], unknown
+    bad = daglig("learner", "show", "1", env={**env, "DATABASE_URL": "sqlite:///nowhere/x.db"})
+    assert bad.returncode == 2 and len(bad.err_lines) == 1, bad
+    assert bad.err_lines[0].startswith("no SQLite database at nowhere/x.db"), bad

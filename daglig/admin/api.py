@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from daglig.admin import service
 from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
 from daglig.config import Settings
+from daglig.io.learner_service import LearnerService, NotAssessed
 
 PREFIX = "/admin/api/ml-challenges"
 MIN_TOKEN_LENGTH = 16
@@ -78,10 +79,37 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     ),
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _problem("No such user.")}
+NOT_ASSESSED: dict[int | str, dict[str, Any]] = {
+    404: _problem(
+        "The last night did not assess this user (unknown, inactive, new since), or no "
+        "night has assessed this database's learners yet: show the onboarding challenges."
+    )
+}
+ML_PREFIX = "/api/ml"
 STARTED: dict[int | str, dict[str, Any]] = {
     202: {"description": "The nightly deployment was started (flow run id in the body)."}
 }
 SAFE_TEXT = r"^[^\x00-\x1f\x7f]*$"  # no NUL or other control characters
+
+
+class SkillAssessment(BaseModel):
+    """The seed's skill assessment of one learner, from the last night's assessment."""
+
+    overall_skill_level: float = Field(
+        description="Mastery averaged with the exam's category shares: the expected share "
+        "right on an exam.",
+        examples=[0.65],
+    )
+    confidence_level: float = Field(
+        description="answers / (answers + 90): how much evidence stands behind it.",
+        examples=[0.585],
+    )
+    total_practice_questions: int = Field(examples=[127])
+    exam_readiness: float = Field(
+        description="P(at least 38 right of 45) on the class B theory test.", examples=[0.41]
+    )
+    assessed_on: date = Field(description="The night (run date) of the assessment.")
+    model_version: str = Field(description="The learner model that made it.")
 
 
 class SettingsUpdate(BaseModel):
@@ -311,4 +339,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return service.stats(url, first, last)
 
     app.include_router(api)
+
+    learners = LearnerService(url, settings.assessment_dir)
+
+    @app.exception_handler(NotAssessed)
+    def _not_assessed(_: Request, exc: NotAssessed) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    ml = APIRouter(
+        prefix=ML_PREFIX,
+        dependencies=[Depends(require_token)],
+        responses={**ERRORS, **NOT_ASSESSED},
+        tags=["learner service"],
+    )
+    UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+    @ml.get("/users/{user_id}/weak-areas", summary="Weak areas", response_model=list[str])
+    def weak_areas(user_id: UserId) -> list[str]:
+        """The learner's weakest categories (at most three), weakest first, from the last
+        night's assessment: the seed's ``get_weak_areas``."""
+        return learners.get_weak_areas(user_id)
+
+    @ml.get(
+        "/users/{user_id}/skill-assessment",
+        summary="Skill assessment",
+        response_model=SkillAssessment,
+    )
+    def skill_assessment(user_id: UserId) -> dict[str, Any]:
+        """Overall skill, confidence, practice questions and exam readiness from the last
+        night's assessment: the seed's ``get_skill_assessment``."""
+        return learners.get_skill_assessment(user_id)
+
+    app.include_router(ml)
     return app

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from daglig import sql as sqlfiles
 from daglig.config import SessionLimits
@@ -86,6 +87,7 @@ def make_engine(
     *,
     read_only: bool = False,
     timeout: float | None = None,
+    pooled: bool = True,
 ) -> Engine:
     """An engine for ``url``; SQLite gets WAL and foreign keys on, its folder created and
     the lock timeout as busy timeout; PostgreSQL sessions get ``limits`` (default: the
@@ -96,6 +98,9 @@ def make_engine(
     absent file fails to open), PostgreSQL sessions are read-only transactions.
     ``timeout``: seconds to wait for a connection, a lock or a statement before failing,
     for bookkeeping that must not hang (it overrides the lock and statement limits).
+    ``pooled=False``: SQLite closes each connection when it is returned (a long-lived
+    read-only reader must not keep a connection open beside the night's writers: a writer
+    then failed with "disk I/O error" switching the file to WAL).
     """
     limits = limits or SessionLimits()
     if timeout is not None:
@@ -108,7 +113,11 @@ def make_engine(
             u = u.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
         elif path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(u, connect_args={"timeout": limits.lock_timeout_seconds})
+        engine = create_engine(
+            u,
+            connect_args={"timeout": limits.lock_timeout_seconds},
+            **({} if pooled else {"poolclass": NullPool}),
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -131,3 +131,30 @@ def assess_with(model: object, rows: pl.DataFrame, questions: pl.DataFrame) -> A
     predict = getattr(model, "predict_proba")  # noqa: B009 - any estimator with the API
     mastery = np.asarray(predict(rows))[:, 1] if rows.height else np.zeros(0)
     return assess(rows, mastery, exam_allocation(questions))
+
+
+#: How many categories ``get_weak_areas`` answers with (the seed's example lists two; the
+#: ML selector's reason names three).
+WEAK_AREAS = 3
+
+
+def service_rows(categories: pl.LazyFrame, users: pl.LazyFrame) -> pl.LazyFrame:
+    """The night's assessment as the learner service reads it: one row per user, sorted by
+    ``user_id``, with the seed's skill assessment, exam readiness and ``categories``, the
+    user's categories weakest first (category, mastery, attempts, is_gap)."""
+    per_user = (
+        categories.sort("user_id", "weak_rank")
+        .group_by("user_id", maintain_order=True)
+        .agg(categories=pl.struct("category", "mastery", "attempts", "is_gap"))
+    )
+    return (
+        users.select(
+            pl.col("user_id").cast(pl.Int64),
+            "overall_skill_level",
+            "confidence_level",
+            "total_practice_questions",
+            "exam_readiness",
+        )
+        .join(per_user, on="user_id", how="left")
+        .sort("user_id")
+    )
