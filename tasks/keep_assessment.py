@@ -3,7 +3,6 @@ becomes the one the learner service answers from (``daglig/io/assessment_store.p
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 from daglig.config import Settings
@@ -11,8 +10,8 @@ from daglig.io.assessment_store import SavedAssessment, save_assessment
 from daglig.io.db import engine_of
 from daglig.io.identity import read_identity
 from daglig.learner.selection import ShardedMLSelector
-from tasks.common import log_rows
 from tasks.retry import io_task
+from tasks.steps import count_rows
 
 
 @io_task("keep-assessment")
@@ -20,7 +19,6 @@ def keep_assessment(
     settings: Settings, run_date: date, selector: ShardedMLSelector
 ) -> SavedAssessment:
     """The night's per-shard assessment files as this database's current assessment."""
-    t0 = time.perf_counter()
     with engine_of(settings.database_url, settings.session_limits()) as engine:
         identity = read_identity(engine)
     if identity is None:  # the model loaded, so the database has one: changed under us
@@ -29,5 +27,5 @@ def keep_assessment(
     saved = save_assessment(
         settings.assessment_dir, identity, run_date, shards, selector.model_version
     )
-    log_rows("keep-assessment", saved.users, saved.users, time.perf_counter() - t0)
+    count_rows(saved.users, saved.users)
     return saved
