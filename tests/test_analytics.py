@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from daglig.admin import service
+from daglig.admin import analytics, common
 from daglig.io.db import make_engine
 from daglig.summary import RunSummary
 from models import DailyChallenge, UserDailyChallenge, create_pipeline_tables
@@ -171,7 +171,7 @@ def _rows(rows: list[dict[str, Any]], key: str) -> dict[str, tuple[int, int, int
 
 
 def test_completion_engagement_and_ml_effectiveness(db_url: str) -> None:
-    s = service.stats(db_url, D, D)
+    s = analytics.stats(db_url, D, D)
     assert s["totals"] == {
         "assigned": 11,
         "started": 7,
@@ -227,28 +227,30 @@ def test_completion_engagement_and_ml_effectiveness(db_url: str) -> None:
 
 
 def test_a_date_range_includes_both_ends(db_url: str) -> None:
-    s = service.stats(db_url, D1, D)
+    s = analytics.stats(db_url, D1, D)
     assert _rows(s["by_source"], "source")["fallback"] == (9, 6, 5)
     assert s["totals"]["assigned"] == 12
     assert [d["challenge_date"] for d in s["engagement"]["days"]] == ["2026-11-23", "2026-11-24"]
-    assert _rows(service.completion(db_url, "source", D1, D1), "source") == {"fallback": (1, 1, 1)}
+    assert _rows(analytics.completion(db_url, "source", D1, D1), "source") == {
+        "fallback": (1, 1, 1)
+    }
 
 
 def test_runs_errors_performance_and_overview(db_url: str) -> None:
-    err = service.run_errors(db_url, D, D)
+    err = analytics.run_errors(db_url, D, D)
     assert err["runs_by_status"] == {"dry_run": 1, "failed": 1, "ok": 1}
     assert (err["runs"], err["failed"], err["failure_rate"]) == (3, 1, 0.3333)
     assert err["quarantined"] == 4  # the dry run's repeat of the ok run's 4 is not added
     assert [r["error"] for r in err["failed_runs"]] == ["upsert-challenges: OperationalError: gone"]
-    assert service.run_errors(db_url, D1, D)["quarantined"] == 7
+    assert analytics.run_errors(db_url, D1, D)["quarantined"] == 7
 
-    perf = service.performance(db_url, limit=10)
+    perf = analytics.performance(db_url, limit=10)
     assert [r["status"] for r in perf["runs"]] == ["dry_run", "ok", "failed", "ok"]
     assert perf["runs"][1]["started_at"] == "2026-11-24T23:19:48+00:00"  # UTC, with its zone
     assert perf["seconds"] == {"runs": 3, "last": 12.0, "mean": 8.167, "max": 12.0}
-    assert len(service.performance(db_url, limit=2)["runs"]) == 2
+    assert len(analytics.performance(db_url, limit=2)["runs"]) == 2
 
-    o = service.overview(db_url, D)
+    o = analytics.overview(db_url, D)
     assert o["today"]["users"] == 6 and o["today"]["assignments"] == 11
     assert (o["today"]["completed"], o["today"]["completion_rate"]) == (5, 0.4545)
     assert o["last_run"]["status"] == "ok" and o["last_run"]["total_seconds"] == 12.0
@@ -256,7 +258,7 @@ def test_runs_errors_performance_and_overview(db_url: str) -> None:
 
 
 def test_recent_challenges_newest_day_most_assigned_first(db_url: str) -> None:
-    rows = service.recent(db_url, D1, 50)["challenges"]
+    rows = analytics.recent(db_url, D1, 50)["challenges"]
     assert [(r["challenge_date"], r["challenge_type"], r["assigned"]) for r in rows] == [
         ("2026-11-24", "streak", 4),  # ties (4 and 4) in id order
         ("2026-11-24", "quiz", 4),
@@ -266,15 +268,15 @@ def test_recent_challenges_newest_day_most_assigned_first(db_url: str) -> None:
         ("2026-11-23", "quiz", 1),
     ]
     assert (rows[0]["started"], rows[0]["completed"], rows[0]["completion_rate"]) == (3, 2, 0.5)
-    assert len(service.recent(db_url, D, 2)["challenges"]) == 2
-    assert service.recent(db_url, date(2026, 11, 25), 50)["challenges"] == []
+    assert len(analytics.recent(db_url, D, 2)["challenges"]) == 2
+    assert analytics.recent(db_url, date(2026, 11, 25), 50)["challenges"] == []
 
 
 def test_bad_ranges_are_refused(sqlite_url: str) -> None:
     build(sqlite_url)
-    with pytest.raises(service.AdminInputError, match="after end"):
-        service.stats(sqlite_url, D, D1)
-    with pytest.raises(service.AdminInputError, match="longer than 366"):
-        service.stats(sqlite_url, date(2025, 1, 1), D)
-    with pytest.raises(service.AdminInputError, match="limit"):
-        service.performance(sqlite_url, 0)
+    with pytest.raises(common.AdminInputError, match="after end"):
+        analytics.stats(sqlite_url, D, D1)
+    with pytest.raises(common.AdminInputError, match="longer than 366"):
+        analytics.stats(sqlite_url, date(2025, 1, 1), D)
+    with pytest.raises(common.AdminInputError, match="limit"):
+        analytics.performance(sqlite_url, 0)

@@ -76,7 +76,6 @@ EDGE = frozenset(
         "daglig.admin",
         "daglig.admin.api",
         "daglig.admin.cli",
-        "daglig.admin.service",
         "daglig.admin.analytics",
         "daglig.admin.common",
         "daglig.admin.dry_run",

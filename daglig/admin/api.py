@@ -9,8 +9,8 @@ never the input echoed back; NaN, infinities and control characters are bad inpu
 request body above ``MAX_BODY_BYTES`` is refused with 413 before anything else, the token
 check included (:class:`BodyLimit`: by ``Content-Length``, and by counting a chunked body
 as it arrives). Every error answer is ``{"detail": …}`` and is
-described in the OpenAPI schema. The operations are :mod:`daglig.admin.service`, shared
-with ``daglig admin``.
+described in the OpenAPI schema. The operations are the modules of :mod:`daglig.admin`
+(analytics, settings_admin, dry_run, common), shared with ``daglig admin``.
 
 Served by ``daglig admin serve`` (uvicorn).
 """
@@ -31,7 +31,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daglig.admin import service
+from daglig.admin import analytics, common, dry_run, settings_admin
 from daglig.catalogue import CATEGORY_KEYS, TYPE_KEYS
 from daglig.config import Settings
 from daglig.io.learner_service import LearnerService, NotAssessed
@@ -147,7 +147,7 @@ class SettingsUpdate(BaseModel):
     changed_by: str | None = Field(
         default=None,
         min_length=1,
-        max_length=service.MAX_BY_LENGTH,
+        max_length=settings_admin.MAX_BY_LENGTH,
         pattern=SAFE_TEXT,
         description="Who makes the change (recorded in challenge_settings_history).",
     )
@@ -179,7 +179,7 @@ class GenerateRequest(BaseModel):
 
 
 def _check_day(day: date | None, settings: Settings) -> date:
-    today = service.today(settings.timezone)
+    today = common.today(settings.timezone)
     day = day or today
     if not EARLIEST <= day <= today + timedelta(days=7):
         raise HTTPException(422, f"date {day} is outside {EARLIEST} .. {today + timedelta(7)}")
@@ -256,20 +256,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": validation_problems(exc)}, status_code=422)
 
-    @app.exception_handler(service.AdminInputError)
-    def _bad_input(_: Request, exc: service.AdminInputError) -> JSONResponse:
+    @app.exception_handler(common.AdminInputError)
+    def _bad_input(_: Request, exc: common.AdminInputError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
-    @app.exception_handler(service.NotFound)
-    def _not_found(_: Request, exc: service.NotFound) -> JSONResponse:
+    @app.exception_handler(common.NotFound)
+    def _not_found(_: Request, exc: common.NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
-    @app.exception_handler(service.Unavailable)
-    def _unavailable(_: Request, exc: service.Unavailable) -> JSONResponse:
+    @app.exception_handler(common.Unavailable)
+    def _unavailable(_: Request, exc: common.Unavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
-    @app.exception_handler(service.AdminError)
-    def _failed(_: Request, exc: service.AdminError) -> JSONResponse:
+    @app.exception_handler(common.AdminError)
+    def _failed(_: Request, exc: common.AdminError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=500)
 
     api = APIRouter(prefix=PREFIX, dependencies=[Depends(require_token)], responses=ERRORS)
@@ -277,7 +277,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @api.get("/overview", summary="System overview")
     def overview(day: Annotated[date | None, Query(alias="date")] = None) -> dict[str, Any]:
         """Settings in force, the day's assignments and completion, the last run."""
-        return service.overview(url, _check_day(day, settings))
+        return analytics.overview(url, _check_day(day, settings))
 
     @api.post("/generate", summary="Manual generation", status_code=200, responses=STARTED)
     def generate(request: GenerateRequest | None = None) -> JSONResponse:
@@ -297,18 +297,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @api.get("/performance", summary="Performance analytics")
     def performance(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> dict[str, Any]:
         """The latest run attempts and their seconds."""
-        return service.performance(url, limit)
+        return analytics.performance(url, limit)
 
     @api.get("/settings", summary="Configuration")
     def get_settings(history: Annotated[int, Query(ge=0, le=1000)] = 20) -> dict[str, Any]:
         """Settings in force, stored rows with who set them, recent changes."""
-        return service.settings_view(url, history)
+        return settings_admin.settings_view(url, history)
 
     @api.put("/settings", summary="Change configuration")
     @api.post("/settings", summary="Change configuration (POST, as in the seed)")
     def put_settings(update: SettingsUpdate) -> dict[str, Any]:
         """Change settings; each change is recorded with who and when."""
-        return service.set_settings(url, update.changes(), update.changed_by or "api")
+        return settings_admin.set_settings(url, update.changes(), update.changed_by or "api")
 
     @api.post("/test-user/{user_id}", summary="Test user generation", responses=NOT_FOUND)
     def test_user(
@@ -316,7 +316,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         day: Annotated[date | None, Query(alias="date")] = None,
     ) -> dict[str, Any]:
         """Dry-run the nightly job for one user: challenges, reasons, selector and why."""
-        return service.dry_run_user(settings, user_id, _check_day(day, settings))
+        return dry_run.dry_run_user(settings, user_id, _check_day(day, settings))
 
     @api.get("/recent", summary="Recent challenges")
     def recent(
@@ -324,8 +324,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> dict[str, Any]:
         """The latest challenges with users holding, started and completed each."""
-        since = service.today(settings.timezone) - timedelta(days=days - 1)
-        return service.recent(url, since, limit)
+        since = common.today(settings.timezone) - timedelta(days=days - 1)
+        return analytics.recent(url, since, limit)
 
     @api.get("/stats", summary="System statistics")
     def stats(
@@ -336,7 +336,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default the last 7 days."""
         last = _check_day(end, settings)
         first = _check_day(start, settings) if start else max(EARLIEST, last - timedelta(6))
-        return service.stats(url, first, last)
+        return analytics.stats(url, first, last)
 
     app.include_router(api)
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from daglig.admin import service
+from daglig.admin import analytics, common, dry_run, settings_admin
 from daglig.config import Settings
 from daglig.terminal import flow_session, require_database
 
@@ -40,10 +40,10 @@ def _errors() -> Iterator[None]:
     """Admin errors as one line on stderr: exit 2 for bad input, 1 otherwise."""
     try:
         yield
-    except service.AdminInputError as exc:
+    except common.AdminInputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    except service.AdminError as exc:
+    except common.AdminError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 
@@ -56,7 +56,7 @@ def _settings() -> Settings:
 
 
 def _day(value: datetime | None, settings: Settings) -> date:
-    return value.date() if value else service.today(settings.timezone)
+    return value.date() if value else common.today(settings.timezone)
 
 
 def _pct(r: float | None) -> str:
@@ -154,7 +154,7 @@ def overview(run_date: DateOpt = None, as_json: JsonOpt = False) -> None:
     """Settings in force, today's assignments and completion, and the last run."""
     settings = _settings()
     with _errors():
-        data = service.overview(settings.database_url, _day(run_date, settings))
+        data = analytics.overview(settings.database_url, _day(run_date, settings))
 
     def text(d: dict[str, Any]) -> str:
         t = d["today"]
@@ -186,7 +186,7 @@ def performance(
     """The latest run attempts: status, seconds, users served, quarantined rows."""
     settings = _settings()
     with _errors():
-        data = service.performance(settings.database_url, limit)
+        data = analytics.performance(settings.database_url, limit)
 
     def text(d: dict[str, Any]) -> str:
         s = d["seconds"]
@@ -227,7 +227,7 @@ def stats(
     last = _day(end, settings)
     first = start.date() if start else last - timedelta(days=6)
     with _errors():
-        data = service.stats(settings.database_url, first, last)
+        data = analytics.stats(settings.database_url, first, last)
 
     def text(d: dict[str, Any]) -> str:
         t, e, m, err = d["totals"], d["engagement"], d["ml_effectiveness"], d["errors"]
@@ -306,9 +306,9 @@ def recent(
 ) -> None:
     """The latest challenges with how many users hold, started and completed each."""
     settings = _settings()
-    first = since.date() if since else service.today(settings.timezone) - timedelta(days=days - 1)
+    first = since.date() if since else common.today(settings.timezone) - timedelta(days=days - 1)
     with _errors():
-        data = service.recent(settings.database_url, first, limit)
+        data = analytics.recent(settings.database_url, first, limit)
     cols = [
         ("challenge_date", "date"),
         ("source", "source"),
@@ -338,7 +338,7 @@ def settings_show(
     """The settings in force (defaults filled in), who set each, and recent changes."""
     settings = _settings()
     with _errors():
-        data = service.settings_view(settings.database_url, history)
+        data = settings_admin.settings_view(settings.database_url, history)
 
     def text(d: dict[str, Any]) -> str:
         stored = {r["key"]: r for r in d["stored"]}
@@ -378,8 +378,8 @@ def settings_set(
     settings = _settings()
     who = by or os.environ.get("USER") or None
     with _errors():
-        parsed = service.parse_cli_value(key, value)
-        data = service.set_settings(settings.database_url, {key: parsed}, who)
+        parsed = settings_admin.parse_cli_value(key, value)
+        data = settings_admin.set_settings(settings.database_url, {key: parsed}, who)
 
     def text(d: dict[str, Any]) -> str:
         if not d["changed"]:
@@ -403,7 +403,7 @@ def test_user(
     which selector (ml, fallback, onboarding) served the user and why. Writes nothing."""
     settings = _settings()
     with _errors(), flow_session():
-        data = service.dry_run_user(settings, user_id, _day(run_date, settings))
+        data = dry_run.dry_run_user(settings, user_id, _day(run_date, settings))
 
     def text(d: dict[str, Any]) -> str:
         lines = [
