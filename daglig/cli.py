@@ -219,7 +219,8 @@ def _play(settings: object, users: int, seed: int, start: date, days: int) -> No
 
     def progress(d: DayResult) -> None:
         typer.echo(
-            f"{d.day}: nightly {d.flow_seconds:.1f} s (ML {d.ml_status}), "
+            f"{d.day}: nightly {d.flow_seconds:.1f} s (ML {d.ml_status}; targets "
+            f"{'by ' + d.completion_model if d.completion_model else 'by the rules'}), "
             f"{d.assignments} assignments; {d.opened} learners opened the app, "
             f"{d.taken_up} challenges taken up, {d.completed} completed, {d.answers} answers"
         )

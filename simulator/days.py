@@ -179,6 +179,7 @@ class DayResult:
     taken_up: int
     completed: int
     answers: int
+    completion_model: str | None = None  # the ML targets' completion model (None: rules)
 
 
 @dataclass
@@ -557,6 +558,7 @@ def play_days(
     night the real nightly flow, each day the learners acting on it."""
     from daglig.config import Settings
     from flows.daily_challenges import generate_daily_challenges
+    from flows.train_completion_model import train_completion_model
     from flows.train_learner_model import train_learner_model
 
     t0 = time.perf_counter()
@@ -576,6 +578,7 @@ def play_days(
         if i % train_every == 0:
             t = time.perf_counter()
             train_learner_model(as_of=day)
+            train_completion_model(as_of=day)  # none until enough outcomes (says why)
             report.seconds["train"] = report.seconds.get("train", 0.0) + round(
                 time.perf_counter() - t, 2
             )
@@ -592,6 +595,7 @@ def play_days(
             flow_seconds=round(flow_s, 2),
             ml_status=result.get("ml_status"),
             assignments=assignments.height,
+            completion_model=result.get("completion_model_version"),
             **counts,
         )
         report.per_day.append(asdict(day_result))
