@@ -61,6 +61,20 @@ def load_completion_model(settings: Settings, run_date: date) -> LoadedModel | M
     return loaded
 
 
+def _past_assignments(settings: Settings, since: date, as_of: date) -> pl.DataFrame:
+    """The assignments of ``since`` ≤ challenge date < ``as_of`` with their outcomes; none
+    before the pipeline tables exist (a new install)."""
+    with engine_of(settings.database_url) as engine:
+        if not inspect(engine).has_table("user_daily_challenges"):
+            return pl.DataFrame(schema=ASSIGNMENTS_SCHEMA)
+    return read_frame(
+        settings.database_url,
+        "read/past_assignments",
+        {"since": since, "as_of": as_of},
+        ASSIGNMENTS_SCHEMA,
+    )
+
+
 @io_task("read-outcome-history")
 def read_outcome_history(
     settings: Settings, run_date: date, cutoff: datetime, folder: Path
@@ -70,18 +84,7 @@ def read_outcome_history(
     pipeline tables exist."""
     from daglig.learner.completion import HISTORY_DAYS, outcome_history
 
-    with engine_of(settings.database_url) as engine:
-        has_pipeline = inspect(engine).has_table("user_daily_challenges")
-    rows = (
-        read_frame(
-            settings.database_url,
-            "read/past_assignments",
-            {"since": run_date - timedelta(days=HISTORY_DAYS), "as_of": run_date},
-            ASSIGNMENTS_SCHEMA,
-        )
-        if has_pipeline
-        else pl.DataFrame(schema=ASSIGNMENTS_SCHEMA)
-    )
+    rows = _past_assignments(settings, run_date - timedelta(days=HISTORY_DAYS), run_date)
     history = outcome_history(rows.lazy(), run_date, cutoff).collect()
     path = save(history, folder, RunFile.OUTCOME_HISTORY)
     count_rows(rows.height, history.height)
@@ -92,18 +95,7 @@ def read_outcome_history(
 def read_past_assignments(settings: Settings, data: TrainingData, as_of: date) -> Path:
     """The assignments before ``as_of`` of the training log's learners, as Parquet beside
     the log (none on a new install, whose pipeline tables do not exist yet)."""
-    with engine_of(settings.database_url) as engine:
-        has_pipeline = inspect(engine).has_table("user_daily_challenges")
-    rows = (
-        read_frame(
-            settings.database_url,
-            "read/past_assignments",
-            {"since": date(1970, 1, 1), "as_of": as_of},
-            ASSIGNMENTS_SCHEMA,
-        )
-        if has_pipeline
-        else pl.DataFrame(schema=ASSIGNMENTS_SCHEMA)
-    )
+    rows = _past_assignments(settings, date(1970, 1, 1), as_of)
     learners = pl.read_parquet(data.log, columns=["user_id"]).unique()
     mine = rows.join(learners, on="user_id", how="semi")
     path = save(mine, data.log.parent, RunFile.PAST_ASSIGNMENTS)

@@ -15,6 +15,7 @@ from daglig.config import SessionLimits, Settings
 from daglig.io.db import engine_of, read_frame, stream_answer_log
 from daglig.io.run_folder import RunFile, RunFolder
 from daglig.io.shard_files import partition_to_parquet
+from daglig.learner.completion import ASSIGNMENTS_SCHEMA, HISTORY_DAYS
 from daglig.learner.examples import EXAMS_SCHEMA
 from daglig.learner.outcomes import ASSIGNED_SCHEMA, type_outcomes, type_rates
 from daglig.selection import PREVIOUS_SCHEMA
@@ -112,10 +113,20 @@ def _has_pipeline_tables(url: str, limits: SessionLimits) -> bool:
 
 
 def _assigned(url: str, run_date: date, limits: SessionLimits) -> pl.DataFrame:
-    """Every assignment of a challenge date before ``run_date``, with its completion."""
+    """The assignments of the ``HISTORY_DAYS`` before ``run_date``, with their completion
+    (the completion model's read: one SQL for both; at the type mix's 14-day half-life an
+    assignment 90 days old weighs 1 %)."""
     if not _has_pipeline_tables(url, limits):
         return pl.DataFrame(schema=ASSIGNED_SCHEMA)
-    return read_frame(url, "read/type_outcomes", {"run_date": run_date}, ASSIGNED_SCHEMA, limits)
+    since = run_date - timedelta(days=HISTORY_DAYS)
+    rows = read_frame(
+        url,
+        "read/past_assignments",
+        {"since": since, "as_of": run_date},
+        ASSIGNMENTS_SCHEMA,
+        limits,
+    )
+    return rows.select(list(ASSIGNED_SCHEMA))
 
 
 def _previous(url: str, run_date: date, limits: SessionLimits) -> pl.DataFrame:

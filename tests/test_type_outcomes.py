@@ -1,5 +1,6 @@
 """Each learner's outcome history by type (daglig/learner/outcomes.py), point in time, and
-its read from the database (sql/read/type_outcomes.sql) on SQLite and PostgreSQL."""
+its read from the database (sql/read/past_assignments.sql, shared with the completion
+model) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from daglig.io.db import read_frame
+from daglig.config import Settings
 from daglig.learner.outcomes import ASSIGNED_SCHEMA, HALF_LIFE_DAYS, type_outcomes, type_rates
+from tasks.read_log import _assigned
 from tests.builders import AppDataBuilder
 
 RUN = date(2026, 11, 24)
@@ -86,7 +88,7 @@ def test_read_type_outcomes(db_url: str) -> None:
     b.assignment(v, "quiz", date(2026, 11, 22))
     b.assignment(v, "quiz", RUN, datetime(2026, 11, 24, 7))  # the run date itself: not read
     b.write(db_url)
-    rows = read_frame(db_url, "read/type_outcomes", {"run_date": RUN}, ASSIGNED_SCHEMA)
+    rows = _assigned(db_url, RUN, Settings(database_url=db_url).session_limits())
     assert rows.height == 3
     got = as_dict(type_outcomes(rows, CUTOFF))
     assert got.keys() == {(u, "streak"), (u, "quiz"), (v, "quiz")}

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from daglig.catalogue import TYPE_KEYS
-from daglig.learner.examples import state_at
+from daglig.learner.examples import USER_FEATURES, state_at
 from daglig.user_features import day_cutoff
 
 EVAL_NIGHTS = 2
@@ -42,17 +42,6 @@ ASSIGNMENTS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "completed_at": pl.Datetime("us"),
 }
 
-USER_FEATURES: tuple[str, ...] = (
-    "u_log_answers",
-    "u_active_days",
-    "u_accuracy",
-    "u_residual",
-    "u_decayed_accuracy_30d",
-    "u_days_since",
-    "u_seconds_per_answer",
-    "u_exams",
-    "u_exam_score",
-)
 CATEGORY_FEATURES: tuple[str, ...] = ("uc_accuracy", "uc_log_attempts", "uc_days_since")
 
 # The completion model's inputs, in order; saved with the model and checked on load.

@@ -53,6 +53,19 @@ EXAMS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "correct_answers": pl.Int32,
 }
 
+# The per-user features (of ``state_at``), also read by the completion model.
+USER_FEATURES: tuple[str, ...] = (
+    "u_log_answers",
+    "u_active_days",
+    "u_accuracy",
+    "u_residual",
+    "u_decayed_accuracy_30d",
+    "u_days_since",
+    "u_seconds_per_answer",
+    "u_exams",
+    "u_exam_score",
+)
+
 # The model's inputs, in order. Saved with the model; a model whose list differs is refused.
 FEATURES: tuple[str, ...] = (
     "uc_log_attempts",
@@ -69,15 +82,7 @@ FEATURES: tuple[str, ...] = (
     "ev_uc_sd",
     "ev_uc_z",
     "ev_u_logit",
-    "u_log_answers",
-    "u_active_days",
-    "u_accuracy",
-    "u_residual",
-    "u_decayed_accuracy_30d",
-    "u_days_since",
-    "u_seconds_per_answer",
-    "u_exams",
-    "u_exam_score",
+    *USER_FEATURES,
     "cat_accuracy",
     "q_difficulty",
     "q_expected",

@@ -5,8 +5,8 @@
 ``offered`` and how many ``completed``, each weighted by age with a half-life of
 ``HALF_LIFE_DAYS`` (an assignment a half-life old counts half). A completion counts only
 when ``completed_at`` is before the run's cutoff: what the app wrote afterwards is not
-known on the night. The read (sql/read/type_outcomes.sql) keeps only challenge dates
-strictly before the run date.
+known on the night. The read (sql/read/past_assignments.sql, the completion model's too)
+keeps the 90 challenge dates before the run date.
 """
 
 from __future__ import annotations
