@@ -67,8 +67,10 @@ class TypeRateBaseline(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "rates_")
-        p = [self.rates_.get(t, self.prior_) for t in X["challenge_type"].to_list()]
-        return _two_columns(np.asarray(p, dtype=np.float64))
+        p = pl.Series(X["challenge_type"]).replace_strict(
+            self.rates_, default=self.prior_, return_dtype=pl.Float64
+        )
+        return _two_columns(p.to_numpy())
 
     def predict(self, X: Any) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int8)
