@@ -62,6 +62,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _matplotlib_font_cache() -> None:
+    """matplotlib builds its font cache on a machine's first import, running ``fc-list``:
+    built here, once, before a pure test (which refuses processes) can be the first."""
+    import matplotlib.font_manager  # noqa: F401
+
+
 @pytest.fixture(autouse=True)
 def _pure_means_no_process_no_server(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

@@ -104,6 +104,19 @@ def test_labels_are_as_known_at_as_of() -> None:
     assert night_rows(b, as_of=NIGHT + timedelta(days=5))["label"][0] == 1
 
 
+def test_an_assignment_is_marked_practised_when_the_learner_answered_that_day() -> None:
+    b = history(None)
+    assignments = pl.DataFrame(b.past_assignments, schema=ASSIGNMENTS_SCHEMA)
+    ex = completion_examples(assignments, clean_log(b), NO_EXAMS, NIGHT + timedelta(days=1))
+    by_day = dict(zip(ex["challenge_date"], ex["practised"], strict=True))
+    # practice every day up to yesterday; none on NIGHT itself
+    assert by_day == {
+        NIGHT - timedelta(days=2): True,
+        NIGHT - timedelta(days=1): True,
+        NIGHT: False,
+    }
+
+
 def synthetic(nights: int = 8, per_night: int = 600, seed: int = 0) -> pl.DataFrame:
     """Examples whose completion follows ``u_accuracy`` and the target's size."""
     rng = np.random.default_rng(seed)
@@ -136,6 +149,24 @@ def test_the_model_beats_the_type_rate_and_is_scored_against_both_baselines() ->
         (NIGHT - timedelta(days=2)).isoformat(),
         (NIGHT - timedelta(days=1)).isoformat(),
     ]
+
+
+def test_only_practice_days_train_and_score_the_model() -> None:
+    examples = synthetic()
+    away = pl.Series(np.arange(examples.height) % 3 == 0)  # a third: the app never opened
+    examples = examples.with_columns(
+        practised=~away, label=pl.when(away).then(0).otherwise(pl.col("label")).cast(pl.Int8)
+    )
+    result = fit_completion(examples, model=CompletionModel(max_iter=30))
+    assert result.n_train == 2400 and result.n_test == 800
+    assert result.window["assignments_all_days"] == 4800
+    # calibrated to practice days: the days away do not pull the prediction down
+    assert result.model is not None
+    test = examples.filter(pl.col("challenge_date") >= NIGHT - timedelta(days=2))
+    on_practice = test.filter(pl.col("practised"))
+    p = result.model.predict_proba(on_practice)[:, 1].mean()
+    assert abs(p - on_practice["label"].mean()) < 0.05
+    assert p > test["label"].mean() + 0.05
 
 
 def test_too_few_outcomes_fit_no_model_and_say_so() -> None:

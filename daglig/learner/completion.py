@@ -10,6 +10,12 @@ An outcome counts as known at a cutoff only when its ``completed_at`` is before 
 outcome recorded later changes no feature. The label is ``completed_at`` not NULL (as
 known at the training run's ``as_of``); ``progress_share`` (progress / target) rides along.
 
+The model answers "will they complete it *if they practise today*": only assignments of a
+day on which the learner answered at least one question (``practised``, that local day in
+the log) train and evaluate it. On most nights most learners do not open the app at all,
+whatever they are asked; that is not something a target can change, and an unconditional
+label would put every prediction far below any reachable ``target_completion``.
+
 The split is temporal: the last ``EVAL_NIGHTS`` nights are held out. No scikit-learn
 here (the nightly run builds these features too); the estimator, its baselines and the
 fit are in :mod:`daglig.learner.completion_model`.
@@ -147,6 +153,7 @@ def completion_examples(
     rows = assignments.lazy().filter(pl.col("challenge_date") < pl.lit(as_of, pl.Date))
     nights = sorted(rows.select(pl.col("challenge_date").unique()).collect().to_series().to_list())
     lf, ex = log.lazy(), exams.lazy()
+    days = practice_days(lf, tz)
     parts = []
     for night in nights:  # a loop over nights (a handful), never over users
         cutoff = day_cutoff(night, tz)
@@ -154,7 +161,8 @@ def completion_examples(
         state, _ = state_at(lf, ex, asked.select("user_id"), cutoff)
         hist = outcome_history(rows, night, cutoff)
         parts.append(
-            completion_features(asked, state, hist).with_columns(
+            completion_features(asked, state, hist)
+            .with_columns(
                 cutoff=pl.lit(cutoff, pl.Datetime("us")),
                 label=(
                     pl.col("completed_at").is_not_null() & (pl.col("completed_at") < known)
@@ -163,10 +171,23 @@ def completion_examples(
                     pl.col("progress").cast(pl.Float64) / pl.col("target_value").clip(1.0, None)
                 ).clip(0.0, 1.0),
             )
+            .join(days, on=["user_id", "challenge_date"], how="left")
+            .with_columns(practised=pl.col("practised").fill_null(False))
         )
     if not parts:
         return pl.DataFrame()
     return pl.concat(pl.collect_all(parts), how="vertical_relaxed")
+
+
+def practice_days(log: pl.LazyFrame, tz: str = "Europe/Oslo") -> pl.LazyFrame:
+    """(user_id, challenge_date, practised=True) for every local day in ``tz`` on which the
+    learner answered at least one question."""
+    local_day = pl.col("answered_at").dt.replace_time_zone("UTC").dt.convert_time_zone(tz).dt.date()
+    return (
+        log.select("user_id", challenge_date=local_day)
+        .unique()
+        .with_columns(practised=pl.lit(True))
+    )
 
 
 def temporal_split(

@@ -4,9 +4,11 @@ training run's fit on the temporal split of :mod:`daglig.learner.completion`.
 The model is the learner model's calibrated trees
 (:class:`~daglig.learner.estimators.LearnerModel`) on the completion features: the latest
 training night calibrates, the earlier ones grow the trees. Baselines: the completion
-rate per type, and per learner × type smoothed. With fewer than ``MIN_OUTCOMES`` labelled
-training assignments no model is fitted: the night keeps today's rule targets and its
-summary says so.
+rate per type, and per learner × type smoothed. Model and baselines learn and are scored
+on the assignments of days the learner practised (``practised``): the probability of
+completing a challenge if the learner practises that day. With fewer than
+``MIN_OUTCOMES`` such training assignments no model is fitted: the night keeps today's
+rule targets and its summary says so.
 """
 
 from __future__ import annotations
@@ -112,8 +114,11 @@ def fit_completion(
     min_outcomes: int = MIN_OUTCOMES,
     model: CompletionModel | None = None,
 ) -> CompletionResult:
-    """Split, fit and score; no model when the training nights hold fewer than
-    ``min_outcomes`` labelled assignments or only one outcome."""
+    """Split, fit and score on the assignments of practice days; no model when the
+    training nights hold fewer than ``min_outcomes`` of them or only one outcome."""
+    all_nights = examples.height
+    if "practised" in examples.columns:
+        examples = examples.filter(pl.col("practised"))
     train, test = temporal_split(examples)
     window = {
         "train_nights": sorted({d.isoformat() for d in train["challenge_date"].to_list()})
@@ -122,6 +127,8 @@ def fit_completion(
         "eval_nights": sorted({d.isoformat() for d in test["challenge_date"].to_list()})
         if test.height
         else [],
+        "label": "completed, on a day the learner practised",
+        "assignments_all_days": all_nights,
     }
     y_train = train["label"].to_numpy() if train.height else np.zeros(0)
     if train.height < min_outcomes or test.height == 0 or np.unique(y_train).size < 2:
