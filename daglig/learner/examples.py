@@ -17,7 +17,8 @@ Per (user, category): attempts, correct, Laplace accuracy, time-decayed accuracy
 half-lives, last-k accuracy, the difficulty-adjusted residual (correct minus what the
 question's difficulty predicts), days since last practice, seconds per answer, and the
 online evidence (``ev_``: a logit posterior of the user's level and of the category's
-deviation from it, with forgetting; :func:`evidence`). Per user:
+deviation from it, with forgetting, read through a practice curve that training fits —
+daglig/learner/curve.py — and the model keeps; :func:`evidence`). Per user:
 answers, active days, accuracy, residual, recent accuracy, recency, exam-quiz scores. Per
 category: the population's accuracy. Per question asked: its difficulty and the accuracy
 that difficulty predicts.

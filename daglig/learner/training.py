@@ -9,7 +9,10 @@ The plan for ``as_of`` (a date; the data used ends at its start in Europe/Oslo):
   window's start, so the evaluation period is later than anything trained on.
 
 Every estimator — the model and the baselines AVG, Laplace and Elo — predicts the same
-held-out answers from what was known at the evaluation window's start.
+held-out answers from what was known at the evaluation window's start. The online
+evidence's practice curve is fitted on the training windows first
+(:func:`daglig.learner.curve.fit_practice_curve`) and every example's ``ev_`` features are
+read through it (``build_examples(practice=...)``).
 """
 
 from __future__ import annotations
