@@ -1,9 +1,10 @@
 """``python -m bench learner --users N``: the learner model on N simulated learners.
 
 Simulates N learners (temporary SQLite), then, timing each step without Prefect:
-training (read, examples, fit, evaluate against AVG / Laplace / Elo on the later held-out
-week), tonight's scoring (learner rows + assessment for every active user), and the
-weak-area quality against the simulator's ground truth: precision@1 of the top weak area
+training (read, fit the evidence's practice curve, examples, fit, evaluate against AVG /
+Laplace / Elo on the later held-out week), tonight's scoring (learner rows, their evidence
+read through the fitted curve, + assessment for every active user), and the weak-area
+quality against the simulator's ground truth: precision@1 of the top weak area
 among the user's truly weakest k categories (k = 1, 2, 3), for users with at least 50
 answers, beside the naive choice (lowest lifetime accuracy) and the evidence's choice
 (lowest ``ev_uc_logit``, the online evidence's posterior logit), also by answer band.
@@ -75,6 +76,7 @@ def weak_area_quality(
 def learner(users: int, seed: int, run_date: date) -> dict[str, Any]:
     from daglig.io.db import read_frame
     from daglig.learner.assessment import assess_with
+    from daglig.learner.curve import fit_practice_curve
     from daglig.learner.examples import EXAMS_SCHEMA, learner_rows
     from daglig.learner.training import build_examples, fit_and_evaluate, plan_training
     from daglig.user_features import (
@@ -104,16 +106,19 @@ def learner(users: int, seed: int, run_date: date) -> dict[str, Any]:
 
     plan = plan_training(run_date)
     t = time.perf_counter()
-    train, test = build_examples(clean, exams, plan)
+    curve = fit_practice_curve(clean, plan.train_cutoffs, plan.horizon_days)
+    seconds["fit_practice_curve"] = time.perf_counter() - t
+    t = time.perf_counter()
+    train, test = build_examples(clean, exams, plan, practice=curve.practice)
     seconds["build_examples"] = time.perf_counter() - t
     t = time.perf_counter()
-    result = fit_and_evaluate(clean, train, test, plan)
+    result = fit_and_evaluate(clean, train, test, plan, practice_fit=curve)
     seconds["fit_and_evaluate"] = time.perf_counter() - t
     seconds.update({f"  {k}": v for k, v in result.seconds.items()})
 
     t = time.perf_counter()
     active = all_users.filter(pl.col("is_active"))
-    rows = learner_rows(active, questions, attempts, exams, cutoff)
+    rows = learner_rows(active, questions, attempts, exams, cutoff, practice=curve.practice)
     seconds["score_rows"] = time.perf_counter() - t
     t = time.perf_counter()
     assessment = assess_with(result.model, rows, questions)
@@ -131,6 +136,8 @@ def learner(users: int, seed: int, run_date: date) -> dict[str, Any]:
         "train_examples": result.n_train,
         "heldout_answers": result.n_test,
         "metrics": result.metrics,
+        "practice_curve": curve.practice.as_dict(),
+        "practice_curve_fit": curve.as_dict(),
         "weak_area_precision_at_1": quality,
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -163,6 +170,15 @@ def markdown(r: dict[str, Any]) -> str:
             f"{q['naive_k3']:.3f} |"
         )
     s = r["seconds"]
+    if "practice_curve" in r:
+        c, f = r["practice_curve"], r["practice_curve_fit"]
+        lines += [
+            "",
+            f"Practice curve (fitted on {f['answers']:,} training-window answers): gain "
+            f"{c['practice_gain']:g}, kept {c['gain_kept']:g}, fade {c['fade_days']:g} days; "
+            f"the evidence's log loss {f['log_loss']:.4f} (defaults {f['log_loss_default']:.4f}, "
+            f"no gain {f['log_loss_flat']:.4f}).",
+        ]
     lines += [
         "",
         "Seconds: " + ", ".join(f"{k.strip()} {v}" for k, v in s.items()),

@@ -443,6 +443,11 @@ def train(
             f"{result['database_url']}, saved in {result['folder']}"
         )
         typer.echo(metrics_markdown(result["metrics"], result["n_test"]))
+        curve = result["practice_curve"]
+        typer.echo(
+            f"practice curve of the online evidence: gain {curve['practice_gain']:g}, "
+            f"kept {curve['gain_kept']:g}, fading over {curve['fade_days']:g} days"
+        )
         completion = _flow_result(train_completion_model(as_of=day, return_state=True))
     if completion["version"] is None:
         typer.echo(f"no completion model: {completion['reason']}; the nights keep the rule targets")

@@ -53,6 +53,7 @@ def train_learner_model(as_of: date | None = None) -> dict[str, Any]:
         "n_train": meta.n_train,
         "n_test": meta.n_test,
         "seconds": meta.seconds,
+        "practice_curve": meta.practice_curve,
         "database_url": meta.database_url,
         "folder": str(model_folder(settings.model_dir, meta.database_identity) / meta.version),
     }

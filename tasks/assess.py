@@ -12,6 +12,7 @@ import polars as pl
 
 from daglig.io.model_store import LoadedModel
 from daglig.io.run_folder import RunFile
+from daglig.learner.examples import PracticeCurve
 from tasks.common import save
 from tasks.fanout import map_shards, worker_name
 from tasks.features import FeatureRefs, ShardRefs
@@ -33,9 +34,15 @@ class AssessmentRefs:
 
 @step_task("assess-learners")
 def assess_shard(
-    refs: ShardRefs, questions: Path, population: tuple[Path, Path], model: object, cutoff: datetime
+    refs: ShardRefs,
+    questions: Path,
+    population: tuple[Path, Path],
+    model: object,
+    cutoff: datetime,
+    practice: PracticeCurve,
 ) -> AssessmentRefs:
-    """Tonight's learner rows of one shard's active users, scored by the learner model."""
+    """Tonight's learner rows of one shard's active users, their evidence read through the
+    model's practice curve, scored by the learner model."""
     from daglig.learner.assessment import assess_with
     from daglig.learner.completion import CATEGORY_FEATURES, USER_FEATURES
     from daglig.learner.examples import scoring_rows
@@ -52,6 +59,7 @@ def assess_shard(
         qs.lazy(),
         cutoff,
         population=(pl.scan_parquet(population[0]), pl.scan_parquet(population[1])),
+        practice=practice,
     ).collect()
     t1 = time.perf_counter()
     assessment = assess_with(model, rows, qs)
@@ -86,6 +94,7 @@ def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> list[AssessmentRe
         (refs.learner["curve"], refs.learner["cat_accuracy"]),
         loaded.model,
         refs.cutoff,
+        loaded.metadata.practice,
     )
     count_rows(sum(a.rows for a in out), len(out))
     return out

@@ -119,18 +119,25 @@ def read_training_data(settings: Settings, plan: TrainingPlan) -> TrainingData:
 
 @step_task("fit-and-evaluate")
 def fit_learner_model(data: TrainingData, plan: TrainingPlan) -> TrainingResult:
-    """Examples from the temporal split; the model and the baselines fitted and scored on
-    the later, held-out window."""
+    """The evidence's practice curve fitted on the training windows; examples from the
+    temporal split read through it; the model and the baselines fitted and scored on the
+    later, held-out window."""
+    from daglig.learner.curve import fit_practice_curve
     from daglig.learner.training import build_examples, fit_and_evaluate, metrics_markdown
 
     t0 = time.perf_counter()
     log, exams = pl.read_parquet(data.log), pl.read_parquet(data.exams)
-    train, test = build_examples(log, exams, plan)
+    curve = fit_practice_curve(log, plan.train_cutoffs, plan.horizon_days)
     t1 = time.perf_counter()
-    result = fit_and_evaluate(log, train, test, plan)
-    result.seconds["build_examples"] = round(t1 - t0, 3)
+    train, test = build_examples(log, exams, plan, practice=curve.practice)
+    t2 = time.perf_counter()
+    result = fit_and_evaluate(log, train, test, plan, practice_fit=curve)
+    result.seconds["fit_practice_curve"] = round(t1 - t0, 3)
+    result.seconds["build_examples"] = round(t2 - t1, 3)
     count_rows(data.answers, train.height + test.height)
-    get_run_logger().info("held-out metrics:\n%s", metrics_markdown(result.metrics, result.n_test))
+    logger = get_run_logger()
+    logger.info("practice curve %s (%s)", curve.practice.as_dict(), curve.as_dict())
+    logger.info("held-out metrics:\n%s", metrics_markdown(result.metrics, result.n_test))
     return result
 
 
@@ -153,6 +160,8 @@ def save_learner_model(
         seconds=result.seconds,
         database_identity=identity,
         database_url=url_without_credentials(settings.database_url),
+        practice_curve=result.practice.as_dict(),
+        practice_curve_fit=None if result.practice_fit is None else result.practice_fit.as_dict(),
     )
     saved = save_model(settings.model_dir, result.model, meta)
     get_run_logger().info(
@@ -172,6 +181,29 @@ def publish_model_report(meta: ModelMetadata) -> str:
         key="learner-model", markdown=md, description=f"Learner model {meta.version}"
     )
     return md
+
+
+def _practice_line(meta: ModelMetadata) -> str:
+    """The practice curve the evidence features were read through, and how it was found."""
+    p = meta.practice
+    curve = (
+        f"practice gain {p.practice_gain:g}, share kept {p.gain_kept:g}, "
+        f"fading over {p.fade_days:g} days"
+    )
+    fit = meta.practice_curve_fit
+    if fit is None:
+        return f"Practice curve of the online evidence: {curve} (the defaults; not fitted)."
+    if not fit["fitted"]:
+        return (
+            f"Practice curve of the online evidence: {curve} (the defaults: "
+            f"{fit['answers']:,} answers are too few to fit it)."
+        )
+    return (
+        f"Practice curve of the online evidence: {curve}, fitted on {fit['answers']:,} "
+        f"answers of the training windows (the evidence's log loss {fit['log_loss']:.4f}; "
+        f"{fit['log_loss_default']:.4f} with the defaults, {fit['log_loss_flat']:.4f} "
+        "with no practice gain)."
+    )
 
 
 def model_report(meta: ModelMetadata) -> str:
@@ -195,6 +227,8 @@ def model_report(meta: ModelMetadata) -> str:
             metrics_markdown(meta.metrics, meta.n_test),
             "",
             f"Beats every baseline on log loss and AUC: **{'yes' if beats else 'NO'}**.",
+            "",
+            _practice_line(meta),
             "",
             "Seconds: " + ", ".join(f"{k} {v}" for k, v in meta.seconds.items()),
         ]

@@ -38,6 +38,7 @@ CORE = frozenset(
         "daglig.learner.assessment",
         "daglig.learner.completion",
         "daglig.learner.completion_model",
+        "daglig.learner.curve",
         "daglig.learner.estimators",
         "daglig.learner.examples",
         "daglig.learner.outcomes",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -35,14 +36,13 @@ from daglig.learner.assessment import (
 )
 from daglig.learner.estimators import EloBaseline, LaplaceBaseline, LearnerModel
 from daglig.learner.examples import (
+    DEFAULT_CURVE,
     EV_CATEGORY_PRECISION,
-    EV_FADE_DAYS,
-    EV_GAIN_KEPT,
     EV_HALF_LIFE_DAYS,
-    EV_PRACTICE_GAIN,
     EV_USER_PRECISION,
     EXAMS_SCHEMA,
     FEATURES,
+    PracticeCurve,
     examples,
     learner_rows,
     state_at,
@@ -132,17 +132,20 @@ def _sigmoid(x: float) -> float:
 
 
 @pytest.mark.parametrize(
-    ("signs_accuracy", "n", "right"),
+    ("signs_accuracy", "n", "right", "practice"),
     [
-        (0.5, 10, 8),  # category at the population's mean: δ_c = 0
-        (0.5, 10, 2),
-        (0.8, 10, 8),  # an easy category: δ_c = (logit 0.8 − logit 0.5) / 2
-        (0.8, 4, 4),
-        (0.2, 1, 0),
+        (0.5, 10, 8, DEFAULT_CURVE),  # category at the population's mean: δ_c = 0
+        (0.5, 10, 2, DEFAULT_CURVE),
+        (0.8, 10, 8, DEFAULT_CURVE),  # an easy category: δ_c = (logit 0.8 − logit 0.5) / 2
+        (0.8, 4, 4, DEFAULT_CURVE),
+        (0.2, 1, 0, DEFAULT_CURVE),
+        (0.5, 10, 8, PracticeCurve(0.1, 0.2, 2.0)),  # the curve given, not the defaults
+        (0.8, 10, 2, PracticeCurve(0.45, 0.9, 90.0)),
+        (0.5, 10, 8, PracticeCurve(0.0, 0.5, 30.0)),  # no practice gain
     ],
 )
 def test_online_evidence_matches_the_hand_computation(
-    signs_accuracy: float, n: int, right: int
+    signs_accuracy: float, n: int, right: int, practice: PracticeCurve
 ) -> None:
     b = AppDataBuilder()
     learner, newcomer = b.user(), b.user()
@@ -160,6 +163,7 @@ def test_online_evidence_matches_the_hand_computation(
         pl.LazyFrame({"user_id": [learner, newcomer]}),
         CUTOFF,
         population=population,
+        practice=practice,
     )
     s = state.collect()
     # By hand: δ_c is the category's logit minus the mean logit over the two categories.
@@ -176,10 +180,11 @@ def test_online_evidence_matches_the_hand_computation(
     g = sum(wi * ((i < right) - p0) for i, wi in enumerate(w))
     h = sum(wi * p0 * (1 - p0) for wi in w)
     level = g / (EV_USER_PRECISION + h)
-    practice = math.lgamma(n + 1) / n  # mean log1p(k), k = 0 … n − 1
-    deviation = (g - h * (level + EV_PRACTICE_GAIN * practice)) / (EV_CATEGORY_PRECISION + h)
-    fade = EV_GAIN_KEPT + (1 - EV_GAIN_KEPT) * math.exp(-ages[-1] / EV_FADE_DAYS)
-    tonight = delta + level + deviation + EV_PRACTICE_GAIN * math.log1p(n) * fade
+    mean_practice = math.lgamma(n + 1) / n  # mean log1p(k), k = 0 … n − 1
+    gain, kept = practice.practice_gain, practice.gain_kept
+    deviation = (g - h * (level + gain * mean_practice)) / (EV_CATEGORY_PRECISION + h)
+    fade = kept + (1 - kept) * math.exp(-ages[-1] / practice.fade_days)
+    tonight = delta + level + deviation + gain * math.log1p(n) * fade
 
     signs = s.filter((pl.col("user_id") == learner) & (pl.col("category") == "traffic_signs"))
     row = signs.row(0, named=True)
@@ -395,6 +400,29 @@ def test_model_store_round_trip(tmp_path: Path) -> None:
     assert read_metadata(tmp_path, DB).version == other.version != meta.version
 
 
+def test_the_practice_curve_round_trips_and_an_older_model_reads_the_defaults(
+    tmp_path: Path,
+) -> None:
+    fitted = PracticeCurve(0.3369, 0.4, 90.0)
+    fit = {"fitted": True, "answers": 101_936, "log_loss": 0.4931}
+    meta = save_model(
+        tmp_path,
+        fitted_model(),
+        replace(metadata(), practice_curve=fitted.as_dict(), practice_curve_fit=fit),
+    )
+    loaded = load_model(tmp_path, RUN, max_age_days=14, identity=DB)
+    assert loaded.metadata == meta and loaded.metadata.practice == fitted
+    assert loaded.metadata.practice_curve_fit == fit
+    # a model saved before the curve was fitted: no key in its metadata, the defaults
+    path = tmp_path / DB / meta.version / "metadata.json"
+    raw = json.loads(path.read_text())
+    del raw["practice_curve"], raw["practice_curve_fit"]
+    path.write_text(json.dumps(raw))
+    older = load_model(tmp_path, RUN, max_age_days=14, identity=DB).metadata
+    assert older.practice_curve is None and older.practice == DEFAULT_CURVE
+    assert PracticeCurve(0.28, 0.55, 30.0) == DEFAULT_CURVE  # what older models were trained with
+
+
 def test_a_model_serves_only_the_database_it_was_trained_on(tmp_path: Path) -> None:
     """Each database's models in a folder of its identity, with its own current.json."""
     a = save_model(tmp_path, fitted_model(), metadata(url="sqlite:///a.db"))
@@ -466,9 +494,28 @@ def _edit_metadata(**changes: object):  # type: ignore[no-untyped-def]
         (_edit_metadata(features=list(FEATURES[:-1])), RUN, "other features"),
         (_edit_metadata(schema_version=99), RUN, "metadata schema"),
         (_edit_metadata(unknown_field=1), RUN, "metadata unreadable"),
+        (
+            _edit_metadata(
+                practice_curve={"practice_gain": -0.1, "gain_kept": 0.5, "fade_days": 30}
+            ),
+            RUN,
+            "unusable practice curve",
+        ),
+        (_edit_metadata(practice_curve={"practice_gain": 0.3}), RUN, "unusable practice curve"),
         (lambda d: (d / DB / "current.json").unlink(), RUN, "no trained model"),
     ],
-    ids=["old", "future", "corrupt", "unloadable", "features", "schema", "metadata", "missing"],
+    ids=[
+        "old",
+        "future",
+        "corrupt",
+        "unloadable",
+        "features",
+        "schema",
+        "metadata",
+        "curve",
+        "curve-keys",
+        "missing",
+    ],
 )
 def test_unusable_models_are_refused_with_the_reason(
     tmp_path: Path,

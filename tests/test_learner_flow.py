@@ -96,6 +96,30 @@ def test_training_flow_saves_a_validated_model_that_beats_the_baselines(
         assert model["log_loss"] < meta.metrics[name]["log_loss"], name
         assert model["auc"] > meta.metrics[name]["auc"], name
     assert model["ece"] < 0.05 and meta.n_train > 10_000 and meta.n_test > 1_000
+    # the evidence's practice curve, fitted on the training windows, saved with the model
+    assert meta.practice_curve == result["practice_curve"]
+    assert meta.practice_curve_fit is not None and meta.practice_curve_fit["fitted"]
+    assert meta.practice_curve_fit["answers"] > 2_000
+
+
+def test_the_night_reads_the_evidence_through_the_model_s_practice_curve(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import daglig.learner.examples as examples
+
+    seen = []
+    scoring_rows = examples.scoring_rows
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["practice"])
+        return scoring_rows(*args, **kwargs)
+
+    monkeypatch.setattr(examples, "scoring_rows", recording)
+    meta = current(world["models"], world["url"])[1]
+    assert meta.practice_curve is not None and meta.practice != examples.DEFAULT_CURVE
+    result = run()
+    assert result["status"] == "ok" and result["ml_status"] == "used"
+    assert seen and set(seen) == {meta.practice}
 
 
 def test_training_flow_leaves_the_metrics_report_artifact(trained_world: Path) -> None:

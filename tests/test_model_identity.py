@@ -68,6 +68,11 @@ def test_train_says_where_the_model_went(trained: dict[str, object]) -> None:
     pointer = json.loads((folder.parent / "current.json").read_text())
     assert pointer == {"version": folder.name}
     assert "| model |" in r.stdout  # the metrics table follows
+    curve = meta["practice_curve"]  # then the evidence's fitted practice curve
+    assert (
+        f"practice curve of the online evidence: gain {curve['practice_gain']:g}, "
+        f"kept {curve['gain_kept']:g}, fading over {curve['fade_days']:g} days" in r.out_lines
+    )
     # a new install: no challenge has an outcome yet, so no completion model, and it says so
     assert r.out_lines[-1] == (
         "no completion model: too few challenge outcomes to learn from (0 of the 2,000 "

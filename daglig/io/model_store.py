@@ -4,14 +4,17 @@ A model knows the database it was trained on: ``<model_dir>/<identity>/`` holds 
 of the database whose ``pipeline_identity`` is ``<identity>`` (``daglig/io/identity.py``),
 ``<identity>/<version>/model.joblib`` the fitted estimator and ``<version>/metadata.json``
 what it is: version, the database's identity and URL (without credentials), the date its
-data ends, training window, feature list, metrics, example counts, library versions and
-the model file's SHA-256. Saving writes a new folder, then swaps the pointer atomically,
+data ends, training window, feature list, metrics, example counts, library versions, the
+model file's SHA-256 and (the learner model) the practice curve its evidence features were
+read through. Saving writes a new folder, then swaps the pointer atomically,
 so a reader sees either the old model or the new one, never half of one.
 
 Loading refuses — with a reason the run summary prints — a model of another database (or
 none for this one), one older than allowed, trained on data after the run date, built for
-other features or another metadata schema, whose file does not match its checksum, or
-that fails to load or to predict.
+other features or another metadata schema, with a practice curve out of bounds, whose file
+does not match its checksum, or that fails to load or to predict. A model saved before the
+curve was fitted has none in its metadata and is read with the defaults it was trained
+with.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 import polars as pl
 
 from daglig.learner.completion import COMPLETION_FEATURES
-from daglig.learner.examples import FEATURES
+from daglig.learner.examples import DEFAULT_CURVE, FEATURES, PracticeCurve
 
 SCHEMA_VERSION = 2  # 2: database_identity and database_url; the store keyed by identity
 MODEL_FILE = "model.joblib"
@@ -80,10 +83,23 @@ class ModelMetadata:
     schema_version: int = SCHEMA_VERSION
     database_identity: str = ""  # pipeline_identity of the database trained on
     database_url: str = ""  # that database's URL, without user name and password
+    # The learner model's practice curve (PracticeCurve.as_dict), fitted at training; its
+    # evidence features must be read through it. None: saved before the curve was
+    # fitted, trained with the defaults (or a model of another kind).
+    practice_curve: dict[str, float] | None = None
+    practice_curve_fit: dict[str, Any] | None = None  # how the fit went (CurveFit.as_dict)
 
     @property
     def as_of(self) -> date:
         return date.fromisoformat(self.trained_as_of)
+
+    @property
+    def practice(self) -> PracticeCurve:
+        """The practice curve to read the evidence through when scoring with this model:
+        its own, else (a model saved before the curve was fitted) the defaults."""
+        if self.practice_curve is None:
+            return DEFAULT_CURVE
+        return PracticeCurve.from_dict(self.practice_curve)
 
 
 @dataclass(frozen=True)
@@ -225,6 +241,13 @@ def load_model(
             f"model {meta.version} was trained on other features "
             f"(missing {missing or 'none'}, unknown {extra or 'none'}, or another order)"
         )
+    try:
+        meta.practice  # noqa: B018 (validated: a model read through a bad curve is unusable)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelUnavailable(
+            f"model {meta.version} has an unusable practice curve {meta.practice_curve!r}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     age = (run_date - meta.as_of).days
     if age < 0:
         raise ModelUnavailable(

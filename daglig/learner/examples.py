@@ -17,7 +17,8 @@ Per (user, category): attempts, correct, Laplace accuracy, time-decayed accuracy
 half-lives, last-k accuracy, the difficulty-adjusted residual (correct minus what the
 question's difficulty predicts), days since last practice, seconds per answer, and the
 online evidence (``ev_``: a logit posterior of the user's level and of the category's
-deviation from it, with forgetting; :func:`evidence`). Per user:
+deviation from it, with forgetting, read through a practice curve that training fits —
+daglig/learner/curve.py — and the model keeps; :func:`evidence`). Per user:
 answers, active days, accuracy, residual, recent accuracy, recency, exam-quiz scores. Per
 category: the population's accuracy. Per question asked: its difficulty and the accuracy
 that difficulty predicts.
@@ -25,7 +26,9 @@ that difficulty predicts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -41,10 +44,52 @@ RELATIVE_PRIOR = 4.0  # pseudo-answers shrinking a category's deviation from the
 EV_HALF_LIFE_DAYS = 365.0
 EV_USER_PRECISION = 1.5  # prior precision of a user's level (SD ≈ 0.8 logits)
 EV_CATEGORY_PRECISION = 1.0  # prior precision of a category's deviation from it (SD 1)
-EV_PRACTICE_GAIN = 0.28  # logits a learner gains per log1p(answers before) in a category
-EV_GAIN_KEPT = 0.55  # the share of that gain never lost; the rest fades with EV_FADE_DAYS
-EV_FADE_DAYS = 30.0
+# The practice curve's defaults (:class:`PracticeCurve`): what a model saved without fitted
+# constants (before they were fitted) was trained with, and what tests and tools use when
+# given none. Training fits its own (daglig/learner/curve.py).
+DEFAULT_PRACTICE_GAIN = 0.28  # logits gained per log1p(answers before) in a category
+DEFAULT_GAIN_KEPT = 0.55  # the share of that gain never lost; the rest fades
+DEFAULT_FADE_DAYS = 30.0  # with this time constant, in days since the last answer there
 LN2 = 0.6931471805599453
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeCurve:
+    """The learning curve the online evidence reads answers through: a learner's skill in
+    a category rises by ``practice_gain`` · log1p(answers before) · (``gain_kept`` + (1 −
+    ``gain_kept``) · exp(−days since the last one / ``fade_days``)). Fitted at training
+    and saved with the model (its metadata), so that scoring reads the evidence as the
+    model was trained on it."""
+
+    practice_gain: float = DEFAULT_PRACTICE_GAIN
+    gain_kept: float = DEFAULT_GAIN_KEPT
+    fade_days: float = DEFAULT_FADE_DAYS
+
+    def __post_init__(self) -> None:
+        if not (
+            0.0 <= self.practice_gain < 5.0
+            and 0.0 <= self.gain_kept <= 1.0
+            and 0.0 < self.fade_days < 10_000.0
+        ):
+            raise ValueError(f"not a practice curve: {self}")
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "practice_gain": self.practice_gain,
+            "gain_kept": self.gain_kept,
+            "fade_days": self.fade_days,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> PracticeCurve:
+        return cls(
+            practice_gain=float(raw["practice_gain"]),
+            gain_kept=float(raw["gain_kept"]),
+            fade_days=float(raw["fade_days"]),
+        )
+
+
+DEFAULT_CURVE = PracticeCurve()
 
 EXAMS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "user_id": pl.Int64,
@@ -116,6 +161,15 @@ def difficulty_curve(past: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def _evidence_sums(cutoff: datetime) -> list[pl.Expr]:
+    """The online evidence's per-(user, category) sums over answers priced by the
+    population (``_ev_p0``): ``_ev_g`` = Σ w·(y − p₀), ``_ev_h`` = Σ w·p₀(1 − p₀)."""
+    w = (-_age_days(cutoff) * (LN2 / EV_HALF_LIFE_DAYS)).exp()
+    p0 = pl.col("_ev_p0")
+    correct = pl.col("is_correct").cast(pl.Float64)
+    return [(w * (correct - p0)).sum().alias("_ev_g"), (w * p0 * (1.0 - p0)).sum().alias("_ev_h")]
+
+
 def _user_category(past: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
     correct = pl.col("is_correct").cast(pl.Float64)
     decayed = []
@@ -123,12 +177,9 @@ def _user_category(past: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
         w = (-_age_days(cutoff) * (LN2 / h)).exp()
         decayed += [w.sum().alias(f"_w{h}"), (w * correct).sum().alias(f"_wc{h}")]
     last_k = pl.col("is_correct").sort_by("answered_at", descending=True).head(LAST_K)
-    w = (-_age_days(cutoff) * (LN2 / EV_HALF_LIFE_DAYS)).exp()
-    p0 = pl.col("_ev_p0")
     return past.group_by("user_id", "category").agg(
         *decayed,
-        _ev_g=(w * (correct - p0)).sum(),
-        _ev_h=(w * p0 * (1.0 - p0)).sum(),
+        *_evidence_sums(cutoff),
         _n=pl.len(),
         _c=correct.sum(),
         _k_n=last_k.len(),
@@ -167,12 +218,14 @@ def category_offsets(cat_acc: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def practice_gain(answers: pl.Expr, days_since: pl.Expr) -> pl.Expr:
+def practice_gain(answers: pl.Expr, days_since: pl.Expr, practice: PracticeCurve) -> pl.Expr:
     """The logits ``answers`` earlier answers in a category add to a learner's skill in it
-    (the learning curve the evidence is read through): EV_PRACTICE_GAIN · log1p(answers) ·
-    (EV_GAIN_KEPT + (1 − EV_GAIN_KEPT) · exp(−days since the last one / EV_FADE_DAYS))."""
-    fade = EV_GAIN_KEPT + (1.0 - EV_GAIN_KEPT) * (-days_since / EV_FADE_DAYS).exp()
-    return EV_PRACTICE_GAIN * answers.cast(pl.Float64).log1p() * fade
+    (the learning curve the evidence is read through): practice_gain · log1p(answers) ·
+    (gain_kept + (1 − gain_kept) · exp(−days since the last one / fade_days))."""
+    fade = (
+        practice.gain_kept + (1.0 - practice.gain_kept) * (-days_since / practice.fade_days).exp()
+    )
+    return practice.practice_gain * answers.cast(pl.Float64).log1p() * fade
 
 
 def mean_log_practice(n: pl.Expr) -> pl.Expr:
@@ -184,7 +237,9 @@ def mean_log_practice(n: pl.Expr) -> pl.Expr:
     return pl.when(x > 0).then(log_factorial / x)
 
 
-def evidence(state: pl.LazyFrame, days_since: pl.Expr) -> pl.LazyFrame:
+def evidence(
+    state: pl.LazyFrame, days_since: pl.Expr, practice: PracticeCurve = DEFAULT_CURVE
+) -> pl.LazyFrame:
     """The online evidence of each (user, category) row of ``state``, from the per-row sums
     ``_ev_g`` = Σ w·(y − p₀) and ``_ev_h`` = Σ w·p₀(1 − p₀) over its answers (``_n``),
     p₀ = σ(b_i + δ_c) the population's prediction and w = exp(−ln 2 · age / half-life).
@@ -194,8 +249,9 @@ def evidence(state: pl.LazyFrame, days_since: pl.Expr) -> pl.LazyFrame:
     accuracy at the question's difficulty, δ_c the category's offset (``_ev_c``), θ_u ~
     N(0, 1/EV_USER_PRECISION) the learner's level, θ_uc ~ N(0, 1/EV_CATEGORY_PRECISION)
     their deviation in the category, gain the practice before the answer
-    (:func:`practice_gain`). Each posterior is one Newton step from its prior (the
-    difficulty-adjusted surprise over the evidence, as in Elo), with θ_u and the practice
+    (:func:`practice_gain`, read through the curve ``practice``). Each posterior is one
+    Newton step from its prior (the difficulty-adjusted surprise over the evidence, as in
+    Elo), with θ_u and the practice
     behind the answers (:func:`mean_log_practice`) entered linearised around p₀, so that
     it needs only the sums: closed form, no pass over the answers of its own. Recent
     evidence counts more (forgetting); tonight's practice gain is added to θ_uc's.
@@ -204,7 +260,8 @@ def evidence(state: pl.LazyFrame, days_since: pl.Expr) -> pl.LazyFrame:
     surprise = pl.col("_ev_g").fill_null(0.0)
     level = surprise.sum().over("user_id") / (EV_USER_PRECISION + info.sum().over("user_id"))
     deviation = (
-        surprise - info * (pl.col("_ev_u") + EV_PRACTICE_GAIN * mean_log_practice(pl.col("_n")))
+        surprise
+        - info * (pl.col("_ev_u") + practice.practice_gain * mean_log_practice(pl.col("_n")))
     ) / (EV_CATEGORY_PRECISION + info)
     return (
         state.with_columns(_ev_u=pl.when(pl.col("_un") > 0).then(level))
@@ -215,7 +272,7 @@ def evidence(state: pl.LazyFrame, days_since: pl.Expr) -> pl.LazyFrame:
             ev_uc_logit=pl.col("_ev_c").fill_null(0.0)
             + pl.col("_ev_u").fill_null(0.0)
             + pl.col("_ev_uc").fill_null(0.0)
-            + practice_gain(pl.col("_n").fill_null(0), days_since).fill_null(0.0),
+            + practice_gain(pl.col("_n").fill_null(0), days_since, practice).fill_null(0.0),
             ev_uc_relative=pl.col("_ev_uc"),
             ev_uc_sd=pl.when(pl.col("_n") > 0).then(1.0 / (EV_CATEGORY_PRECISION + info).sqrt()),
             ev_uc_z=pl.col("_ev_uc") * (EV_CATEGORY_PRECISION + info).sqrt(),
@@ -240,22 +297,14 @@ def _laplace(c: str, n: str, a: float = 1.0) -> pl.Expr:
     return (pl.col(c).fill_null(0.0) + a) / (pl.col(n).fill_null(0.0) + 2 * a)
 
 
-def state_at(
+def _priced_past(
     log: pl.LazyFrame,
-    exams: pl.LazyFrame,
-    users: pl.LazyFrame,
     cutoff: datetime,
-    categories: tuple[str, ...] = CATEGORY_KEYS,
-    population: tuple[pl.LazyFrame, pl.LazyFrame] | None = None,
-) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """What was known at ``cutoff``: one row per (user in ``users``, category), with every
-    feature except the question's own, and the difficulty curve to price a question with.
-
-    Categories never practised get zero counts and NULL recency; the model treats them as
-    the evidence-free gaps they are. ``population`` is the (difficulty curve, category
-    accuracy) of the whole population when ``log`` holds only some users (a shard); by
-    default both come from ``log`` itself.
-    """
+    population: tuple[pl.LazyFrame, pl.LazyFrame] | None,
+) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """The answers before ``cutoff`` with the accuracy their difficulty predicts
+    (``q_expected``) and their residual; the difficulty curve and the categories' accuracy
+    (``population``'s, else the log's own)."""
     past = _past(log, cutoff)
     curve = difficulty_curve(past) if population is None else population[0]
     past = past.join(
@@ -268,9 +317,13 @@ def state_at(
         if population is None
         else population[1]
     )
-    cats = pl.LazyFrame({"category": list(categories)}, schema={"category": pl.String})
-    # Each answer priced by the population, p0 = σ(b_i + δ_c), for the online evidence.
-    priced = past.join(category_offsets(cat_acc), on="category", how="left").with_columns(
+    return past, curve, cat_acc
+
+
+def _priced_for_evidence(past: pl.LazyFrame, cat_acc: pl.LazyFrame) -> pl.LazyFrame:
+    """Each answer priced by the population for the online evidence: ``_ev_c`` (δ_c) and
+    ``_ev_p0`` = σ(b_i + δ_c)."""
+    return past.join(category_offsets(cat_acc), on="category", how="left").with_columns(
         _ev_p0=1.0
         / (
             1.0
@@ -279,6 +332,48 @@ def state_at(
             ).exp()
         )
     )
+
+
+def evidence_inputs(log: pl.LazyFrame, cutoff: datetime) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """What :func:`evidence` reads, alone: per (user, category) answered before ``cutoff``,
+    ``_n``, ``_ev_g``, ``_ev_h``, ``_ev_c``, ``_un`` (the user's answers) and
+    ``_last_at``; and the difficulty curve of those answers. None of it depends on the
+    practice curve, so the curve's fit (daglig/learner/curve.py) computes it once."""
+    past, curve, cat_acc = _priced_past(log, cutoff, None)
+    sums = (
+        _priced_for_evidence(past, cat_acc)
+        .group_by("user_id", "category")
+        .agg(
+            *_evidence_sums(cutoff),
+            _n=pl.len(),
+            _ev_c=pl.col("_ev_c").first(),
+            _last_at=pl.col("answered_at").max(),
+        )
+    )
+    return sums.with_columns(_un=pl.col("_n").sum().over("user_id")), curve
+
+
+def state_at(
+    log: pl.LazyFrame,
+    exams: pl.LazyFrame,
+    users: pl.LazyFrame,
+    cutoff: datetime,
+    categories: tuple[str, ...] = CATEGORY_KEYS,
+    population: tuple[pl.LazyFrame, pl.LazyFrame] | None = None,
+    practice: PracticeCurve = DEFAULT_CURVE,
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """What was known at ``cutoff``: one row per (user in ``users``, category), with every
+    feature except the question's own, and the difficulty curve to price a question with.
+
+    Categories never practised get zero counts and NULL recency; the model treats them as
+    the evidence-free gaps they are. ``population`` is the (difficulty curve, category
+    accuracy) of the whole population when ``log`` holds only some users (a shard); by
+    default both come from ``log`` itself. ``practice``: the practice curve the online
+    evidence is read through (the model's own, from its metadata).
+    """
+    past, curve, cat_acc = _priced_past(log, cutoff, population)
+    priced = _priced_for_evidence(past, cat_acc)
+    cats = pl.LazyFrame({"category": list(categories)}, schema={"category": pl.String})
 
     def days_since(col: str) -> pl.Expr:
         return (pl.lit(cutoff, pl.Datetime("us")) - pl.col(col)).dt.total_microseconds() / (
@@ -319,7 +414,7 @@ def state_at(
             u_exams=pl.col("u_exams").fill_null(0.0),
             cat_accuracy=pl.col("cat_accuracy").fill_null(0.5),
         )
-        .pipe(evidence, days_since("_last_at"))
+        .pipe(evidence, days_since("_last_at"), practice)
         .select(
             "user_id",
             "category",
@@ -339,27 +434,34 @@ def price_questions(frame: pl.LazyFrame, curve: pl.LazyFrame) -> pl.LazyFrame:
     ).with_columns(pl.col("q_expected").fill_null(pl.col("q_expected").mean()))
 
 
+def hash_sample(answers: pl.LazyFrame, fraction: float) -> pl.LazyFrame:
+    """A stable hash sample of about ``fraction`` of the answers (all when ≥ 1)."""
+    if fraction >= 1.0:
+        return answers
+    keep = pl.col("question_id").hash(seed=7) ^ pl.col("answered_at").hash(seed=11)
+    return answers.filter((keep % 10_000) < int(fraction * 10_000))
+
+
 def examples(
     log: pl.LazyFrame,
     exams: pl.LazyFrame,
     cutoff: datetime,
     horizon_days: int,
     sample_fraction: float = 1.0,
+    practice: PracticeCurve = DEFAULT_CURVE,
 ) -> pl.LazyFrame:
     """Labelled rows: every answer in ``[cutoff, cutoff + horizon)`` with the features of
     its (user, category) as of ``cutoff``; ``label`` is whether it was right.
 
     ``sample_fraction`` < 1 keeps a stable hash sample of the answers (for big logs).
+    ``practice``: the practice curve of the online evidence (see :func:`state_at`).
     """
     end = cutoff + timedelta(days=horizon_days)
     future = log.filter(
         (pl.col("answered_at") >= pl.lit(cutoff, pl.Datetime("us")))
         & (pl.col("answered_at") < pl.lit(end, pl.Datetime("us")))
     )
-    if sample_fraction < 1.0:
-        keep = pl.col("question_id").hash(seed=7) ^ pl.col("answered_at").hash(seed=11)
-        future = future.filter((keep % 10_000) < int(sample_fraction * 10_000))
-    answered = future.select(
+    answered = hash_sample(future, sample_fraction).select(
         "user_id",
         "question_id",
         "category",
@@ -367,7 +469,7 @@ def examples(
         q_difficulty=pl.col("difficulty"),
         label=pl.col("is_correct").cast(pl.Int8),
     )
-    state, curve = state_at(log, exams, answered.select("user_id"), cutoff)
+    state, curve = state_at(log, exams, answered.select("user_id"), cutoff, practice=practice)
     return price_questions(
         answered.join(state, on=["user_id", "category"], how="left"), curve
     ).with_columns(cutoff=pl.lit(cutoff, pl.Datetime("us")))
@@ -390,11 +492,13 @@ def scoring_rows(
     questions: pl.LazyFrame,
     cutoff: datetime,
     population: tuple[pl.LazyFrame, pl.LazyFrame] | None = None,
+    practice: PracticeCurve = DEFAULT_CURVE,
 ) -> pl.LazyFrame:
     """Tonight's rows: every (user, category) as of ``cutoff``, asked a question of the
     category's median difficulty — the model's answer is that category's mastery.
-    ``population``: see :func:`state_at`."""
-    state, curve = state_at(log, exams, users, cutoff, population=population)
+    ``population``, ``practice`` (the loaded model's practice curve): see
+    :func:`state_at`."""
+    state, curve = state_at(log, exams, users, cutoff, population=population, practice=practice)
     medians = category_medians(questions)
     return price_questions(
         state.join(medians, on="category", how="left").with_columns(
@@ -411,10 +515,14 @@ def learner_rows(
     exams: pl.DataFrame,
     cutoff: datetime,
     tz: str = "Europe/Oslo",
+    practice: PracticeCurve = DEFAULT_CURVE,
 ) -> pl.DataFrame:
     """Tonight's scoring rows from the raw frames the nightly run reads (the answer log is
-    cleaned the same way as for the other features)."""
+    cleaned the same way as for the other features); ``practice``: the model's practice
+    curve."""
     from daglig.user_features import clean_attempts
 
     clean, _ = clean_attempts(attempts.lazy(), questions.lazy(), tz, users=users.lazy())
-    return scoring_rows(clean, exams.lazy(), users.lazy(), questions.lazy(), cutoff).collect()
+    return scoring_rows(
+        clean, exams.lazy(), users.lazy(), questions.lazy(), cutoff, practice=practice
+    ).collect()

@@ -9,7 +9,10 @@ The plan for ``as_of`` (a date; the data used ends at its start in Europe/Oslo):
   window's start, so the evaluation period is later than anything trained on.
 
 Every estimator — the model and the baselines AVG, Laplace and Elo — predicts the same
-held-out answers from what was known at the evaluation window's start.
+held-out answers from what was known at the evaluation window's start. The online
+evidence's practice curve is fitted on the training windows first
+(:func:`daglig.learner.curve.fit_practice_curve`) and every example's ``ev_`` features are
+read through it (``build_examples(practice=...)``).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ import polars as pl
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import log_loss, roc_auc_score
 
+from daglig.learner.curve import CurveFit
 from daglig.learner.estimators import EloBaseline, LaplaceBaseline, LearnerModel
-from daglig.learner.examples import examples
+from daglig.learner.examples import DEFAULT_CURVE, PracticeCurve, examples
 from daglig.user_features import day_cutoff
 
 HORIZON_DAYS = 7
@@ -78,10 +82,13 @@ def build_examples(
     plan: TrainingPlan,
     max_train_examples: int = MAX_TRAIN_EXAMPLES,
     max_eval_examples: int = MAX_EVAL_EXAMPLES,
+    practice: PracticeCurve = DEFAULT_CURVE,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(training examples, evaluation examples) for the plan. When the log is large the
     training windows are hash-sampled down to ``max_train_examples`` in all, and the
-    held-out window to ``max_eval_examples`` (the same sample for every estimator)."""
+    held-out window to ``max_eval_examples`` (the same sample for every estimator).
+    ``practice``: the online evidence's practice curve (fitted on the training windows by
+    :func:`daglig.learner.curve.fit_practice_curve`)."""
     lf, ex = log.lazy(), exams.lazy()
     in_train = log.filter(
         (pl.col("answered_at") >= plan.train_cutoffs[0])
@@ -91,9 +98,16 @@ def build_examples(
         (pl.col("answered_at") >= plan.eval_cutoff) & (pl.col("answered_at") < plan.eval_end)
     ).height
     fraction = min(1.0, max_train_examples / max(in_train, 1))
-    train_parts = [examples(lf, ex, c, plan.horizon_days, fraction) for c in plan.train_cutoffs]
+    train_parts = [
+        examples(lf, ex, c, plan.horizon_days, fraction, practice) for c in plan.train_cutoffs
+    ]
     test_part = examples(
-        lf, ex, plan.eval_cutoff, plan.horizon_days, min(1.0, max_eval_examples / max(in_eval, 1))
+        lf,
+        ex,
+        plan.eval_cutoff,
+        plan.horizon_days,
+        min(1.0, max_eval_examples / max(in_eval, 1)),
+        practice,
     )
     frames = pl.collect_all([*train_parts, test_part])
     return pl.concat(frames[:-1]), frames[-1]
@@ -121,13 +135,19 @@ def score(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 @dataclass
 class TrainingResult:
     """The fitted model, the metrics table (model and baselines on the held-out window),
-    example counts and seconds."""
+    example counts, seconds, and the practice curve its evidence features were read
+    through (with its fit; None: the defaults, not fitted)."""
 
     model: LearnerModel
     metrics: dict[str, dict[str, float]]
     n_train: int
     n_test: int
     seconds: dict[str, float] = field(default_factory=dict)
+    practice_fit: CurveFit | None = None
+
+    @property
+    def practice(self) -> PracticeCurve:
+        return DEFAULT_CURVE if self.practice_fit is None else self.practice_fit.practice
 
 
 def fit_and_evaluate(
@@ -136,9 +156,11 @@ def fit_and_evaluate(
     test: pl.DataFrame,
     plan: TrainingPlan,
     model: LearnerModel | None = None,
+    practice_fit: CurveFit | None = None,
 ) -> TrainingResult:
     """Fit the learner model on ``train``; fit the baselines on the same information; score
-    all of them on ``test`` (the later window)."""
+    all of them on ``test`` (the later window). ``practice_fit``: the practice curve the
+    examples' evidence was read through, kept with the result (None: the defaults)."""
     if train.height == 0 or test.height == 0:
         raise ValueError(
             f"not enough answers to train: {train.height} training and {test.height} "
@@ -167,7 +189,7 @@ def fit_and_evaluate(
     }
     seconds["evaluate"] = round(time.perf_counter() - t2, 3)
     metrics = {name: score(y_test, p) for name, p in predictions.items()}
-    return TrainingResult(fitted, metrics, train.height, test.height, seconds)
+    return TrainingResult(fitted, metrics, train.height, test.height, seconds, practice_fit)
 
 
 def metrics_markdown(metrics: dict[str, dict[str, float]], n_test: int) -> str:
