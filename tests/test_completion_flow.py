@@ -47,7 +47,7 @@ def test_the_completion_model_is_trained_on_outcomes_and_sets_the_ml_targets(
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("DAGLIG_SMTP_HOST", raising=False)
-    play_days(url, users=400, seed=4, start=START, days=DAYS)
+    play_days(url, users=1000, seed=4, start=START, days=DAYS)  # 2,000+ practice-day outcomes
 
     # before any completion model: rule targets, and the run says why
     before = generate_daily_challenges(run_date=NIGHT, dry_run=True)
