@@ -31,6 +31,10 @@ def count_day(
         c["by_category"],
     )
     summary.distinct_challenges = distinct_challenges
+    # the completion model (when one was used) set the target of every ML slot
+    summary.completion_slots = (
+        summary.by_source.get("ml", 0) if summary.completion_model_version else 0
+    )
     skipped = {
         "inactive": users.height - summary.users_active,
         "no_challenge_possible": summary.users_active - summary.users_served,

@@ -69,6 +69,10 @@ class RunSummary:
     model_version: str | None = None
     completion_model_version: str | None = None  # the ML targets' completion model
     completion_reason: str | None = None  # why the ML targets follow the rules
+    # its held-out metrics vs the type-rate baseline (its metadata): log_loss, auc,
+    # baseline_log_loss, baseline_auc; and how many ML slots got their target from it
+    completion_metrics: dict[str, float] = field(default_factory=dict)
+    completion_slots: int = 0
     morning: dict[str, Any] = field(default_factory=dict)  # yesterday, for the admins
     shards: int = 0  # how many shards the users were split into
     shard_workers: list[str] = field(default_factory=list)  # host:pid that ran shard tasks
@@ -194,6 +198,65 @@ def _ml_line(s: RunSummary) -> str:
     )
 
 
+COMPLETION_BASELINE = "type rate"  # the baseline the email names (``typeandel``)
+
+
+def completion_metrics(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The model's held-out log loss and AUC and the type-rate baseline's, from a
+    completion model's metadata (a missing one is left out)."""
+    model, base = metrics.get("model", {}), metrics.get(COMPLETION_BASELINE, {})
+    out: dict[str, float] = {k: float(model[k]) for k in ("log_loss", "auc") if k in model}
+    out |= {f"baseline_{k}": float(base[k]) for k in ("log_loss", "auc") if k in base}
+    return out
+
+
+def completion_line_no(s: RunSummary) -> str | None:
+    """The email's line on the ML targets: which completion model set them, how good it was
+    against the type-rate baseline and for how many slots; or that they followed today's
+    rules, and why. None when the learner model was not used (everyone got rules)."""
+    if s.ml_status != "used":
+        return None
+    if s.completion_model_version:
+        m = s.completion_metrics
+        parts = []
+        if "log_loss" in m:
+            base = m.get("baseline_log_loss")
+            parts.append(
+                f"log loss {norsk.decimal(m['log_loss'], 3)}"
+                + (f" (typeandel {norsk.decimal(base, 3)})" if base is not None else "")
+            )
+        if "auc" in m:
+            base = m.get("baseline_auc")
+            parts.append(
+                f"AUC {norsk.decimal(m['auc'], 2)}"
+                + (f" (typeandel {norsk.decimal(base, 2)})" if base is not None else "")
+            )
+        slots = (
+            f"satte målet for {norsk.integer(s.completion_slots)} ML-tildelinger"
+            if s.completion_slots != 1
+            else "satte målet for 1 ML-tildeling"
+        )
+        return f"Fullføringsmodell {s.completion_model_version}: " + ", ".join([*parts, slots])
+    return f"Fullføringsmodell: ikke brukt, målene fulgte dagens regler – {_why_no_completion(s)}"
+
+
+def _why_no_completion(s: RunSummary) -> str:
+    reason = (s.completion_reason or "").strip()
+    if not reason:
+        return "ingen grunn oppgitt"
+    if reason.startswith("no trained completion model"):
+        return (
+            "ingen fullføringsmodell ennå (for få utfall å trene på, eller `daglig train` "
+            "er ikke kjørt)"
+        )
+    if "trained on another database" in reason:
+        return "modellen er trent på en annen database (kjør `daglig train`)"
+    translated = wording.note_no(reason)
+    if translated != reason:
+        return translated
+    return f"modellen kunne ikke lastes ({wording.one_line(reason)})"
+
+
 def _labelled(d: dict[str, int], names: dict[str, str]) -> list[tuple[str, str]]:
     return [(names.get(k, k), norsk.integer(v)) for k, v in d.items()]
 
@@ -228,6 +291,7 @@ def email_context(s: RunSummary) -> dict[str, Any]:
         "status_no": STATUS_NO.get(s.status, s.status),
         "ml_status_no": ML_STATUS_NO.get(s.ml_status, s.ml_status),
         "ml_reason_no": wording.note_no(s.ml_reason) if s.ml_reason else None,
+        "completion_no": completion_line_no(s),
         "error": wording.one_line(s.error),
         "failed_step": wording.step_no(s.failed_task) if failed else None,
         "failed_clock": norsk.clock(failed_at) if failed_at else None,

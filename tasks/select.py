@@ -20,7 +20,7 @@ from daglig.io.model_store import ModelUnavailable
 from daglig.io.run_folder import RunFile
 from daglig.learner.selection import MLSelector, ShardedCompletion, ShardedMLSelector
 from daglig.selection import FallbackSelector, SelectionInputs, Selector
-from daglig.summary import RunSummary
+from daglig.summary import RunSummary, completion_metrics
 from tasks.assess import AssessmentRefs, assess_learners
 from tasks.common import save
 from tasks.completion import load_completion_model, read_outcome_history
@@ -139,6 +139,7 @@ def choose_completion(
         get_run_logger().info("completion model not used: %s", summary.completion_reason)
         return None
     summary.completion_model_version = loaded.version
+    summary.completion_metrics = completion_metrics(loaded.metadata.metrics)
     return ShardedCompletion(
         loaded.model,
         {a.shard: a.state for a in assessment if a.state is not None},
@@ -163,6 +164,6 @@ def select_with_fallback(
             raise
         summary.ml_status, summary.ml_reason = "fallback", f"ML selection failed: {error_line(exc)}"
         summary.selector, summary.model_version = FallbackSelector.name, None
-        summary.completion_model_version = None
+        summary.completion_model_version, summary.completion_metrics = None, {}
         get_run_logger().warning("%s", summary.ml_reason)
         return select_challenges(refs, cs, day, FallbackSelector())

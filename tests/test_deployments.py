@@ -37,7 +37,8 @@ def test_nightly_and_backfill_on_the_process_pool() -> None:
             "active": True,
         }
     ]
-    assert d["train"]["entrypoint"] == "flows/train_learner_model.py:train_learner_model"
+    # both models, as `daglig train` (tests/test_completion_report.py runs it)
+    assert d["train"]["entrypoint"] == "flows/train_models.py:train_models"
     assert d["nightly"]["schedules"] == [
         {
             "cron": "0 0 * * *",
@@ -98,6 +99,7 @@ def test_pull_step_names_no_path_of_this_machine() -> None:
         ("flows.daily_challenges:generate_daily_challenges", ["run_date"]),
         ("flows.backfill:backfill_daily_challenges", ["start_date", "end_date"]),
         ("flows.train_learner_model:train_learner_model", ["as_of"]),
+        ("flows.train_models:train_models", ["as_of"]),
     ],
 )
 def test_parameter_forms_have_dates_and_descriptions(flow_path: str, dates: list[str]) -> None:
