@@ -4,14 +4,15 @@ model) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
 
 from daglig.config import Settings
+from daglig.learner.completion import HISTORY_DAYS
 from daglig.learner.outcomes import ASSIGNED_SCHEMA, HALF_LIFE_DAYS, type_outcomes, type_rates
-from tasks.read_log import _assigned
+from tasks.read_log import past_assignments
 from tests.builders import AppDataBuilder
 
 RUN = date(2026, 11, 24)
@@ -88,7 +89,8 @@ def test_read_type_outcomes(db_url: str) -> None:
     b.assignment(v, "quiz", date(2026, 11, 22))
     b.assignment(v, "quiz", RUN, datetime(2026, 11, 24, 7))  # the run date itself: not read
     b.write(db_url)
-    rows = _assigned(db_url, RUN, Settings(database_url=db_url).session_limits())
+    since = RUN - timedelta(days=HISTORY_DAYS)
+    rows = past_assignments(db_url, since, RUN, Settings(database_url=db_url).session_limits())
     assert rows.height == 3
     got = as_dict(type_outcomes(rows, CUTOFF))
     assert got.keys() == {(u, "streak"), (u, "quiz"), (v, "quiz")}
