@@ -71,7 +71,7 @@ def history(done_yesterday_at: datetime | None) -> AppDataBuilder:
 
 
 def night_rows(b: AppDataBuilder, as_of: date = NIGHT + timedelta(days=1)) -> pl.DataFrame:
-    assignments = pl.DataFrame(b.past_assignments, schema=ASSIGNMENTS_SCHEMA)
+    assignments = b.challenge_frame()
     ex = completion_examples(assignments, clean_log(b), NO_EXAMS, as_of)
     return ex.filter(pl.col("challenge_date") == NIGHT)
 
@@ -251,7 +251,7 @@ def test_one_shards_history_with_the_population_rates_gives_the_whole_historys_f
         done = datetime.combine(day, datetime.min.time()) + timedelta(hours=18)
         b.challenge(mine, day, "quiz", completed_at=done)
         b.challenge(other, day, "streak", completed_at=done if d > 1 else None)
-    rows = pl.DataFrame(b.past_assignments, schema=ASSIGNMENTS_SCHEMA).lazy()
+    rows = b.challenge_frame().lazy()
     whole = outcome_history(rows, NIGHT, CUTOFF).collect()
     shard = whole.filter(pl.col("user_id") == mine)
     asked = pl.LazyFrame(
