@@ -25,7 +25,6 @@ STEP_NO = {
     "validate-inputs": "Kontrollere inndata",
     "load-model": "Laste læringsmodellen",
     "load-completion-model": "Laste fullføringsmodellen",
-    "read-outcome-history": "Lese utfallet av tidligere utfordringer",
     "assess-learners": "Vurdere elevene med læringsmodellen",
     "select-challenges": "Velge utfordringer",
     "render-challenges": "Lage utfordringstekstene",

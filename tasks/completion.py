@@ -1,5 +1,6 @@
 """The completion model's tasks: training (read past assignments, fit and evaluate, save,
-report) and, in the nightly run, loading the saved model.
+report) and, in the nightly run, loading the saved model (the night's outcome history is
+read with the answer log: tasks/read_log.py).
 
 Training reuses the learner model's training log (``tasks.ml.read_training_data``: the
 same learners, the same cleaned answers); the assignments read here are those learners'.
@@ -10,17 +11,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
-from sqlalchemy import inspect
 
 from daglig.config import Settings
-from daglig.io.db import engine_of, read_frame
+from daglig.io.db import engine_of
 from daglig.io.identity import ensure_identity, url_without_credentials
 from daglig.io.model_store import (
     COMPLETION,
@@ -32,9 +32,10 @@ from daglig.io.model_store import (
     save_model,
 )
 from daglig.io.run_folder import RunFile
-from daglig.learner.completion import ASSIGNMENTS_SCHEMA, COMPLETION_FEATURES
+from daglig.learner.completion import COMPLETION_FEATURES
 from tasks.common import save
 from tasks.ml import TrainingData, database_identity
+from tasks.read_log import past_assignments
 from tasks.retry import io_task
 from tasks.steps import count_rows, step_task
 
@@ -61,41 +62,11 @@ def load_completion_model(settings: Settings, run_date: date) -> LoadedModel | M
     return loaded
 
 
-def _past_assignments(settings: Settings, since: date, as_of: date) -> pl.DataFrame:
-    """The assignments of ``since`` ≤ challenge date < ``as_of`` with their outcomes; none
-    before the pipeline tables exist (a new install)."""
-    with engine_of(settings.database_url) as engine:
-        if not inspect(engine).has_table("user_daily_challenges"):
-            return pl.DataFrame(schema=ASSIGNMENTS_SCHEMA)
-    return read_frame(
-        settings.database_url,
-        "read/past_assignments",
-        {"since": since, "as_of": as_of},
-        ASSIGNMENTS_SCHEMA,
-    )
-
-
-@io_task("read-outcome-history")
-def read_outcome_history(
-    settings: Settings, run_date: date, cutoff: datetime, folder: Path
-) -> Path:
-    """Tonight's outcome history (per user × type: past assignments and completions known
-    at ``cutoff``, ``HISTORY_DAYS`` back) as Parquet in the run's folder; empty before the
-    pipeline tables exist."""
-    from daglig.learner.completion import HISTORY_DAYS, outcome_history
-
-    rows = _past_assignments(settings, run_date - timedelta(days=HISTORY_DAYS), run_date)
-    history = outcome_history(rows.lazy(), run_date, cutoff).collect()
-    path = save(history, folder, RunFile.OUTCOME_HISTORY)
-    count_rows(rows.height, history.height)
-    return path
-
-
 @io_task("read-past-assignments")
 def read_past_assignments(settings: Settings, data: TrainingData, as_of: date) -> Path:
     """The assignments before ``as_of`` of the training log's learners, as Parquet beside
     the log (none on a new install, whose pipeline tables do not exist yet)."""
-    rows = _past_assignments(settings, date(1970, 1, 1), as_of)
+    rows = past_assignments(settings.database_url, date(1970, 1, 1), as_of)
     learners = pl.read_parquet(data.log, columns=["user_id"]).unique()
     mine = rows.join(learners, on="user_id", how="semi")
     path = save(mine, data.log.parent, RunFile.PAST_ASSIGNMENTS)

@@ -48,6 +48,7 @@ class ShardRefs:
     exams: Path | None = None
     type_outcomes: Path | None = None
     type_rates: Path | None = None
+    outcome_history: Path | None = None  # the shard's learners' (the completion model's)
 
 
 @step_task("extract-features")
@@ -95,6 +96,9 @@ def extract_shard_features(
         if learner and plan.type_outcomes is not None
         else None,
         type_rates=plan.type_rates if learner else None,
+        outcome_history=save(of_shard(plan.outcome_history, shard), folder, RunFile.OUTCOME_HISTORY)
+        if learner and plan.outcome_history is not None
+        else None,
     )
     count_rows(attempts.height, users.height, label=f"shard {shard}")
     return refs
@@ -118,6 +122,8 @@ class FeatureRefs:
     shards: tuple[ShardRefs, ...] = ()
     folder: Path | None = None
     cutoff: datetime | None = None  # the day's start (naive UTC): the learner rows' "now"
+    # every learner's outcome history (with ``shard``): the completion model's type rates
+    outcome_history: Path | None = None
 
     @property
     def workers(self) -> list[str]:
@@ -201,4 +207,5 @@ def merge_features(plan: ShardPlan, parts: list[ShardRefs], learner: bool) -> Fe
         shards=tuple(parts),
         folder=folder,
         cutoff=plan.cutoff,
+        outcome_history=plan.outcome_history if learner else None,
     )

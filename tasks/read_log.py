@@ -1,6 +1,8 @@
 """The read step: ``read-answer-log`` streams the answer log once from the database (ADBC →
 Arrow, only the columns used) into one folder of Parquet parts per shard, with the small
-tables (users, questions, yesterday's assignments, completed exams) beside it."""
+tables (users, questions, yesterday's assignments, completed exams) beside it, and for the
+learner model the past assignments, read once: the type mix's and the completion model's
+outcome histories are both built from that one read."""
 
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from daglig.config import SessionLimits, Settings
 from daglig.io.db import engine_of, read_frame, stream_answer_log
 from daglig.io.run_folder import RunFile, RunFolder
 from daglig.io.shard_files import partition_to_parquet
-from daglig.learner.completion import ASSIGNMENTS_SCHEMA, HISTORY_DAYS
+from daglig.learner.completion import ASSIGNMENTS_SCHEMA, HISTORY_DAYS, outcome_history
 from daglig.learner.examples import EXAMS_SCHEMA
-from daglig.learner.outcomes import ASSIGNED_SCHEMA, type_outcomes, type_rates
+from daglig.learner.outcomes import type_outcomes, type_rates
 from daglig.selection import PREVIOUS_SCHEMA
 from daglig.shards import shard_count, with_shard
 from daglig.user_features import QUESTIONS_SCHEMA, USERS_SCHEMA, day_cutoff
@@ -44,6 +46,7 @@ class ShardPlan:
     rows_per_shard: dict[int, int]
     type_outcomes: Path | None = None  # the learner model's: per (user, type) history
     type_rates: Path | None = None  # and per type, the population's completion rate
+    outcome_history: Path | None = None  # the completion model's: per (user, type) history
 
 
 @io_task("read-answer-log")
@@ -74,11 +77,19 @@ def read_answer_log(
 
     rows = partition_to_parquet(batches(), n, RunFolder(folder).answers)
     after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff}, limits=limits)
-    exams = outcomes = rates = None
+    exams = outcomes = rates = history = None
     if learner:
-        history = type_outcomes(_assigned(url, run_date, limits), cutoff)
-        outcomes = save(with_shard(history, n), folder, RunFile.TYPE_OUTCOMES)
-        rates = save(type_rates(history), folder, RunFile.TYPE_RATES)
+        # the HISTORY_DAYS before the night: at the type mix's 14-day half-life an
+        # assignment 90 days old weighs 1 %
+        past = past_assignments(url, run_date - timedelta(days=HISTORY_DAYS), run_date, limits)
+        mix = type_outcomes(past, cutoff)
+        outcomes = save(with_shard(mix, n), folder, RunFile.TYPE_OUTCOMES)
+        rates = save(type_rates(mix), folder, RunFile.TYPE_RATES)
+        history = save(
+            with_shard(outcome_history(past.lazy(), run_date, cutoff).collect(), n),
+            folder,
+            RunFile.OUTCOME_HISTORY,
+        )
         exams = save(
             with_shard(
                 read_frame(url, "read/exam_sessions", {"cutoff": cutoff}, EXAMS_SCHEMA, limits), n
@@ -100,33 +111,30 @@ def read_answer_log(
         rows_per_shard=rows,
         type_outcomes=outcomes,
         type_rates=rates,
+        outcome_history=history,
     )
     count_rows(plan.answers_read, n)
     return plan
 
 
-def _has_pipeline_tables(url: str, limits: SessionLimits) -> bool:
+def _has_pipeline_tables(url: str, limits: SessionLimits | None) -> bool:
     from sqlalchemy import inspect
 
     with engine_of(url, limits) as engine:
         return inspect(engine).has_table("user_daily_challenges")
 
 
-def _assigned(url: str, run_date: date, limits: SessionLimits) -> pl.DataFrame:
-    """The assignments of the ``HISTORY_DAYS`` before ``run_date``, with their completion
-    (the completion model's read: one SQL for both; at the type mix's 14-day half-life an
-    assignment 90 days old weighs 1 %)."""
+def past_assignments(
+    url: str, since: date, as_of: date, limits: SessionLimits | None = None
+) -> pl.DataFrame:
+    """The assignments of ``since`` ≤ challenge date < ``as_of`` with what was asked and
+    their outcomes (sql/read/past_assignments.sql: the one read of them, for the night and
+    for training); none before the pipeline tables exist (a new install)."""
     if not _has_pipeline_tables(url, limits):
-        return pl.DataFrame(schema=ASSIGNED_SCHEMA)
-    since = run_date - timedelta(days=HISTORY_DAYS)
-    rows = read_frame(
-        url,
-        "read/past_assignments",
-        {"since": since, "as_of": run_date},
-        ASSIGNMENTS_SCHEMA,
-        limits,
+        return pl.DataFrame(schema=ASSIGNMENTS_SCHEMA)
+    return read_frame(
+        url, "read/past_assignments", {"since": since, "as_of": as_of}, ASSIGNMENTS_SCHEMA, limits
     )
-    return rows.select(list(ASSIGNED_SCHEMA))
 
 
 def _previous(url: str, run_date: date, limits: SessionLimits) -> pl.DataFrame:

@@ -18,12 +18,13 @@ from daglig.config import Settings
 from daglig.errors import error_line
 from daglig.io.model_store import ModelUnavailable
 from daglig.io.run_folder import RunFile
+from daglig.learner.completion import population_rates
 from daglig.learner.selection import MLSelector, ShardedCompletion, ShardedMLSelector
 from daglig.selection import FallbackSelector, SelectionInputs, Selector
 from daglig.summary import RunSummary, completion_metrics
 from tasks.assess import AssessmentRefs, assess_learners
 from tasks.common import save
-from tasks.completion import load_completion_model, read_outcome_history
+from tasks.completion import load_completion_model
 from tasks.fanout import map_shards, worker_name
 from tasks.features import FeatureRefs, ShardRefs
 from tasks.ml import load_learner_model
@@ -124,14 +125,18 @@ def choose_completion(
     assessment: list[AssessmentRefs],
 ) -> ShardedCompletion | None:
     """The completion model for the ML targets when one loads (with tonight's outcome
-    history); else None, the rule targets, and the reason in the summary."""
+    history, per shard, as the read step saved it); else None, the rule targets, and the
+    reason in the summary."""
     try:
         loaded = load_completion_model(settings, day)
         if isinstance(loaded, ModelUnavailable):
             raise loaded
-        if refs.folder is None or refs.cutoff is None or any(a.state is None for a in assessment):
+        if any(a.state is None for a in assessment):
             raise RuntimeError("the assessment step did not keep the learners' state")
-        history = read_outcome_history(settings, day, refs.cutoff, refs.folder)
+        histories = {s.shard: s.outcome_history for s in refs.shards}
+        if refs.outcome_history is None or any(h is None for h in histories.values()):
+            raise RuntimeError("the read step did not keep the outcome history")
+        rates = population_rates(pl.scan_parquet(refs.outcome_history)).collect()
     except Exception as exc:  # none yet (too few outcomes), old, mismatched, corrupt
         summary.completion_reason = (
             f"{exc}" if isinstance(exc, ModelUnavailable) else error_line(exc)
@@ -143,7 +148,8 @@ def choose_completion(
     return ShardedCompletion(
         loaded.model,
         {a.shard: a.state for a in assessment if a.state is not None},
-        history,
+        {k: h for k, h in histories.items() if h is not None},
+        rates,
         loaded.version,
     )
 

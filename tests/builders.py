@@ -23,6 +23,7 @@ from sqlalchemy import insert
 
 from daglig.catalogue import CATEGORY_KEYS
 from daglig.io.db import make_engine
+from daglig.learner.completion import ASSIGNMENTS_SCHEMA
 from models import (
     DailyChallenge,
     Question,
@@ -105,7 +106,6 @@ class AppDataBuilder:
     users: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     extra_questions: list[dict[str, Any]] = field(default_factory=list)
-    assigned: list[dict[str, Any]] = field(default_factory=list)
     past_assignments: list[dict[str, Any]] = field(default_factory=list)
 
     def user(self, active: bool = True, created: date = date(2026, 1, 1)) -> int:
@@ -157,22 +157,6 @@ class AppDataBuilder:
         for d in range(days):
             self.answers(user_id, category, per_day, day=last_day - timedelta(days=d))
 
-    def assignment(
-        self, user_id: int, challenge_type: str, day: date, completed_at: datetime | None = None
-    ) -> None:
-        """A past daily challenge of ``challenge_type`` given to the user on ``day`` (slot
-        after the user's others that day), completed at ``completed_at`` (None: not)."""
-        slot = 1 + sum(a["user_id"] == user_id and a["day"] == day for a in self.assigned)
-        self.assigned.append(
-            {
-                "user_id": user_id,
-                "type": challenge_type,
-                "day": day,
-                "slot": slot,
-                "completed_at": completed_at,
-            }
-        )
-
     def challenge(
         self,
         user_id: int,
@@ -184,8 +168,9 @@ class AppDataBuilder:
         completed_at: datetime | None = None,
         progress: int = 0,
     ) -> None:
-        """A past assignment with its outcome as the app recorded it (the completion
-        model's rows, ``daglig.learner.completion.ASSIGNMENTS_SCHEMA``; frames only)."""
+        """A past daily challenge given to the user on ``day`` (slot after the user's others
+        that day) with its outcome as the app recorded it (``completed_at`` None: not done):
+        written by :meth:`write`, and the completion model's rows in :meth:`challenge_frame`."""
         slot = 1 + sum(
             a["user_id"] == user_id and a["challenge_date"] == day for a in self.past_assignments
         )
@@ -202,6 +187,10 @@ class AppDataBuilder:
                 "completed_at": completed_at,
             }
         )
+
+    def challenge_frame(self) -> pl.DataFrame:
+        """The past assignments as sql/read/past_assignments.sql reads them back."""
+        return pl.DataFrame(self.past_assignments, schema=ASSIGNMENTS_SCHEMA)
 
     def question_rows(self) -> list[dict[str, Any]]:
         """The test question bank (one difficulty in five unknown) plus any extra questions."""
@@ -226,15 +215,16 @@ class AppDataBuilder:
             conn.execute(insert(Question), questions)
             if self.attempts:
                 conn.execute(insert(QuestionAttempt), self.attempts)
-        if self.assigned:
+        if self.past_assignments:
             self._write_assigned(engine)
         engine.dispose()
 
     def _write_assigned(self, engine: Any) -> None:
         create_pipeline_tables(engine)
         made = datetime(2026, 1, 1)
-        challenges = {(a["day"], a["type"]) for a in self.assigned}
-        ids = {key: i for i, key in enumerate(sorted(challenges), start=1)}
+        asked = ("challenge_date", "challenge_type", "category", "target_value", "difficulty")
+        challenges = {tuple(a[k] for k in asked) for a in self.past_assignments}
+        ids = {key: i for i, key in enumerate(sorted(challenges, key=str), start=1)}
         with engine.begin() as conn:
             conn.execute(
                 insert(DailyChallenge),
@@ -242,19 +232,19 @@ class AppDataBuilder:
                     {
                         "id": i,
                         "challenge_date": day,
-                        "content_key": kind,
+                        "content_key": f"{kind}-{i}",
                         "challenge_type": kind,
-                        "category": None,
+                        "category": category,
                         "title": kind,
                         "description": kind,
-                        "target_value": 1,
-                        "difficulty": 0.5,
+                        "target_value": target,
+                        "difficulty": difficulty,
                         "xp_reward": 10,
                         "bonus_xp": 0,
                         "source": "test",
                         "created_at": made,
                     }
-                    for (day, kind), i in ids.items()
+                    for (day, kind, category, target, difficulty), i in ids.items()
                 ],
             )
             conn.execute(
@@ -262,13 +252,13 @@ class AppDataBuilder:
                 [
                     {
                         "user_id": a["user_id"],
-                        "challenge_date": a["day"],
+                        "challenge_date": a["challenge_date"],
                         "slot": a["slot"],
-                        "challenge_id": ids[(a["day"], a["type"])],
-                        "progress": 0,
+                        "challenge_id": ids[tuple(a[k] for k in asked)],
+                        "progress": a["progress"],
                         "completed_at": a["completed_at"],
                         "assigned_at": made,
                     }
-                    for a in self.assigned
+                    for a in self.past_assignments
                 ],
             )

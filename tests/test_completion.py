@@ -26,9 +26,13 @@ from daglig.io.model_store import (
 from daglig.learner.assessment import assess, exam_allocation
 from daglig.learner.completion import (
     ASSIGNMENTS_SCHEMA,
+    CATEGORY_FEATURES,
     COMPLETION_FEATURES,
+    USER_FEATURES,
     completion_examples,
+    completion_features,
     outcome_history,
+    population_rates,
     temporal_split,
 )
 from daglig.learner.completion_model import CompletionModel, fit_completion
@@ -67,7 +71,7 @@ def history(done_yesterday_at: datetime | None) -> AppDataBuilder:
 
 
 def night_rows(b: AppDataBuilder, as_of: date = NIGHT + timedelta(days=1)) -> pl.DataFrame:
-    assignments = pl.DataFrame(b.past_assignments, schema=ASSIGNMENTS_SCHEMA)
+    assignments = b.challenge_frame()
     ex = completion_examples(assignments, clean_log(b), NO_EXAMS, as_of)
     return ex.filter(pl.col("challenge_date") == NIGHT)
 
@@ -265,6 +269,47 @@ def test_the_candidate_closest_to_the_target_completion_wins_and_a_tie_goes_to_t
     chosen = choose_closest(frame, 0.75).collect().sort("user_id")
     assert chosen["target_value"].to_list() == [15, 10]  # 0.74 is closest; 0.7 vs 0.8: the rule
     assert chosen["predicted_completion"].to_list() == [0.74, 0.8]
+
+
+def test_one_shards_history_with_the_population_rates_gives_the_whole_historys_features() -> None:
+    """Selection reads its shard's outcome history (the run folder's) and the population's
+    type rates: the same features as from every learner's history, also for a type none of
+    the shard's learners was given (without the rates it would fall back to 0.5)."""
+    b = AppDataBuilder()
+    mine, other = b.user(), b.user()
+    for d in range(1, 4):
+        day = NIGHT - timedelta(days=d)
+        done = datetime.combine(day, datetime.min.time()) + timedelta(hours=18)
+        b.challenge(mine, day, "quiz", completed_at=done)
+        b.challenge(other, day, "streak", completed_at=done if d > 1 else None)
+    rows = b.challenge_frame().lazy()
+    whole = outcome_history(rows, NIGHT, CUTOFF).collect()
+    shard = whole.filter(pl.col("user_id") == mine)
+    asked = pl.LazyFrame(
+        {
+            "user_id": [mine, mine],
+            "slot": [1, 2],
+            "challenge_type": ["quiz", "streak"],
+            "category": [None, None],
+            "target_value": [3, 3],
+            "difficulty": [0.5, 0.5],
+        },
+        schema_overrides={"category": pl.String},
+    )
+    state = pl.LazyFrame(
+        schema={"user_id": pl.Int64, "category": pl.String}
+        | {c: pl.Float64 for c in (*USER_FEATURES, *CATEGORY_FEATURES)}
+    )
+
+    def features(history: pl.DataFrame, rates: pl.DataFrame | None) -> pl.DataFrame:
+        lazy = None if rates is None else rates.lazy()
+        return completion_features(asked, state, history.lazy(), lazy).collect().sort("slot")
+
+    expected = features(whole, None)
+    assert_frame_equal(features(shard, population_rates(whole.lazy()).collect()), expected)
+    streak_rate = (2 + 1) / (3 + 2)  # the population's, Laplace
+    assert expected["t_rate"].to_list() == [pytest.approx(4 / 5), pytest.approx(streak_rate)]
+    assert features(shard, None)["t_rate"][1] == 0.5  # what the shard alone would say
 
 
 class EasierWhenSmaller:

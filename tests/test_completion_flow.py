@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from daglig import sql as sqlfiles
 from daglig.io.db import make_engine
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -68,7 +69,13 @@ def test_the_completion_model_is_trained_on_outcomes_and_sets_the_ml_targets(
         == window_nights
     )
 
+    loads: list[str] = []
+    real_load = sqlfiles.load
+    monkeypatch.setattr(sqlfiles, "load", lambda name: loads.append(name) or real_load(name))
     after = generate_daily_challenges(run_date=NIGHT)
+    # one read of past assignments: the type mix's and the completion model's history (the
+    # selection reads the latter from the run folder, per shard); 2 before issue 14's fix
+    assert loads.count("read/past_assignments") == 1, loads
     assert after["completion_model_version"] == result["version"]
     reasons = ml_reasons(url, NIGHT)
     assert reasons and all(0.0 <= float(r["predicted_completion"]) <= 1.0 for r in reasons)  # type: ignore[arg-type]

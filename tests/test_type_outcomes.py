@@ -4,14 +4,16 @@ model) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from daglig.config import Settings
+from daglig.learner.completion import HISTORY_DAYS
 from daglig.learner.outcomes import ASSIGNED_SCHEMA, HALF_LIFE_DAYS, type_outcomes, type_rates
-from tasks.read_log import _assigned
+from tasks.read_log import past_assignments
 from tests.builders import AppDataBuilder
 
 RUN = date(2026, 11, 24)
@@ -83,18 +85,22 @@ def test_a_challenge_of_the_run_date_or_later_is_ignored() -> None:
 def test_read_type_outcomes(db_url: str) -> None:
     b = AppDataBuilder()
     u, v = b.user(), b.user()
-    b.assignment(u, "streak", date(2026, 11, 23), datetime(2026, 11, 23, 18))
-    b.assignment(u, "quiz", date(2026, 11, 23), datetime(2026, 11, 24, 7))  # after cutoff
-    b.assignment(v, "quiz", date(2026, 11, 22))
-    b.assignment(v, "quiz", RUN, datetime(2026, 11, 24, 7))  # the run date itself: not read
+    b.challenge(u, date(2026, 11, 23), "streak", completed_at=datetime(2026, 11, 23, 18))
+    b.challenge(u, date(2026, 11, 23), "quiz", completed_at=datetime(2026, 11, 24, 7))  # after
+    b.challenge(v, date(2026, 11, 22), "category_focus", "traffic_signs", 10, 0.7, progress=4)
+    b.challenge(v, RUN, completed_at=datetime(2026, 11, 24, 7))  # the run date itself: not read
     b.write(db_url)
-    rows = _assigned(db_url, RUN, Settings(database_url=db_url).session_limits())
+    since = RUN - timedelta(days=HISTORY_DAYS)
+    rows = past_assignments(db_url, since, RUN, Settings(database_url=db_url).session_limits())
     assert rows.height == 3
+    # what was asked and the outcome come back as the builder's frame has them
+    written = b.challenge_frame().filter(pl.col("challenge_date") < RUN)
+    assert_frame_equal(rows, written, check_row_order=False)
     got = as_dict(type_outcomes(rows, CUTOFF))
-    assert got.keys() == {(u, "streak"), (u, "quiz"), (v, "quiz")}
+    assert got.keys() == {(u, "streak"), (u, "quiz"), (v, "category_focus")}
     assert got[(u, "streak")][1] > 0
     assert got[(u, "quiz")][1] == 0.0
-    assert got[(v, "quiz")] == (round(0.5 ** ((1 + 23 / 24) / HALF_LIFE_DAYS), 4), 0.0)
+    assert got[(v, "category_focus")] == (round(0.5 ** ((1 + 23 / 24) / HALF_LIFE_DAYS), 4), 0.0)
 
 
 @pytest.mark.pure

@@ -93,14 +93,23 @@ def outcome_history(assignments: pl.LazyFrame, night: date, cutoff: datetime) ->
     )
 
 
+def population_rates(history: pl.LazyFrame) -> pl.LazyFrame:
+    """Per challenge type, the population's rate ``t_rate`` of an :func:`outcome_history`
+    of every user (a shard's history lacks the types none of its learners were given)."""
+    return history.select("challenge_type", "t_rate").unique()
+
+
 def completion_features(
     asked: pl.LazyFrame,
     state: pl.LazyFrame,
     history: pl.LazyFrame,
+    rates: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """``asked`` (user_id, slot, challenge_type, category, target_value, difficulty) with the
     model's features: ``state`` is :func:`state_at` at the night's cutoff, ``history``
-    :func:`outcome_history` at the same cutoff."""
+    :func:`outcome_history` at the same cutoff (of ``asked``'s users at least), ``rates``
+    the :func:`population_rates` of every user's (default: ``history``'s own)."""
+    rates = population_rates(history) if rates is None else rates
     users = state.group_by("user_id").agg(pl.col(list(USER_FEATURES)).first())
     cats = state.select("user_id", "category", *CATEGORY_FEATURES)
     per_user = history.group_by("user_id").agg(
@@ -112,12 +121,7 @@ def completion_features(
         asked.join(users, on="user_id", how="left")
         .join(cats, on=["user_id", "category"], how="left")
         .join(history, on=["user_id", "challenge_type"], how="left")
-        .join(
-            history.select("challenge_type", "t_rate").unique(),
-            on="challenge_type",
-            how="left",
-            suffix="_pop",
-        )
+        .join(rates, on="challenge_type", how="left", suffix="_pop")
         .join(per_user, on="user_id", how="left")
         .with_columns(
             *type_columns(),

@@ -326,11 +326,13 @@ class MLSelector:
 @dataclass(frozen=True)
 class ShardedCompletion:
     """The completion model for a sharded run: the model, each shard's learner state at
-    tonight's cutoff (Parquet) and the outcome history (Parquet, all users)."""
+    tonight's cutoff and outcome history (Parquet), and the population's type rates (a
+    row per type, :func:`~daglig.learner.completion.population_rates`)."""
 
     model: Any
     states: dict[int, Path]
-    history: Path
+    histories: dict[int, Path]
+    rates: pl.DataFrame
     version: str
 
 
@@ -367,8 +369,9 @@ class ShardedMLSelector:
             else CompletionInputs(
                 c.model,
                 pl.concat([pl.read_parquet(c.states[k]) for k in shards]),
-                pl.read_parquet(c.history),
+                pl.concat([pl.read_parquet(c.histories[k]) for k in shards]),
                 c.version,
+                c.rates,
             )
         )
         return MLSelector(

@@ -39,12 +39,15 @@ class CompletionInputs:
     """What the ML selector needs to predict completion tonight: the loaded model (an
     estimator with ``predict_proba``), the learners' state at tonight's cutoff
     (:func:`~daglig.learner.examples.state_at` columns) and the outcome history
-    (:func:`~daglig.learner.completion.outcome_history`) at the same cutoff."""
+    (:func:`~daglig.learner.completion.outcome_history`) at the same cutoff; ``rates`` (the
+    population's, :func:`~daglig.learner.completion.population_rates`) when ``history`` is
+    one shard's learners' only."""
 
     model: Any
     state: pl.DataFrame
     history: pl.DataFrame
     version: str
+    rates: pl.DataFrame | None = None
 
 
 def _candidate_target(rule: pl.Expr, factor: pl.Expr) -> pl.Expr:
@@ -102,8 +105,9 @@ def predict_candidates(candidates: pl.DataFrame, completion: CompletionInputs) -
     predicted in one batch."""
     keys = ("user_id", "slot", "challenge_type", "category", "target_value", "difficulty")
     asked = candidates.lazy().select(*keys).with_row_index("_candidate")
+    rates = None if completion.rates is None else completion.rates.lazy()
     features = completion_features(
-        asked, completion.state.lazy(), completion.history.lazy()
+        asked, completion.state.lazy(), completion.history.lazy(), rates
     ).collect()
     p = completion.model.predict_proba(features.select(list(COMPLETION_FEATURES)))[:, 1]
     order = features.select("_candidate").with_columns(predicted_completion=pl.Series(p))
