@@ -111,7 +111,7 @@ def test_the_weekly_training_trains_both_and_the_email_then_names_the_completion
 
     url = f"sqlite:///{tmp_path / 'app.db'}"
     flow_env(monkeypatch, url, tmp_path)
-    play_days(url, users=400, seed=4, start=START, days=DAYS, train_every=DAYS)
+    play_days(url, users=1000, seed=4, start=START, days=DAYS, train_every=DAYS)
     with smtp_server() as box:
         flow_env(monkeypatch, url, tmp_path, smtp_host="127.0.0.1", smtp_port=box.port)
         before = generate_daily_challenges(run_date=NIGHT, dry_run=True)
