@@ -99,11 +99,9 @@ def test_the_fit_reads_nothing_of_the_held_out_window(monkeypatch: pytest.Monkey
     )
     assert flipped["is_correct"].sum() < log["is_correct"].sum()
     after = fit_practice_curve(flipped, plan.train_cutoffs, plan.horizon_days)
-    assert (after.practice, after.answers, after.log_loss) == (
-        before.practice,
-        before.answers,
-        before.log_loss,
-    )
+    assert (after.practice, after.answers) == (before.practice, before.answers)
+    # the same rows and curve; the sum's order may differ by thread (last bit of a float)
+    assert after.log_loss == pytest.approx(before.log_loss, rel=1e-12)
 
 
 def test_too_few_answers_keep_the_defaults_and_say_so() -> None:
