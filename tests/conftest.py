@@ -69,6 +69,15 @@ def _matplotlib_font_cache() -> None:
     import matplotlib.font_manager  # noqa: F401
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _joblib_core_count() -> None:
+    """joblib (scikit-learn) counts physical cores once, running ``cat /proc/cpuinfo``:
+    counted here, before a pure test (which refuses processes) can be the first."""
+    from joblib.externals.loky import cpu_count
+
+    cpu_count(only_physical_cores=True)
+
+
 @pytest.fixture(autouse=True)
 def _pure_means_no_process_no_server(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
