@@ -4,7 +4,8 @@ A sibling of ``train_learner_model`` (``daglig train`` runs both): it reads the 
 training log and the past assignments, builds point-in-time examples per night, fits the
 calibrated model on the earlier nights, scores it and the baselines (rate per type, per
 learner × type smoothed) on the latest nights, and saves it as a ``cm-…`` version in the
-same model store. Too few outcomes: nothing is saved, and the result says why.
+same model store. Too few outcomes: no model is saved; the result says why and the store
+notes it for the nightly run's summary.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tasks.completion import (
     fit_completion_model,
     publish_completion_report,
     read_past_assignments,
+    record_no_completion_model,
     save_completion_model,
 )
 from tasks.ml import read_training_data
@@ -47,6 +49,7 @@ def train_completion_model(as_of: date | None = None) -> dict[str, Any]:
     assignments = read_past_assignments(settings, data, plan.as_of)
     result = fit_completion_model(data, assignments, plan.as_of, settings.timezone)
     if result.model is None:
+        record_no_completion_model(settings, result.reason, plan.as_of)
         publish_completion_report(CompletionReport(None, result.reason))
         return {"version": None, "reason": result.reason, "n_train": result.n_train}
     meta = save_completion_model(settings, result, plan.as_of)

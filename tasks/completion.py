@@ -4,7 +4,8 @@ read with the answer log: tasks/read_log.py).
 
 Training reuses the learner model's training log (``tasks.ml.read_training_data``: the
 same learners, the same cleaned answers); the assignments read here are those learners'.
-Too few outcomes is a result, not a failure: nothing is saved and the reason is returned.
+Too few outcomes is a result, not a failure: no model is saved, the reason is returned and
+noted in the model store, so the nightly run can say "none yet, too few outcomes".
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from daglig.io.model_store import (
     ModelUnavailable,
     load_model,
     model_folder,
+    record_not_trained,
     save_model,
 )
 from daglig.io.run_folder import RunFile
@@ -105,6 +107,15 @@ def fit_completion_model(
 
 
 @io_task("save-completion-model")
+@io_task("record-no-completion-model")
+def record_no_completion_model(settings: Settings, reason: str, as_of: date) -> Path:
+    """Note in this database's models that the training as of ``as_of`` fitted no completion
+    model and why (too few outcomes): the nightly run's summary then says so."""
+    with engine_of(settings.database_url) as engine:
+        identity = ensure_identity(engine)
+    return record_not_trained(settings.model_dir, identity, COMPLETION, as_of, reason)
+
+
 def save_completion_model(
     settings: Settings, result: CompletionResult, as_of: date
 ) -> ModelMetadata:

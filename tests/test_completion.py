@@ -21,6 +21,7 @@ from daglig.io.model_store import (
     ModelMetadata,
     ModelUnavailable,
     load_model,
+    record_not_trained,
     save_model,
 )
 from daglig.learner.assessment import assess, exam_allocation
@@ -214,6 +215,26 @@ def test_the_completion_model_has_its_own_versions_beside_the_learner_model(tmp_
     assert loaded.version == meta.version
     with pytest.raises(ModelUnavailable, match="no trained model"):  # no learner model yet
         load_model(tmp_path, NIGHT, 14, DB, LEARNER)
+
+
+def test_a_training_that_fitted_nothing_is_noted_until_a_model_is_saved(tmp_path: Path) -> None:
+    """ "None yet: too few outcomes" reads differently from "never trained"; the learner
+    model's store is untouched, and the next saved completion model clears the note."""
+    with pytest.raises(ModelUnavailable, match=r"in .* \(run `daglig train`\)$"):
+        load_model(tmp_path, NIGHT, 14, DB, COMPLETION)
+    too_few = (
+        "too few challenge outcomes to learn from (812 of the 2,000 needed before the "
+        "held-out nights)"
+    )
+    record_not_trained(tmp_path, DB, COMPLETION, date(2026, 11, 19), too_few)
+    with pytest.raises(ModelUnavailable) as refused:
+        load_model(tmp_path, NIGHT, 14, DB, COMPLETION)
+    assert str(refused.value) == f"no trained completion model: {too_few}, as of 2026-11-19"
+    with pytest.raises(ModelUnavailable, match="no trained model in"):
+        load_model(tmp_path, NIGHT, 14, DB, LEARNER)
+    meta = save_model(tmp_path, fitted(), completion_metadata(), COMPLETION)
+    assert load_model(tmp_path, NIGHT, 14, DB, COMPLETION).version == meta.version
+    assert not (tmp_path / DB / "cm-not-trained.json").exists()
 
 
 def _features_of_another_kind(model_dir: Path) -> None:

@@ -50,10 +50,16 @@ def test_the_completion_model_is_trained_on_outcomes_and_sets_the_ml_targets(
     monkeypatch.delenv("DAGLIG_SMTP_HOST", raising=False)
     play_days(url, users=1000, seed=4, start=START, days=DAYS)  # 2,000+ practice-day outcomes
 
-    # before any completion model: rule targets, and the run says why
+    # before any completion model: rule targets, and the run says why; a training on the
+    # first nights finds too few outcomes, and the night after says that
+    early = START + dt.timedelta(days=2)
+    assert train_completion_model(as_of=early)["version"] is None
     before = generate_daily_challenges(run_date=NIGHT, dry_run=True)
     assert before["ml_status"] == "used" and before["completion_model_version"] is None
-    assert "no trained completion model" in before["completion_reason"]
+    assert before["completion_reason"].startswith(
+        "no trained completion model: too few challenge outcomes to learn from ("
+    ), before["completion_reason"]
+    assert before["completion_reason"].endswith(f"as of {early}")
 
     result = train_completion_model(as_of=NIGHT)
     assert result["version"].startswith("cm-"), result

@@ -61,8 +61,13 @@ def test_a_night_with_a_completion_model_names_it_its_metrics_and_its_slots() ->
     [
         (
             "no trained completion model in /data/models (run `daglig train`)",
-            "ingen fullføringsmodell ennå (for få utfall å trene på, eller `daglig train` "
-            "er ikke kjørt)",
+            "ingen fullføringsmodell ennå (kjør `daglig train`)",
+        ),
+        (
+            "no trained completion model: too few challenge outcomes to learn from (1,234 of "
+            "the 2,000 needed before the held-out nights), as of 2026-11-30",
+            "ingen fullføringsmodell ennå: for få utfall å lære av (1\u00a0234 av de "
+            "2\u00a0000 som trengs, per 30.11.2026)",
         ),
         (
             "model cm-20261101 failed to load: ValueError: bad pickle",

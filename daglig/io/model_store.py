@@ -14,7 +14,9 @@ none for this one), one older than allowed, trained on data after the run date, 
 other features or another metadata schema, with a practice curve out of bounds, whose file
 does not match its checksum, or that fails to load or to predict. A model saved before the
 curve was fitted has none in its metadata and is read with the defaults it was trained
-with.
+with. A training that fitted nothing (too few examples) leaves ``<kind>-not-trained.json``
+beside the pointer with its reason, so "none yet, and why" reads differently from "never
+trained"; the next saved model of that kind removes it.
 """
 
 from __future__ import annotations
@@ -160,7 +162,34 @@ def save_model(
     else:
         staging.rename(final)
     _write_atomic(folder / kind.pointer, json.dumps({"version": version}) + "\n")
+    _not_trained_note(folder, kind).unlink(missing_ok=True)
     return meta
+
+
+def _not_trained_note(folder: Path, kind: ModelKind) -> Path:
+    return folder / f"{kind.prefix}-not-trained.json"
+
+
+def record_not_trained(
+    model_dir: Path, identity: str, kind: ModelKind, as_of: date, reason: str
+) -> Path:
+    """Note in this database's models that a training as of ``as_of`` fitted no model of
+    ``kind`` and why; read back by :func:`read_metadata` while no model of it exists."""
+    folder = model_folder(model_dir, identity)
+    folder.mkdir(parents=True, exist_ok=True)
+    note = _not_trained_note(folder, kind)
+    _write_atomic(note, json.dumps({"as_of": as_of.isoformat(), "reason": reason}) + "\n")
+    return note
+
+
+def _why_not_trained(model_dir: Path, identity: str | None, kind: ModelKind) -> str | None:
+    if identity is None:
+        return None
+    try:
+        raw = json.loads(_not_trained_note(model_folder(model_dir, identity), kind).read_text())
+        return f"{raw['reason']}, as of {date.fromisoformat(raw['as_of'])}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _other_databases(model_dir: Path, identity: str | None, kind: ModelKind = LEARNER) -> list[str]:
@@ -206,6 +235,9 @@ def read_metadata(
         if others:
             raise _not_this_database(model_dir, others, kind)
         what = "model" if kind is LEARNER else kind.name
+        why = _why_not_trained(model_dir, identity, kind)
+        if why:
+            raise ModelUnavailable(f"no trained {what}: {why}")
         raise ModelUnavailable(f"no trained {what} in {model_dir} (run `daglig train`)")
     try:
         version = json.loads(pointer.read_text())["version"]
