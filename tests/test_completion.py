@@ -40,7 +40,7 @@ from daglig.learner.completion_model import CompletionModel, fit_completion
 from daglig.learner.estimators import LaplaceBaseline
 from daglig.learner.examples import EXAMS_SCHEMA, learner_rows
 from daglig.learner.selection import MLSelector
-from daglig.learner.targets import CompletionInputs, choose_closest
+from daglig.learner.targets import CompletionInputs, candidate_grid, choose_closest
 from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, SelectionInputs
 from daglig.user_features import extract_features
 from tests.builders import AppDataBuilder
@@ -290,6 +290,38 @@ def test_the_candidate_closest_to_the_target_completion_wins_and_a_tie_goes_to_t
     chosen = choose_closest(frame, 0.75).collect().sort("user_id")
     assert chosen["target_value"].to_list() == [15, 10]  # 0.74 is closest; 0.7 vs 0.8: the rule
     assert chosen["predicted_completion"].to_list() == [0.74, 0.8]
+
+
+def test_the_grid_reaches_a_quarter_of_the_rule_and_keeps_a_streak_as_the_learner_has_it() -> None:
+    """Down to a quarter of the rule's target and 0.3 easier (within the admin's bounds),
+    up to 1.5× and 0.2 harder; speed rounds by fives; a streak's target is the learner's."""
+    slots = pl.LazyFrame(
+        {
+            "user_id": [1, 1, 1],
+            "slot": [1, 2, 3],
+            "challenge_type": ["category_focus", "speed_challenge", "streak"],
+            "category": ["vikeplikt", "skilt", None],
+            "difficulty": [0.6, 0.6, 0.6],
+            "level": ["intermediate"] * 3,
+            "typical_daily_volume": [40.0] * 3,
+            "current_streak": [3] * 3,
+        }
+    )
+    grid = candidate_grid(slots, 0.1, 0.95).collect()
+    by_slot = {s: g.sort("difficulty", "target_value") for (s,), g in grid.group_by("slot")}
+    focus = by_slot[1]
+    rule = focus.filter("is_rule").row(0, named=True)
+    assert (rule["difficulty"], rule["target_value"]) == (0.6, 25)  # 40 × 0.6 × 1.1, by fives
+    assert focus["difficulty"].unique().sort().to_list() == pytest.approx(
+        [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    )
+    at_rule = focus.filter(pl.col("difficulty").is_close(0.6))["target_value"].to_list()
+    assert at_rule == [5, 10, 20, 25, 30, 40]  # ×0.25 .. ×1.5, by fives
+    assert sorted(set(by_slot[2]["target_value"])) == [5, 10, 15]
+    assert set(by_slot[3]["target_value"]) == {4}  # the streak of 3, plus today
+    assert grid.filter("is_rule").height == 3  # the rule is always a candidate
+    near_floor = candidate_grid(slots.with_columns(difficulty=pl.lit(0.2)), 0.1, 0.95).collect()
+    assert near_floor["difficulty"].min() == pytest.approx(0.1)  # snapped into the bounds
 
 
 def test_one_shards_history_with_the_population_rates_gives_the_whole_historys_features() -> None:

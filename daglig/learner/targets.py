@@ -5,9 +5,12 @@ predicted in one batch, and the one whose predicted completion is closest to the
 
 The grid: difficulties ``DIFFICULTY_OFFSETS`` around the rule's (snapped to the admin's
 bounds), and for each the rule's target at that difficulty times ``TARGET_FACTORS``,
-rounded to the type's unit (``TARGET_UNIT``; ``streak`` and ``speed_challenge`` keep the
-rule's target: a streak's length is the learner's, a speed round's size is fixed).
-``accuracy_challenge`` targets are percents: the factors move them by ±10 points.
+rounded to the type's unit (``TARGET_UNIT``; ``streak`` keeps the rule's target: a
+streak's length is the learner's). The grid reaches further down than up (a quarter of the
+target, 0.3 easier): on a practice day most learners' predicted completion of today's rule
+is below ``target_completion``.
+``accuracy_challenge`` targets are percents: the factors move them by −15..+10 points
+(within 60..95).
 question_count and seconds_limit follow the chosen difficulty as the rules have them.
 """
 
@@ -21,15 +24,15 @@ import polars as pl
 from daglig.learner.completion import COMPLETION_FEATURES, completion_features
 from daglig.selection import snap_difficulty, targets_expr
 
-DIFFICULTY_OFFSETS: tuple[float, ...] = (-0.2, -0.1, 0.0, 0.1, 0.2)
-TARGET_FACTORS: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5)
+DIFFICULTY_OFFSETS: tuple[float, ...] = (-0.3, -0.2, -0.1, 0.0, 0.1, 0.2)
+TARGET_FACTORS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 TARGET_UNIT: dict[str, int] = {
     "quiz": 1,
     "perfect_score": 5,
     "category_focus": 5,
     "accuracy_challenge": 5,
     "streak": 0,
-    "speed_challenge": 0,
+    "speed_challenge": 5,
 }
 ACCURACY_BOUNDS = (60, 95)
 
