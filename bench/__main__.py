@@ -94,7 +94,9 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench")
     # _run (the run's own process, started by scale) is left out of the listing.
     sub = p.add_subparsers(
-        dest="what", required=True, metavar="{nightly,learner,reference,service,scale,table}"
+        dest="what",
+        required=True,
+        metavar="{nightly,learner,reference,service,scale,copy-write,table}",
     )
     for name, text in (
         ("nightly", "simulate into DATABASE_URL or a temporary SQLite file, run in-process"),
@@ -132,6 +134,14 @@ def main() -> None:
         "(make bench SCALE=1m: daglig_1m), else simulate as usual",
     )
     sc.add_argument("--no-model", action="store_true", help="skip training: the run falls back")
+    cw = sub.add_parser(
+        "copy-write", help="a night's write: staging + upsert against COPY (bench/copy_write.py)"
+    )
+    cw.add_argument("--database-url", required=True, help="a PostgreSQL database with learners")
+    cw.add_argument("--night", type=Path, required=True, help="a run folder (or its files)")
+    cw.add_argument("--date", type=date.fromisoformat, default=date(2026, 12, 3))
+    cw.add_argument("--runs", type=int, default=5, help="runs of each path, alternating")
+    cw.add_argument("--history", type=int, default=0, help="nights written before the date")
     sub.add_parser("table", help="regenerate the scale table in bench/README.md")
     run = sub.add_parser("_run")
     run.add_argument("--date", type=date.fromisoformat, required=True)
@@ -169,6 +179,15 @@ def main() -> None:
         print(text)
         print(f"written {path}")
         print(write_table(RESULTS, README), end="")
+        return
+    if a.what == "copy-write":
+        from bench.copy_write import copy_write_bench
+
+        out = copy_write_bench(a.database_url, a.night, a.date, a.runs, a.history)
+        path = RESULTS / f"{out['scale']}.json"
+        path.write_text(json.dumps(out, indent=2) + "\n")
+        print(json.dumps(out, indent=2))
+        print(f"written {path}")
         return
     if a.what == "reference":
         from bench.reference import reference_bench

@@ -84,6 +84,7 @@ def _written(w: dict[str, Any]) -> str:
             if w.get("surplus_slots_deleted") or w.get("orphan_challenges_deleted")
             else ""
         )
+        + ("; by COPY (the date had no rows yet)" if w.get("path") == "copy" else "")
     )
 
 

@@ -50,7 +50,7 @@ class RunInProgress:
     flow_run_id: str | None = None
     api_url: str | None = None  # the Prefect API the flow run reports to
     row_id: int | None = None  # its pipeline_runs row, once recorded
-    written: dict[str, int] | None = None  # the write's counts, once committed
+    written: dict[str, int | str] | None = None  # the write's counts, once committed
 
 
 @dataclass
@@ -76,7 +76,7 @@ def current_run() -> RunInProgress | None:
 @contextmanager
 def guarded_commits(
     engine: Any, run_date: date, before_commit: Callable[[Any], None] | None = None
-) -> Iterator[Callable[[dict[str, int]], None]]:
+) -> Iterator[Callable[[dict[str, int | str]], None]]:
     """Around one day's write on ``engine``: each commit passes the gate (refused once an
     interrupt closed it) and runs ``before_commit(connection)`` inside the transaction.
     Yields ``committed(counts)``, to call once the write returned: the gate stays held from
@@ -95,7 +95,7 @@ def guarded_commits(
         if before_commit is not None:
             before_commit(conn)
 
-    def committed(counts: dict[str, int]) -> None:
+    def committed(counts: dict[str, int | str]) -> None:
         run = _state.run
         if run is not None and run.run_date == run_date:
             run.written = counts

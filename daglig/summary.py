@@ -51,7 +51,7 @@ class RunSummary:
     answers_after_cutoff: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
     settings_problems: list[str] = field(default_factory=list)
-    written: dict[str, int] = field(default_factory=dict)
+    written: dict[str, int | str] = field(default_factory=dict)  # WriteCounts, path included
     task_seconds: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)

@@ -1,4 +1,5 @@
-"""Write the day into the app's database: staging + upsert in one transaction."""
+"""Write the day into the app's database in one transaction: staging + upsert, or (on
+PostgreSQL, a date with no rows yet) COPY straight into the tables."""
 
 from __future__ import annotations
 

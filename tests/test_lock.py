@@ -161,6 +161,9 @@ def test_two_writers_of_one_date_on_postgres_write_once(postgres_url: str) -> No
         writers.join(timeout=60)
         assert not writers.is_alive()
         assert_written_once(engine, results)
+        # the first found the date empty under the lock and copied; the second, waiting
+        # on the same lock, then found it written and took the upsert path
+        assert sorted(r.path for r in results) == ["copy", "upsert"]
     finally:
         holder.dispose()
         engine.dispose()

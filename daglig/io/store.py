@@ -3,7 +3,11 @@
 Writes go through temporary staging tables and ``INSERT … ON CONFLICT`` in one
 transaction per run date: a failure anywhere rolls the whole day back, so the previous
 state stays intact, and a rerun is idempotent. On PostgreSQL the staging tables are
-filled with COPY; on SQLite with ``executemany``.
+filled with COPY; on SQLite with ``executemany``. On PostgreSQL a date with no rows yet
+(the nightly run's usual case), without ``force``, skips the staging: COPY straight into
+``daily_challenges`` and ``user_daily_challenges`` in the same transaction, under the same
+day lock (``path="copy"`` in :class:`WriteCounts`; docs/scale.md, "A date with no
+rows: COPY straight in").
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ class WriteCounts:
     surplus_slots_deleted: int
     orphan_challenges_deleted: int
     assignments_staged: int = 0
+    # "upsert": staging + INSERT … ON CONFLICT; "copy": COPY straight into the tables
+    # (PostgreSQL, a date with no rows yet, no force)
+    path: str = "upsert"
 
 
 def check_health(
@@ -230,6 +237,7 @@ def write_day(
     written_at: datetime,
     limits: SessionLimits | None = None,
     log: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+    copy_when_empty: bool = True,
 ) -> WriteCounts:
     """Write one day's challenges and assignments in one transaction.
 
@@ -250,6 +258,15 @@ def write_day(
     Every lock wait is bounded by ``limits.lock_timeout_seconds``; while waiting, who
     holds the lock is logged to ``log`` every ``limits.lock_report_seconds``, and at the
     bound :class:`~daglig.io.lock.LockWaitTimeout` names the holder.
+
+    On PostgreSQL, without ``force``, a date that has no challenge row yet, hence no
+    assignment (asked under the day's lock, ``sql/write/day_has_challenges.sql``), is
+    written by COPY straight into the two tables instead (``path="copy"``): with no
+    assignment there is no progress to keep and nothing to conflict with, and neither the
+    app nor another writer can add one before our commit (the app only updates; a second
+    writer waits on the day's lock, then finds the date written). The counts are the same
+    as the upsert's. ``copy_when_empty=False`` keeps the upsert (the bench
+    compares the two).
     """
     limits = limits or SessionLimits()
     params: dict[str, Any] = {
@@ -263,7 +280,9 @@ def write_day(
         watch = LockWatch(engine, conn, what, limits.lock_report_seconds, log)
         with watch:
             try:
-                counts = _write(conn, watch, params, challenges, assignments, force)
+                counts = _write(
+                    conn, watch, params, challenges, assignments, force, copy_when_empty
+                )
             except OperationalError as exc:
                 if _lock_timed_out(exc):
                     raise LockWaitTimeout(
@@ -286,11 +305,19 @@ def _write(
     challenges: pl.DataFrame,
     assignments: pl.DataFrame | Iterable[pl.DataFrame],
     force: bool,
+    copy_when_empty: bool = True,
 ) -> WriteCounts:
     postgres = conn.dialect.name == "postgresql"
     watch.waiting(True)
     lock_day(conn, params["challenge_date"])  # one writer per date; see daglig/io/lock.py
     watch.waiting(False)
+    if (
+        postgres
+        and copy_when_empty
+        and not force
+        and not conn.execute(sql_statement("write/day_has_challenges"), params).scalar_one()
+    ):
+        return _copy_direct(conn, params, challenges, assignments)
     _stage(conn, "stage_challenges", challenges.select(CHALLENGE_COLUMNS))
     staged = _stage(
         conn,
@@ -331,4 +358,62 @@ def _write(
         surplus_slots_deleted=surplus,
         orphan_challenges_deleted=orphans,
         assignments_staged=staged,
+    )
+
+
+def _copy_direct(
+    conn: Connection,
+    params: dict[str, Any],
+    challenges: pl.DataFrame,
+    assignments: pl.DataFrame | Iterable[pl.DataFrame],
+) -> WriteCounts:
+    """PostgreSQL, a date with no rows yet (checked under the day's lock): COPY straight
+    into the final tables, one assignment frame (shard) at a time. Writes what the upsert
+    would: the challenges some assignment points at, each once, and every assignment whose
+    content_key has a challenge (the upsert's join drops the others; they count as kept)."""
+    day = params["challenge_date"]
+    at = conn.execute(sql_statement("write/written_at_postgresql"), params).scalar_one()
+    pool = challenges.select(CHALLENGE_COLUMNS)
+    ids = pl.DataFrame(schema={"content_key": pl.String, "challenge_id": pl.Int64})
+    staged = written = added = 0
+    for frame in [assignments] if isinstance(assignments, pl.DataFrame) else assignments:
+        if frame.is_empty():
+            continue
+        staged += frame.height
+        new = pool.join(frame.select("content_key").unique(), on="content_key", how="semi").join(
+            ids, on="content_key", how="anti"
+        )
+        if not new.is_empty():
+            _copy_frame(
+                conn,
+                "daily_challenges",
+                new.with_columns(challenge_date=pl.lit(day), created_at=pl.lit(at)),
+            )
+            added += new.height
+            ids = pl.DataFrame(
+                conn.execute(sql_statement("write/day_challenge_ids"), params).all(),
+                schema={"content_key": pl.String, "challenge_id": pl.Int64},
+                orient="row",
+            )
+        rows = frame.join(ids, on="content_key", how="inner").select(
+            "user_id",
+            pl.lit(day).alias("challenge_date"),
+            "slot",
+            "challenge_id",
+            "reason",
+            pl.lit(0).alias("progress"),
+            pl.lit(at).alias("assigned_at"),
+        )
+        if not rows.is_empty():
+            _copy_frame(conn, "user_daily_challenges", rows)
+        written += rows.height
+    return WriteCounts(
+        challenges_inserted=added,
+        assignments_inserted=written,
+        assignments_replaced=0,
+        assignments_kept=staged - written,
+        surplus_slots_deleted=0,
+        orphan_challenges_deleted=0,
+        assignments_staged=staged,
+        path="copy",
     )
