@@ -175,12 +175,25 @@ def simulate(
             "dropped first (without it, simulate refuses and says what it would destroy).",
         ),
     ] = False,
+    add_day: Annotated[
+        bool,
+        typer.Option(
+            "--add-day",
+            help="Append one day of answers to the simulated database at DATABASE_URL: the "
+            "day after its latest answer (Oslo), or end-date; uses seed only.",
+        ),
+    ] = False,
 ) -> None:
     """Write a simulated app database (users, questions, quiz sessions, answers) to DATABASE_URL."""
     from daglig.config import Settings
     from simulator import simulate as run_simulation
 
     settings = Settings()
+    if add_day:
+        if days or replace:
+            raise BadInput("--add-day appends to the database as it is; leave out --days/--replace")
+        _add_day(settings, seed, end_date.date() if end_date else None)
+        return
     end = end_date.date() if end_date else _today(settings.timezone) - timedelta(days=1)
     held = _refuse_to_overwrite(settings.database_url, settings.safe_database_url(), replace)
     if held:
@@ -205,6 +218,27 @@ def simulate(
         f"in {time.perf_counter() - t0:.1f} s ({s.chunks} chunk(s); generate "
         f"{s.generate_seconds:.1f} s, write {s.write_seconds:.1f} s of which keys and "
         f"indexes {s.index_seconds:.1f} s)"
+    )
+
+
+def _add_day(settings: object, seed: int, day: date | None) -> None:
+    """``simulate --add-day``: one more day of answers on the simulated history."""
+    from daglig.config import Settings
+    from simulator.add_day import AddDayRefused
+    from simulator.add_day import add_day as run_add_day
+
+    assert isinstance(settings, Settings)
+    safe = settings.safe_database_url()
+    try:
+        s = run_add_day(settings.database_url, seed=seed, day=day, safe_url=safe)
+    except AddDayRefused as exc:
+        raise BadInput(str(exc)) from exc
+    typer.echo(
+        f"added {s.day} to {safe}: {s.practised:,} of {s.active:,} active learners practised, "
+        f"{s.sessions:,} quiz sessions, {s.answers:,} answers ({s.late_answers:,} late, "
+        f"timestamped the day before; ids after {s.last_attempt_id:,}), "
+        f"{s.progress_rows:,} user_progress rows updated, in {s.total_seconds:.1f} s "
+        f"(read {s.read_seconds:.1f} s, draw {s.plan_seconds:.1f} s, write {s.write_seconds:.1f} s)"
     )
 
 
