@@ -30,8 +30,7 @@ from sqlalchemy.engine import make_url
 
 from daglig.io.db import make_engine
 from daglig.io.store import WriteCounts, write_day
-from models import create_pipeline_tables
-from tests.builders import AppDataBuilder
+from tests.app_db import app_with_pipeline_tables
 
 DAY = date(2026, 11, 24)
 SLOTS = 3
@@ -142,12 +141,7 @@ def rows(url: str) -> dict[tuple[int, int], tuple[int, int]]:
 
 
 def setup(url: str) -> tuple[Engine, list[int]]:
-    b = AppDataBuilder()
-    users = [b.user() for _ in range(USERS)]
-    b.write(url)
-    engine = make_engine(url)
-    create_pipeline_tables(engine)
-    return engine, users
+    return app_with_pipeline_tables(url, USERS)
 
 
 def reset(url: str) -> None:

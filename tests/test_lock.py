@@ -16,8 +16,7 @@ from sqlalchemy import Engine, text
 from daglig.io.db import make_engine
 from daglig.io.lock import day_lock_key, lock_day
 from daglig.io.store import WriteCounts, write_day
-from models import create_pipeline_tables
-from tests.builders import AppDataBuilder
+from tests.app_db import app_with_pipeline_tables
 
 DAY = date(2026, 11, 24)
 USERS = 6
@@ -56,12 +55,7 @@ def assignments_frame(user_ids: list[int]) -> pl.DataFrame:
 
 
 def setup_db(url: str) -> tuple[Engine, list[int]]:
-    b = AppDataBuilder()
-    users = [b.user() for _ in range(USERS)]
-    b.write(url)
-    engine = make_engine(url)
-    create_pipeline_tables(engine)
-    return engine, users
+    return app_with_pipeline_tables(url, USERS)
 
 
 def write(engine: Engine, users: list[int], day: date = DAY) -> WriteCounts:

@@ -13,10 +13,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Date, DateTime, Engine, text
 
-from daglig.io.db import make_engine
 from daglig.io.store import WriteCounts, write_day
-from models import create_pipeline_tables
-from tests.builders import AppDataBuilder
+from tests.app_db import app_with_pipeline_tables
 
 DAY = date(2026, 11, 24)
 USERS = 6
@@ -63,12 +61,7 @@ def shards(users: list[int], targets: tuple[int, ...] = (10, 15, 20)) -> list[pl
 
 
 def setup(url: str) -> tuple[Engine, list[int]]:
-    b = AppDataBuilder()
-    users = [b.user() for _ in range(USERS)]
-    b.write(url)
-    engine = make_engine(url)
-    create_pipeline_tables(engine)
-    return engine, users
+    return app_with_pipeline_tables(url, USERS)
 
 
 def write(
