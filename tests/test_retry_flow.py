@@ -127,9 +127,12 @@ def test_a_constraint_error_in_the_write_fails_after_one_attempt(
     assert runs["upsert-challenges"] == ("FAILED", 1), runs
     assert_no_task_retried(runs)
     # what the Prefect UI shows for the failed task: one line, no statement, no parameters
-    assert messages["upsert-challenges"] == (
-        "IntegrityError: daily_challenges is read-only during maintenance"
-    ), messages
+    # (SQLAlchemy's IntegrityError; psycopg's own class where a date with no rows yet is
+    # written by COPY on PostgreSQL)
+    assert messages["upsert-challenges"] in {
+        f"{kind}: daily_challenges is read-only during maintenance"
+        for kind in ("IntegrityError", "CheckViolation")
+    }, messages
     assert query(db_url, "SELECT COUNT(*) FROM user_daily_challenges") == [(0,)]
 
 
