@@ -347,6 +347,15 @@ def run(
         int | None,
         typer.Option(min=1, help="Split the users into this many shards (default: by count)."),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Recompute every feature from the whole answer log instead of folding the "
+            "answers since the last good night into the state it left (the run does so by "
+            "itself when in doubt).",
+        ),
+    ] = False,
 ) -> None:
     """Run the nightly job once, for one date (Ctrl-C: stops in seconds, exit 130)."""
     from contextlib import nullcontext
@@ -390,12 +399,18 @@ def run(
                 no_ml=no_ml,
                 cleanup=cleanup,
                 shards=shards,
+                full=full,
                 return_state=True,
             )
         result = state.result(raise_on_failure=False)
     if not state.is_completed() or not isinstance(result, dict):
         raise typer.Exit(_run_failed(result, state, settings))
     _echo_summary(result)
+    if result.get("features_path"):
+        typer.echo(
+            f"features: {result['features_path']}: {result['features_reason']} "
+            f"({result.get('answers_read', 0):,} answers read)"
+        )
     if "shards" in result:
         workers = result.get("shard_workers") or []
         typer.echo(

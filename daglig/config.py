@@ -186,6 +186,22 @@ class Settings(BaseSettings):
         "``daglig run`` and the nightly-dask deployment; unset: a local cluster per run.",
     )
 
+    state_max_age_days: int = Field(
+        default=3,
+        ge=0,
+        le=60,
+        description="A night folds the answers since the last good night into the state that "
+        "night carried (incremental); a state older than this many days is not folded into: "
+        "the night recomputes every feature from the whole answer log.",
+    )
+    full_every_days: int = Field(
+        default=7,
+        ge=1,
+        le=60,
+        description="Recompute every feature from the whole answer log at least this often "
+        "(days since the last full night), whatever the carried state says.",
+    )
+
     db_lock_timeout_seconds: float = Field(
         default=_LIMITS.lock_timeout_seconds,
         gt=0,
@@ -239,6 +255,12 @@ class Settings(BaseSettings):
     @property
     def model_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def state_dir(self) -> Path:
+        """The carried state, per database: what a good night leaves for the next one to
+        fold into (daglig/io/state_store.py)."""
+        return self.data_dir / "state"
 
     @property
     def assessment_dir(self) -> Path:

@@ -79,6 +79,12 @@ class RunSummary:
     shard_workers: list[str] = field(default_factory=list)  # host:pid that ran shard tasks
     run_row_id: int | None = None  # this run's pipeline_runs row, once its start is recorded
     run_folder: str | None = None  # data/runs/<date>/<flow run id>/: the run's Parquet files
+    # how the features were computed: "full" (the whole answer log) or "incremental"
+    # (tonight's answers folded into the last good night's state), why, and answers read
+    features_path: str | None = None
+    features_reason: str | None = None
+    features_reason_code: str | None = None  # daglig/night_path.py's code of the reason
+    answers_read: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -159,6 +165,12 @@ def to_markdown(s: RunSummary) -> str:
         f"{s.answers_used} answers used; {s.answers_after_cutoff} at or after the cutoff ignored.",
         "",
     ]
+    if s.features_path:
+        lines += [
+            f"Features: {md.text(s.features_path)} — {md.text(s.features_reason or '')} "
+            f"({s.answers_read:,} answers read tonight).",
+            "",
+        ]
     if s.quarantined:
         lines += [_table(list(s.quarantined.items()), ("quarantined", "rows")), ""]
     if s.quarantine_file:
@@ -209,6 +221,18 @@ def completion_metrics(metrics: dict[str, dict[str, float]]) -> dict[str, float]
     out: dict[str, float] = {k: float(model[k]) for k in ("log_loss", "auc") if k in model}
     out |= {f"baseline_{k}": float(base[k]) for k in ("log_loss", "auc") if k in base}
     return out
+
+
+def features_line_no(s: RunSummary) -> str | None:
+    """The email's line on how the features were computed: tonight's answers folded into
+    the state of the last good night, or the whole answer log again, and why."""
+    if not s.features_path:
+        return None
+    read = norsk.integer(s.answers_read)
+    if s.features_path == "incremental":
+        return f"Beregnet trinnvis: {read} nye svar lagt til det som var kjent natten før."
+    why = wording.PATH_NO.get(s.features_reason_code or "", s.features_reason or "")
+    return f"Beregnet fra hele svarloggen ({read} svar): {why}."
 
 
 def completion_line_no(s: RunSummary) -> str | None:
@@ -320,6 +344,7 @@ def email_context(s: RunSummary) -> dict[str, Any]:
         "assignments": norsk.integer(s.assignments),
         "distinct": norsk.integer(s.distinct_challenges),
         "answers_used": norsk.integer(s.answers_used),
+        "features_no": features_line_no(s),
         "by_source": _labelled(s.by_source, SOURCE_NO),
         "by_type": _labelled(s.by_type, TYPE_NO),
         "by_category": _labelled(s.by_category, cat_names),

@@ -133,6 +133,11 @@ def clean_attempts(
     # Duplicates share question and instant, so they share any reason above: when the
     # first of them is quarantined, all of them are, for that reason.
     dup = pl.struct("user_id", "question_id", "answered_at").is_first_distinct().not_()
+    # An incremental night's late rows may repeat an answer the carried state holds
+    # (sql/read/answers_since_state.sql marks them): duplicates as well.
+    carried_dup = "dup_of_carried" in attempts.collect_schema().names()
+    if carried_dup:
+        dup = dup | pl.col("dup_of_carried").fill_null(False)
     joined = joined.with_columns(
         _reason=pl.when(pl.col("_reason").is_null() & dup)
         .then(pl.lit("duplicate"))
@@ -166,7 +171,11 @@ def clean_attempts(
             .dt.convert_time_zone(tz)
             .dt.date(),
         )
-        .drop("_reason", *(["_created_at"] if users is not None else []))
+        .drop(
+            "_reason",
+            *(["_created_at"] if users is not None else []),
+            *(["dup_of_carried"] if carried_dup else []),
+        )
     )
     return clean, quarantine
 

@@ -65,6 +65,23 @@ SKIP_NO = {
     "not_requested": "ikke med i utvalget (--user-id)",
     "no_challenge_possible": "ingen utfordring mulig med gjeldende innstillinger",
 }
+#: Why a night recomputed every feature from the whole answer log (daglig/night_path.py's
+#: codes), for the admins' email.
+PATH_NO = {
+    "forced": "bedt om med --full",
+    "some_users": "en kjøring for noen brukere",
+    "no_state": "ingen lagret tilstand ennå",
+    "other_database": "den lagrede tilstanden er fra en annen database",
+    "schema": "beregningene er endret siden tilstanden ble lagret",
+    "later_state": "den lagrede tilstanden er fra en senere natt",
+    "old_state": "den lagrede tilstanden er for gammel",
+    "weekly": "den ukentlige fulle omregningen",
+    "shards": "antallet deler (shards) er endret",
+    "questions": "spørsmålsbanken er endret",
+    "answers_changed": "svar er slettet eller lagt inn under den lagrede tilstanden",
+    "accounts": "en konto har fått endret opprettelsestidspunkt",
+}
+
 QUARANTINE_NO = {
     "missing_question": "svar på spørsmål som mangler",
     "unknown_category": "ukjent kategori",

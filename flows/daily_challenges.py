@@ -31,6 +31,7 @@ from daglig.selection import FallbackSelector
 from daglig.summary import RunSummary
 from flows.common import OptionalDay, resolve_run_date
 from flows.runners import default_runner
+from tasks.carry_state import keep_carried_state
 from tasks.cleanup import cleanup_expired
 from tasks.common import failed_task_of, tidy_failed_run
 from tasks.features import extract_user_features
@@ -44,7 +45,7 @@ from tasks.report import publish_summary, send_summary_email
 from tasks.runs import begin_run, record_run_quietly
 from tasks.select import choose_selector, ml_wanted, select_with_fallback
 from tasks.settings import load_challenge_settings as _read_settings
-from tasks.steps import StepClock, as_step
+from tasks.steps import StepClock, as_step, report_progress
 from tasks.write import upsert_challenges
 
 # the read-settings task, timed as a step (tasks/settings.py is declared with plain @task)
@@ -78,6 +79,7 @@ def generate_daily_challenges(
     no_ml: bool = False,
     notify: bool = True,
     shards: int | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
     """Give every active user today's challenges.
 
@@ -96,6 +98,9 @@ def generate_daily_challenges(
             unless the run is part of a backfill, which sends one email for its range).
         shards: split the users into this many shards (default: one per
             DAGLIG_SHARD_USERS users, 50,000; one shard on small data).
+        full: recompute every feature from the whole answer log, not by folding the
+            answers since the last good night into the state it carried (the night does
+            that by itself when in doubt; the summary says which way it went and why).
     """
     return run_night(
         Settings(),
@@ -108,6 +113,7 @@ def generate_daily_challenges(
         no_ml=no_ml,
         notify=notify,
         shards=shards,
+        full=full,
     )
 
 
@@ -123,6 +129,7 @@ def run_night(
     no_ml: bool = False,
     notify: bool = True,
     shards: int | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
     """The night's run with ``settings`` (the flow passes ``Settings()``, from the
     environment; a test passes its own): the steps, timed, and the summary. Call it inside
@@ -157,7 +164,7 @@ def run_night(
                     "generation_enabled is false: nothing was generated or written"
                 )
             else:
-                _generate(summary, settings, cs, day, force, dry_run, user_ids, no_ml, shards)
+                _generate(summary, settings, cs, day, force, dry_run, user_ids, no_ml, shards, full)
             if cleanup:
                 _cleanup(summary, settings, day, dry_run)
         except Exception as exc:
@@ -196,14 +203,22 @@ def _generate(
     user_ids: list[int] | None,
     no_ml: bool = False,
     shards: int | None = None,
+    full: bool = False,
 ) -> None:
     off_reason = ml_wanted(cs, no_ml)
     if user_ids is not None:  # an unknown id fails the run at once, with one line
         check_users(settings, user_ids)
     # the input gate's library imports in the background while the answer log streams in
     threading.Thread(target=warm_up, name="import-gx", daemon=True).start()
-    refs = extract_user_features(settings, day, user_ids, learner=off_reason is None, shards=shards)
+    refs = extract_user_features(
+        settings, day, user_ids, learner=off_reason is None, shards=shards, full=full
+    )
     summary.shards = len(refs.shards)
+    if refs.path is not None:
+        summary.features_path, summary.features_reason = refs.path.path, refs.path.reason
+        summary.features_reason_code = refs.path.code
+        summary.answers_read = refs.answers_read_tonight
+        report_progress(f"features {_path_line(summary)}")
     summary.run_folder = str(refs.folder)
     summary.quarantined, summary.quarantine_file = refs.quarantined, str(refs.quarantine)
     # data-quality gates: a blocking failure raises DataQualityError before any write
@@ -242,6 +257,12 @@ def _generate(
         summary.notes.append("the day was already complete: no new rows written")
     if isinstance(selector, ShardedMLSelector):
         _keep_assessment(summary, settings, day, selector, user_ids)
+    if keep_carried_state(settings, refs) is None and refs.carried is None:
+        summary.notes.append("a run for some users carries no state for the next night")
+
+
+def _path_line(s: RunSummary) -> str:
+    return f"{s.features_path}: {s.features_reason} ({s.answers_read:,} answers read)"
 
 
 def _keep_assessment(
@@ -278,7 +299,7 @@ def _now_iso(settings: Settings) -> str:
 # gate, load model, assess learners, select, render, output gate, upsert, keep the
 # assessment, summary); a run with fewer steps jumps to 100 % at its end, one with more
 # waits just below it.
-PROGRESS_STEPS = 12
+PROGRESS_STEPS = 13
 
 
 def _begin(summary: RunSummary, settings: Settings) -> None:

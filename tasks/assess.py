@@ -45,15 +45,18 @@ def assess_shard(
     model's practice curve, scored by the learner model."""
     from daglig.learner.assessment import assess_with
     from daglig.learner.completion import CATEGORY_FEATURES, USER_FEATURES
-    from daglig.learner.examples import scoring_rows
+    from daglig.learner.evidence_state import scoring_rows_from
 
-    if refs.clean_log is None or refs.exams is None:
+    if refs.tallies is None or refs.evidence is None or refs.exams is None:
         raise RuntimeError("the feature step did not keep the learner model's inputs")
     t0 = time.perf_counter()
     qs = pl.read_parquet(questions)
     users = pl.scan_parquet(refs.user_features).filter(pl.col("is_active")).select("user_id")
-    rows = scoring_rows(
-        pl.scan_parquet(refs.clean_log),
+    # from the shard's carried state (tonight's, folded or made from the whole log): the
+    # same rows examples.scoring_rows makes from the answer log, at a fraction of the cost
+    rows = scoring_rows_from(
+        pl.scan_parquet(refs.tallies),
+        pl.scan_parquet(refs.evidence),
         pl.scan_parquet(refs.exams),
         users,
         qs.lazy(),
@@ -85,7 +88,7 @@ def assess_shard(
 def assess_learners(refs: FeatureRefs, loaded: LoadedModel) -> list[AssessmentRefs]:
     """Mastery per (user, category), weak areas, skill and exam readiness for every
     active user: one ``assess-learners`` task per shard, on the flow's task runner."""
-    if not refs.learner or any(s.clean_log is None for s in refs.shards):
+    if not refs.learner or any(s.tallies is None for s in refs.shards):
         raise RuntimeError("the feature step did not produce the learner model's inputs")
     out: list[AssessmentRefs] = map_shards(
         assess_shard,

@@ -13,8 +13,11 @@ from typing import Any
 
 import polars as pl
 
+from daglig import night_path
 from daglig.config import SessionLimits, Settings
+from daglig.io import state_store
 from daglig.io.db import engine_of, read_frame, stream_answer_log
+from daglig.io.identity import read_identity
 from daglig.io.run_folder import RunFile, RunFolder
 from daglig.io.shard_files import partition_to_parquet
 from daglig.learner.completion import ASSIGNMENTS_SCHEMA, HISTORY_DAYS, outcome_history
@@ -47,6 +50,12 @@ class ShardPlan:
     type_outcomes: Path | None = None  # the learner model's: per (user, type) history
     type_rates: Path | None = None  # and per type, the population's completion rate
     outcome_history: Path | None = None  # the completion model's: per (user, type) history
+    # full or incremental, and why (daglig/night_path.py); the carried state folded into
+    path: night_path.NightPath = night_path.full("no_state", "no carried state yet")
+    prior: Path | None = None
+    identity: str | None = None
+    questions_fingerprint: str = ""
+    max_attempt_id: int = 0  # the largest attempt id read tonight (0: none)
 
 
 @io_task("read-answer-log")
@@ -57,9 +66,12 @@ def read_answer_log(
     folder: Path,
     shards: int | None = None,
     learner: bool = False,
+    force_full: bool = False,
 ) -> ShardPlan:
     """Users, questions, yesterday's assignments (and completed exams for the learner
-    model) and the answer log before the day's cutoff, split by shard into ``folder``."""
+    model) and the answer log before the day's cutoff, split by shard into ``folder``:
+    the whole log on a full night, only the answers the carried state does not hold on an
+    incremental one (:func:`night_path.choose_path` decides; ``force_full``: ``--full``)."""
     url = settings.database_url
     limits = settings.session_limits()
     cutoff = day_cutoff(run_date, settings.timezone)
@@ -70,12 +82,43 @@ def read_answer_log(
     questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA, limits)
     previous = _previous(url, run_date, limits)
     wanted = None if user_ids is None else pl.Series(user_ids, dtype=pl.Int64).implode()
+    identity = _identity(url, limits)
+    qprint = night_path.questions_fingerprint(questions)
+    found = state_store.newest(settings.state_dir, identity, cutoff.isoformat())
+    path = night_path.choose_path(
+        None if found is None else found[1],
+        run_date=run_date,
+        cutoff=cutoff,
+        identity=identity,
+        schema=carried_schema(),
+        shards=n,
+        questions=qprint,
+        force_full=force_full,
+        some_users=user_ids is not None,
+        max_age_days=settings.state_max_age_days,
+        full_every_days=settings.full_every_days,
+    )
+    if path.incremental:
+        path = _check_prior(url, limits, path, users, found[0] if found else None)
 
     def batches() -> Any:
+        if path.incremental:
+            assert path.prior is not None
+            yield _unfolded(url, limits, path.prior, cutoff)
+            return
         for b in stream_answer_log(url, cutoff, limits):
             yield b if wanted is None else b.filter(pl.col("user_id").is_in(wanted))
 
-    rows = partition_to_parquet(batches(), n, RunFolder(folder).answers)
+    rows, max_id = partition_to_parquet(batches(), n, RunFolder(folder).answers), 0
+    if rows and any(rows.values()):
+        max_id = int(
+            pl.scan_parquet(RunFolder(folder).answers / "*" / "*.parquet")
+            .select(pl.col("attempt_id").max())
+            .collect()
+            .item()
+        )
+    if path.incremental and path.prior is not None:
+        max_id = max(max_id, path.prior.max_attempt_id)
     after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff}, limits=limits)
     exams = outcomes = rates = history = None
     if learner:
@@ -112,9 +155,81 @@ def read_answer_log(
         type_outcomes=outcomes,
         type_rates=rates,
         outcome_history=history,
+        path=path,
+        prior=found[0] if found is not None and path.incremental else None,
+        identity=identity,
+        questions_fingerprint=qprint,
+        max_attempt_id=max_id,
     )
     count_rows(plan.answers_read, n)
     return plan
+
+
+def carried_schema() -> str:
+    """The fingerprint of the carried tables' meaning (their schemas and the constants
+    their sums are made with)."""
+    from daglig.answer_tallies import TALLIES_SCHEMA
+    from daglig.learner import examples
+    from daglig.learner.evidence_state import EVIDENCE_SCHEMA
+    from daglig.user_features import MAX_SECONDS_PER_ANSWER
+
+    return night_path.feature_schema(
+        TALLIES_SCHEMA,
+        EVIDENCE_SCHEMA,
+        examples.HALF_LIVES_DAYS,
+        examples.LAST_K,
+        examples.EV_HALF_LIFE_DAYS,
+        examples.DIFFICULTY_BINS,
+        MAX_SECONDS_PER_ANSWER,
+    )
+
+
+def _identity(url: str, limits: SessionLimits | None) -> str | None:
+    with engine_of(url, limits) as engine:
+        return read_identity(engine)
+
+
+def _check_prior(
+    url: str,
+    limits: SessionLimits | None,
+    path: night_path.NightPath,
+    users: pl.DataFrame,
+    state: Path | None,
+) -> night_path.NightPath:
+    """The doubts only the database can settle: answers deleted or inserted beneath the
+    state, an account whose creation time moved."""
+    assert path.prior is not None and state is not None
+    counted = read_frame(
+        url,
+        "read/answers_under_state",
+        {"max_id": path.prior.max_attempt_id, "state_cutoff": path.prior.cutoff},
+        limits=limits,
+    )
+    path = night_path.check_counts(
+        path, int(counted["below_max"][0]), int(counted["below_max_after_cutoff"][0])
+    )
+    if path.incremental:
+        moved = night_path.changed_accounts(pl.read_parquet(state_store.users_file(state)), users)
+        if moved:
+            return night_path.full("accounts", f"{moved:,} account(s) changed their creation time")
+    return path
+
+
+def _unfolded(
+    url: str, limits: SessionLimits | None, prior: night_path.CarriedManifest, cutoff: datetime
+) -> pl.DataFrame:
+    """The answers before ``cutoff`` the carried state does not hold, with
+    ``dup_of_carried`` (sql/read/answers_since_state.sql). One day's answers: fetched whole
+    (a query with bind parameters is not streamed, see sql/read/answer_log.sql)."""
+    from daglig.user_features import ATTEMPTS_SCHEMA
+
+    return read_frame(
+        url,
+        "read/answers_since_state",
+        {"cutoff": cutoff, "state_cutoff": prior.cutoff, "max_id": prior.max_attempt_id},
+        {**ATTEMPTS_SCHEMA, "dup_of_carried": pl.Boolean},
+        limits,
+    )
 
 
 def _has_pipeline_tables(url: str, limits: SessionLimits | None) -> bool:

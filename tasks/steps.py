@@ -103,6 +103,13 @@ def timing(name: str) -> Iterator[None]:
         clock.progress.advance(1, f"{name} done")
 
 
+def report_progress(description: str) -> None:
+    """Say ``description`` on the run's progress artifact (no step is counted)."""
+    clock = _CLOCK.get()
+    if clock is not None and clock.progress is not None:
+        clock.progress.advance(0, description)
+
+
 def step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """A step that is not one task (a fan-out of a per-shard task): timed as ``name`` and
     logged as a task is (:func:`logged`)."""

@@ -30,7 +30,6 @@ class RunFile(StrEnum):
     POPULATION_CATS = "population_cats"  # the population's accuracy by category
     POPULATION_CURVE = "population_curve"  # the learner model's difficulty curve
     POPULATION_CAT_ACCURACY = "population_cat_accuracy"  # the learner model's per-category accuracy
-    CLEAN_LOG = "clean_log"  # the answer log after the input gate (the learner model's input)
     ASSESSMENT_USERS = "assessment_users"  # skill, confidence and exam readiness per learner
     ASSESSMENT_CATEGORIES = "assessment_categories"  # mastery per (learner, category)
     ASSIGNMENTS = "assignments"  # a shard's selected assignments
