@@ -134,6 +134,12 @@ def main() -> None:
         "(make bench SCALE=1m: daglig_1m), else simulate as usual",
     )
     sc.add_argument("--no-model", action="store_true", help="skip training: the run falls back")
+    sc.add_argument(
+        "--no-incremental",
+        action="store_true",
+        help="time the full night only (default: then add a simulated day and time the next, "
+        "incremental night too)",
+    )
     cw = sub.add_parser(
         "copy-write", help="a night's write: staging + upsert against COPY (bench/copy_write.py)"
     )
@@ -172,6 +178,7 @@ def main() -> None:
             with_model=not a.no_model,
             run_date=a.date,
             seed=a.seed,
+            incremental=not a.no_incremental,
         )
         path = RESULTS / f"{out['scale']}.json"
         text = json.dumps(out, indent=2, default=str)  # default: dates in the simulator's summary

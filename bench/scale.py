@@ -54,6 +54,9 @@ RESULT_KEYS = (
     "written",
     "answers_used",
     "answers_after_cutoff",
+    "answers_read",
+    "features_path",
+    "features_reason",
     "quarantined",
     "by_source",
     "ml_status",
@@ -404,6 +407,80 @@ def run_in_fresh_process(url: str, data_dir: Path, run_date: date, log: Path) ->
     return child
 
 
+def second_night(
+    url: str, data_dir: Path, run_date: date, seed: int, log: Path
+) -> dict[str, Any]:
+    """One more simulated day (``daglig simulate --add-day``'s code, for ``run_date``: the
+    day the first night's challenges were for), then the next night in a fresh process,
+    which folds that day into the first night's carried state; with its I/O floor: read
+    the answers the state does not hold, write as many rows as the night wrote."""
+    from simulator.add_day import add_day
+
+    from daglig.io import state_store
+    from daglig.io.identity import read_identity
+
+    added = add_day(url, seed=seed + 1, day=run_date)
+    print(
+        f"added {added.answers:,} answers ({added.late_answers:,} late) in "
+        f"{added.total_seconds:.1f} s",
+        flush=True,
+    )
+    if backend_of(url) == "postgresql":
+        vacuum(url)  # as before the first night: neither pays for fresh rows' hint bits
+    night = run_date + timedelta(days=1)
+    load_before = load_average()
+    run = run_in_fresh_process(url, data_dir, night, log)
+    print(
+        f"incremental night ({run.get('features_path')}: {run.get('features_reason')}): "
+        f"flow {run['total_seconds']} s",
+        flush=True,
+    )
+    floor = None
+    if backend_of(url) == "postgresql":
+        from bench.io_floor import incremental_floor
+        from daglig.io.db import make_engine
+
+        engine = make_engine(url)
+        try:
+            identity = read_identity(engine)
+        finally:
+            engine.dispose()
+        found = state_store.newest(data_dir / "state", identity, "9999")
+        assert found is not None, "the second night kept no state"
+        # the first night's state, as the second night read it (it has since kept its own)
+        prior = sorted(p for p in found[0].parent.iterdir() if p.is_dir())[0]
+        manifest = state_store.read_manifest(prior)
+        assert manifest is not None
+        floor = incremental_floor(url, night, manifest, rows_written(run))
+        print(f"incremental I/O floor: {floor['total_seconds']} s", flush=True)
+    flow = float(run["total_seconds"])
+    return {
+        "run_date": night.isoformat(),
+        "added_day": {k: v for k, v in asdict(added).items() if k != "day"},
+        "status": run.get("status"),
+        "features_path": run.get("features_path"),
+        "features_reason": run.get("features_reason"),
+        "answers_read": run.get("answers_read"),
+        "ml_status": run.get("ml_status"),
+        "flow_seconds": flow,
+        "task_seconds": run.get("task_seconds"),
+        "process_seconds": run["process_seconds"],
+        "rows_written": rows_written(run),
+        "peak_rss_mib": {"process": run["ru_maxrss_mib"], "tree": run["tree"]["peak_mib"]},
+        "io_floor": floor,
+        "run_over_io_floor": (
+            None if not floor or not floor["total_seconds"] else round(flow / floor["total_seconds"], 2)
+        ),
+        "load_average_before_run": load_before,
+    }
+
+
+def backend_of(url: str) -> str:
+    from daglig.io.db import backend
+
+    return backend(url)
+
+
 def run_child(run_date: date, out: Path) -> None:
     """Inside the fresh process: import and run the flow, write what it measured to ``out``.
 
@@ -499,8 +576,11 @@ def scale(
     with_model: bool = True,
     run_date: date = date(2026, 11, 24),
     seed: int = 1,
+    incremental: bool = True,
 ) -> dict[str, Any]:
-    """Run the whole measurement at ``users`` learners; returns the result dict."""
+    """Run the whole measurement at ``users`` learners; returns the result dict.
+    ``incremental``: then add one simulated day and time the next night, which folds it
+    into the state the first night left (issue 16)."""
     from daglig.io.db import backend
 
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -554,6 +634,8 @@ def scale(
 
         floor = io_floor(url, run_date, rows_written(run))
         print(f"I/O floor: {floor['total_seconds']} s", flush=True)
+
+    second = second_night(url, data_dir, run_date, seed, log) if incremental else None
 
     flow_seconds = float(run["total_seconds"])
     process_mib, tree = run["ru_maxrss_mib"], run["tree"]
@@ -610,6 +692,9 @@ def scale(
             else round(flow_seconds / floor["total_seconds"], 2)
         ),
         "notes": run.get("notes"),
+        "features_path": run.get("features_path"),
+        "features_reason": run.get("features_reason"),
+        "incremental_night": second,
         "machine": {
             **machine(),
             "postgresql": server_version(url),

@@ -117,6 +117,29 @@ def test_run_with_no_date_on_a_fresh_sqlite_database_and_its_records(
     assert r.returncode == 1 and "Traceback" in r.stderr, r
 
 
+def test_run_says_how_it_computed_the_features_and_full_forces_a_full_night(
+    sqlite_url: str, tmp_path: Path, prefect_api: str
+) -> None:
+    """The README's ``daglig run`` twice and ``daglig run --full``: the first night reads
+    the whole log (no state yet), a rerun folds into the state the first left, --full
+    recomputes."""
+    data = tmp_path / "data"
+    simulate(sqlite_url, data, 100)
+    env = cli_env(sqlite_url, data, prefect_api)
+    first = daglig("run", env=env)
+    assert first.returncode == 0, first
+    assert "features: full: no carried state yet (" in first.stdout, first
+    again = daglig("run", env=env)
+    assert again.returncode == 0, again
+    assert f"features: incremental: folded into the state of {TODAY} (0 answers read)" in (
+        again.stdout
+    ), again
+    forced = daglig("run", "--full", env=env)
+    assert forced.returncode == 0, forced
+    assert "features: full: asked for (--full) (" in forced.stdout, forced
+    assert len(list((data / "state").glob(f"db-*/{TODAY}/manifest.json"))) == 1
+
+
 def test_the_scheduled_deployments_date_on_sqlite(
     sqlite_url: str, tmp_path: Path, prefect_api: str
 ) -> None:

@@ -290,6 +290,33 @@ def test_the_shard_count_changes_no_row(world: dict[str, Any], tmp_path: Path) -
         assert one[key] == five[key], key
 
 
+def test_an_incremental_night_with_the_model_equals_a_full_one(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    """A night, one more simulated day (its late arrivals too), then the next night folded
+    into the first night's carried state and, on a copy of the database, the same night
+    recomputed in full: the same challenges, texts, reasons and mastery, row for row."""
+    from simulator.add_day import add_day
+
+    first = run(notify=False)
+    assert (first["ml_status"], first["features_path"]) == ("used", "full")
+    added = add_day(world["url"], seed=2, day=RUN)
+    other = tmp_path / "other.db"
+    shutil.copy(tmp_path / "app.db", other)
+    nxt = RUN + timedelta(days=1)
+    second = run(run_date=nxt, notify=False)
+    assert (second["ml_status"], second["features_path"]) == ("used", "incremental")
+    assert second["answers_read"] == added.answers
+    os.environ["DATABASE_URL"] = f"sqlite:///{other}"  # the fixture's monkeypatch restores it
+    full = run(run_date=nxt, notify=False, full=True)
+    assert (full["ml_status"], full["features_reason_code"]) == ("used", "forced")
+    rows = day_rows(world["url"])
+    assert len(rows) == first["assignments"] + second["assignments"]
+    assert day_rows(f"sqlite:///{other}") == rows
+    for key in ("by_source", "by_type", "by_category", "users_served"):
+        assert second[key] == full[key], key
+
+
 def test_training_reads_a_stable_sample_of_a_big_app(world: dict[str, Any]) -> None:
     """With more learners than DAGLIG_TRAIN_MAX_USERS, training streams the answer log and
     keeps one hash shard of the learners: memory follows the sample, not the app."""
