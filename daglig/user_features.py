@@ -8,6 +8,11 @@ Three frames come out of one pass over the answer log:
 * ``user_category_features`` — one row per (user, category) the user has practised.
 * ``quarantine`` — answer rows that cannot be used, each with its reason.
 
+:func:`extract_features` computes the first two from the clean log's per-day tallies
+(:mod:`daglig.answer_tallies`, which a later night can carry and fold into);
+:func:`user_features` and :func:`user_category_features` compute them from the log itself
+and are the reference the tallies are tested against.
+
 Attempts are cleaned first: rows whose question is missing or whose category is unknown
 are quarantined, exact duplicates (same user, question and instant) are kept once, answers
 time-stamped after the run started (a device clock in the future) or before the learner's
@@ -31,6 +36,11 @@ import duckdb
 import polars as pl
 
 from daglig import sql as sqlfiles
+from daglig.answer_tallies import (
+    tally,
+    user_category_features_from_tallies,
+    user_features_from_tallies,
+)
 from daglig.catalogue import CATEGORY_KEYS
 
 MAX_SECONDS_PER_ANSWER = 3600.0
@@ -83,6 +93,9 @@ class FeatureSet:
     user_category_features: pl.DataFrame
     quarantine: pl.DataFrame
     clean: pl.DataFrame | None = None  # the usable answers, for the learner model's rows
+    # the clean answers' per-(user, category, day) tallies (daglig.answer_tallies): what a
+    # later night folds its new answers into
+    tallies: pl.DataFrame | None = None
 
 
 def clean_attempts(
@@ -276,12 +289,15 @@ def extract_features(
     tz: str = "Europe/Oslo",
     now: datetime | None = None,
 ) -> FeatureSet:
-    """The whole feature pass: clean, then per-user (Polars) and per-(user, category) (DuckDB).
+    """The whole feature pass: clean, tally, then the per-user and per-(user, category)
+    features from the tallies (the code a night that carries its tallies runs too; equal to
+    :func:`user_features` and :func:`user_category_features`, the reference).
     ``now`` is the run's start (naive UTC); see :func:`clean_attempts`."""
     clean_lf, quarantine_lf = clean_attempts(
         attempts.lazy(), questions.lazy(), tz, now, users.lazy()
     )
     clean, quarantine = pl.collect_all([clean_lf, quarantine_lf])
-    uf = user_features(users.lazy(), clean.lazy(), run_date).collect()
-    ucf = user_category_features(clean, run_date)
-    return FeatureSet(uf, ucf, quarantine, clean)
+    tallies = tally(clean.lazy()).collect()
+    uf = user_features_from_tallies(users.lazy(), tallies.lazy(), run_date).collect()
+    ucf = user_category_features_from_tallies(tallies, run_date)
+    return FeatureSet(uf, ucf, quarantine, clean, tallies)

@@ -33,6 +33,7 @@ CORE = frozenset(
         "daglig.chart",
         "daglig.cleanup",
         "daglig.user_features",
+        "daglig.answer_tallies",
         "daglig.hashing",
         "daglig.learner",
         "daglig.learner.assessment",
