@@ -40,6 +40,7 @@ CORE = frozenset(
         "daglig.learner.completion_model",
         "daglig.learner.curve",
         "daglig.learner.estimators",
+        "daglig.learner.evidence_state",
         "daglig.learner.examples",
         "daglig.learner.outcomes",
         "daglig.learner.selection",
