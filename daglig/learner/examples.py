@@ -134,6 +134,11 @@ FEATURES: tuple[str, ...] = (
 )
 
 
+#: The order of "newest" for the last-k answers: answered_at, then attempt_id (both
+#: descending): deterministic, since attempt ids are unique.
+NEWEST_FIRST: tuple[str, ...] = ("answered_at", "attempt_id")
+
+
 def _age_days(cutoff: datetime) -> pl.Expr:
     return (pl.lit(cutoff, pl.Datetime("us")) - pl.col("answered_at")).dt.total_microseconds() / (
         US_PER_DAY
@@ -176,7 +181,9 @@ def _user_category(past: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
     for h in HALF_LIVES_DAYS:
         w = (-_age_days(cutoff) * (LN2 / h)).exp()
         decayed += [w.sum().alias(f"_w{h}"), (w * correct).sum().alias(f"_wc{h}")]
-    last_k = pl.col("is_correct").sort_by("answered_at", descending=True).head(LAST_K)
+    # The newest LAST_K, ties in time broken by attempt id, so that the answers kept are
+    # the same whatever the log's row order (and equal to evidence_state's carried ones).
+    last_k = pl.col("is_correct").sort_by(NEWEST_FIRST, descending=True).head(LAST_K)
     return past.group_by("user_id", "category").agg(
         *decayed,
         *_evidence_sums(cutoff),
@@ -353,43 +360,41 @@ def evidence_inputs(log: pl.LazyFrame, cutoff: datetime) -> tuple[pl.LazyFrame, 
     return sums.with_columns(_un=pl.col("_n").sum().over("user_id")), curve
 
 
-def state_at(
-    log: pl.LazyFrame,
-    exams: pl.LazyFrame,
-    users: pl.LazyFrame,
-    cutoff: datetime,
-    categories: tuple[str, ...] = CATEGORY_KEYS,
-    population: tuple[pl.LazyFrame, pl.LazyFrame] | None = None,
-    practice: PracticeCurve = DEFAULT_CURVE,
-) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """What was known at ``cutoff``: one row per (user in ``users``, category), with every
-    feature except the question's own, and the difficulty curve to price a question with.
-
-    Categories never practised get zero counts and NULL recency; the model treats them as
-    the evidence-free gaps they are. ``population`` is the (difficulty curve, category
-    accuracy) of the whole population when ``log`` holds only some users (a shard); by
-    default both come from ``log`` itself. ``practice``: the practice curve the online
-    evidence is read through (the model's own, from its metadata).
-    """
-    past, curve, cat_acc = _priced_past(log, cutoff, population)
-    priced = _priced_for_evidence(past, cat_acc)
+def learner_grid(users: pl.LazyFrame, categories: tuple[str, ...]) -> pl.LazyFrame:
+    """One row per (user in ``users``, category of ``categories``), sorted by user_id and
+    then in the order of ``categories``: a defined row order (Polars keeps none of its
+    own through a join unless told), so that two ways of computing the state can be
+    compared row by row."""
     cats = pl.LazyFrame({"category": list(categories)}, schema={"category": pl.String})
+    return (
+        users.select("user_id")
+        .unique()
+        .join(cats.with_row_index("_category_order"), how="cross")
+        .sort("user_id", "_category_order")
+        .drop("_category_order")
+    )
+
+
+def state_features(
+    sums: pl.LazyFrame, cutoff: datetime, practice: PracticeCurve = DEFAULT_CURVE
+) -> pl.LazyFrame:
+    """The state's features (the columns :func:`state_at` returns, in its order) from one
+    row per (user, category) of sums, NULL where the user has none: per (user, category)
+    ``_n``, ``_c``, ``_w{h}``/``_wc{h}`` (h in HALF_LIVES_DAYS), ``_k_n``, ``_k_c``,
+    ``_resid``, ``_last_at``, ``uc_seconds_per_answer``, ``_ev_g``, ``_ev_h``; per user
+    ``_un``, ``_uc``, ``_uw``, ``_uwc``, ``_uresid``, ``_ulast``, ``u_active_days``,
+    ``u_seconds_per_answer``, ``u_exams``, ``u_exam_score``; per category
+    ``cat_accuracy`` and ``_ev_c``. The one place the features are derived from sums,
+    whether the sums come from the answer log (:func:`state_at`) or from the carried
+    tables (daglig/learner/evidence_state.py)."""
 
     def days_since(col: str) -> pl.Expr:
         return (pl.lit(cutoff, pl.Datetime("us")) - pl.col(col)).dt.total_microseconds() / (
             US_PER_DAY
         )
 
-    state = (
-        users.select("user_id")
-        .unique()
-        .join(cats, how="cross")
-        .join(_user_category(priced, cutoff), on=["user_id", "category"], how="left")
-        .join(_user(past, cutoff), on="user_id", how="left")
-        .join(_exams(exams, cutoff), on="user_id", how="left")
-        .join(cat_acc, on="category", how="left")
-        .join(category_offsets(cat_acc), on="category", how="left")
-        .with_columns(
+    return (
+        sums.with_columns(
             attempts=pl.col("_n").fill_null(0).cast(pl.Int64),
             correct=pl.col("_c").fill_null(0.0).cast(pl.Int64),
             uc_log_attempts=pl.col("_n").fill_null(0).cast(pl.Float64).log1p(),
@@ -423,14 +428,55 @@ def state_at(
             *[f for f in FEATURES if not f.startswith("q_")],
         )
     )
+
+
+def state_at(
+    log: pl.LazyFrame,
+    exams: pl.LazyFrame,
+    users: pl.LazyFrame,
+    cutoff: datetime,
+    categories: tuple[str, ...] = CATEGORY_KEYS,
+    population: tuple[pl.LazyFrame, pl.LazyFrame] | None = None,
+    practice: PracticeCurve = DEFAULT_CURVE,
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """What was known at ``cutoff``: one row per (user in ``users``, category), with every
+    feature except the question's own, and the difficulty curve to price a question with.
+
+    Categories never practised get zero counts and NULL recency; the model treats them as
+    the evidence-free gaps they are. ``population`` is the (difficulty curve, category
+    accuracy) of the whole population when ``log`` holds only some users (a shard); by
+    default both come from ``log`` itself. ``practice``: the practice curve the online
+    evidence is read through (the model's own, from its metadata). Rows in
+    :func:`learner_grid`'s order.
+    """
+    past, curve, cat_acc = _priced_past(log, cutoff, population)
+    priced = _priced_for_evidence(past, cat_acc)
+    state = (
+        learner_grid(users, categories)
+        .join(
+            _user_category(priced, cutoff),
+            on=["user_id", "category"],
+            how="left",
+            maintain_order="left",
+        )
+        .join(_user(past, cutoff), on="user_id", how="left", maintain_order="left")
+        .join(_exams(exams, cutoff), on="user_id", how="left", maintain_order="left")
+        .join(cat_acc, on="category", how="left", maintain_order="left")
+        .join(category_offsets(cat_acc), on="category", how="left", maintain_order="left")
+        .pipe(state_features, cutoff, practice)
+    )
     return state, curve
 
 
 def price_questions(frame: pl.LazyFrame, curve: pl.LazyFrame) -> pl.LazyFrame:
     """Add ``q_expected`` (the accuracy the question's difficulty predicts) to rows that
-    carry ``q_difficulty``."""
+    carry ``q_difficulty`` (in their order)."""
     return frame.join(
-        curve, left_on=difficulty_bin(pl.col("q_difficulty")), right_on="d_bin", how="left"
+        curve,
+        left_on=difficulty_bin(pl.col("q_difficulty")),
+        right_on="d_bin",
+        how="left",
+        maintain_order="left",
     ).with_columns(pl.col("q_expected").fill_null(pl.col("q_expected").mean()))
 
 
@@ -499,9 +545,17 @@ def scoring_rows(
     ``population``, ``practice`` (the loaded model's practice curve): see
     :func:`state_at`."""
     state, curve = state_at(log, exams, users, cutoff, population=population, practice=practice)
+    return ask_median_questions(state, curve, questions)
+
+
+def ask_median_questions(
+    state: pl.LazyFrame, curve: pl.LazyFrame, questions: pl.LazyFrame
+) -> pl.LazyFrame:
+    """``state``'s rows (in their order), each asked a question of its category's median
+    difficulty (:func:`category_medians`) priced by ``curve``: the scoring rows."""
     medians = category_medians(questions)
     return price_questions(
-        state.join(medians, on="category", how="left").with_columns(
+        state.join(medians, on="category", how="left", maintain_order="left").with_columns(
             pl.col("q_difficulty").fill_null(0.5)
         ),
         curve,
