@@ -407,17 +407,14 @@ def run_in_fresh_process(url: str, data_dir: Path, run_date: date, log: Path) ->
     return child
 
 
-def second_night(
-    url: str, data_dir: Path, run_date: date, seed: int, log: Path
-) -> dict[str, Any]:
+def second_night(url: str, data_dir: Path, run_date: date, seed: int, log: Path) -> dict[str, Any]:
     """One more simulated day (``daglig simulate --add-day``'s code, for ``run_date``: the
     day the first night's challenges were for), then the next night in a fresh process,
     which folds that day into the first night's carried state; with its I/O floor: read
     the answers the state does not hold, write as many rows as the night wrote."""
-    from simulator.add_day import add_day
-
     from daglig.io import state_store
     from daglig.io.identity import read_identity
+    from simulator.add_day import add_day
 
     added = add_day(url, seed=seed + 1, day=run_date)
     print(
@@ -469,7 +466,9 @@ def second_night(
         "peak_rss_mib": {"process": run["ru_maxrss_mib"], "tree": run["tree"]["peak_mib"]},
         "io_floor": floor,
         "run_over_io_floor": (
-            None if not floor or not floor["total_seconds"] else round(flow / floor["total_seconds"], 2)
+            None
+            if not floor or not floor["total_seconds"]
+            else round(flow / floor["total_seconds"], 2)
         ),
         "load_average_before_run": load_before,
     }
