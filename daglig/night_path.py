@@ -45,7 +45,7 @@ def questions_fingerprint(questions: pl.DataFrame) -> str:
     category and difficulty): a changed bank changes which answers are usable and how they
     are priced."""
     q = questions.select("question_id", "category", "difficulty").sort("question_id")
-    return hashlib.sha256(q.write_csv().encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(q.rows(), default=str).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
