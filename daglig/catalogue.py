@@ -31,11 +31,17 @@ class ChallengeType:
 
 @dataclass(frozen=True, slots=True)
 class Category:
-    """A question category: stable key, Norwegian name, content-difficulty weight."""
+    """A question category: stable key, Norwegian name (Bokmål, and nynorsk in
+    ``name_nn``), content-difficulty weight."""
 
     key: str
     name_no: str
     weight: float
+    name_nn: str
+
+    def name(self, language: str = "nb") -> str:
+        """The name in the learner's written form: ``'nn'`` nynorsk, anything else Bokmål."""
+        return self.name_nn if language == "nn" else self.name_no
 
 
 CHALLENGE_TYPES: dict[str, ChallengeType] = {
@@ -58,23 +64,29 @@ ADVANCED_ONLY_TYPES: tuple[str, ...] = ("speed_challenge",)
 CATEGORIES: dict[str, Category] = {
     c.key: c
     for c in (
-        Category("traffic_signs", "Trafikkskilt", 1.0),
-        Category("road_markings", "Vegoppmerking", 1.0),
-        Category("right_of_way", "Vikeplikt", 1.2),
-        Category("traffic_rules", "Trafikkregler", 1.1),
-        Category("speed_and_distance", "Fart og avstand", 1.1),
-        Category("dangerous_situations", "Farlige situasjoner", 1.3),
-        Category("vehicle_and_equipment", "Kjøretøy og utstyr", 0.9),
-        Category("human_factors", "Mennesket i trafikken", 1.0),
-        Category("environment", "Miljø og økonomisk kjøring", 0.9),
-        Category("lights_and_visibility", "Lys og sikt", 1.0),
-        Category("winter_driving", "Vinterkjøring", 1.2),
-        Category("accidents_and_first_aid", "Ulykker og førstehjelp", 1.1),
+        Category("traffic_signs", "Trafikkskilt", 1.0, "Trafikkskilt"),
+        Category("road_markings", "Vegoppmerking", 1.0, "Vegoppmerking"),
+        Category("right_of_way", "Vikeplikt", 1.2, "Vikeplikt"),
+        Category("traffic_rules", "Trafikkregler", 1.1, "Trafikkreglar"),
+        Category("speed_and_distance", "Fart og avstand", 1.1, "Fart og avstand"),
+        Category("dangerous_situations", "Farlige situasjoner", 1.3, "Farlege situasjonar"),
+        Category("vehicle_and_equipment", "Kjøretøy og utstyr", 0.9, "Køyretøy og utstyr"),
+        Category("human_factors", "Mennesket i trafikken", 1.0, "Mennesket i trafikken"),
+        Category("environment", "Miljø og økonomisk kjøring", 0.9, "Miljø og økonomisk køyring"),
+        Category("lights_and_visibility", "Lys og sikt", 1.0, "Lys og sikt"),
+        Category("winter_driving", "Vinterkjøring", 1.2, "Vinterkøyring"),
+        Category(
+            "accidents_and_first_aid", "Ulykker og førstehjelp", 1.1, "Ulukker og førstehjelp"
+        ),
     )
 }
 CATEGORY_KEYS: tuple[str, ...] = tuple(CATEGORIES)
 
 SOURCES: tuple[str, ...] = ("ml", "fallback", "onboarding", "manual")
+
+# The learner's written form (users.preferred_language): Bokmål unless the app says 'nn'.
+LANGUAGES: tuple[str, ...] = ("nb", "nn")
+DEFAULT_LANGUAGE = "nb"
 
 # Difficulty is stored on a grid of this step so that many users share one challenge row
 # (and one rendering); it is also what keeps XP arithmetic exact.
@@ -128,6 +140,16 @@ def category_frame() -> pl.DataFrame:
             "category_weight_pct": [_hundredths(c.weight) for c in CATEGORIES.values()],
         },
         schema={"category": pl.String, "category_name": pl.String, "category_weight_pct": pl.Int64},
+    )
+
+
+def category_name_frame() -> pl.DataFrame:
+    """Every category's name in each written form: (category, language, category_name)."""
+    rows = [(c.key, lang, c.name(lang)) for c in CATEGORIES.values() for lang in LANGUAGES]
+    return pl.DataFrame(
+        rows,
+        schema={"category": pl.String, "language": pl.String, "category_name": pl.String},
+        orient="row",
     )
 
 

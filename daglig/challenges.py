@@ -6,15 +6,17 @@
   the reason: the rows of ``user_daily_challenges``.
 
 The ``content_key`` is a stable, readable key of *what the challenge is*: type, category,
-target and its parameters, difficulty and source. Two users given the same challenge share
-one row, and a rerun computes the same key.
+target and its parameters, difficulty, source and the written form it is phrased in
+(``nb`` Bokmål, ``nn`` nynorsk: the learner's ``users.preferred_language``). Two users
+given the same challenge in the same written form share one row, and a rerun computes the
+same key.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from daglig.catalogue import category_frame, with_xp
+from daglig.catalogue import DEFAULT_LANGUAGE, category_name_frame, with_xp
 
 CHALLENGE_COLUMNS: tuple[str, ...] = (
     "content_key",
@@ -31,7 +33,8 @@ CHALLENGE_COLUMNS: tuple[str, ...] = (
 
 
 def content_key_expr() -> pl.Expr:
-    """``type|category|t<target>|n<count>|s<seconds>|d<difficulty>|source``; '-' for none."""
+    """``type|category|t<target>|n<count>|s<seconds>|d<difficulty>|source|language``; '-'
+    for none (the language is ``nb`` or ``nn``, never none)."""
 
     def part(prefix: str, col: str) -> pl.Expr:
         return pl.concat_str(pl.lit(prefix), pl.col(col).cast(pl.String)).fill_null(f"{prefix}-")
@@ -50,18 +53,39 @@ def content_key_expr() -> pl.Expr:
             (hundredths % 100).cast(pl.String).str.zfill(2),
         ),
         pl.col("source"),
+        pl.col("language").fill_null(DEFAULT_LANGUAGE),
         separator="|",
     )
 
 
+def language_of(preferred: pl.Expr) -> pl.Expr:
+    """The written form a learner's challenges are phrased in, from
+    ``users.preferred_language``: ``'nn'`` nynorsk; NULL or anything else Bokmål ``'nb'``."""
+    return pl.when(preferred == "nn").then(pl.lit("nn")).otherwise(pl.lit(DEFAULT_LANGUAGE))
+
+
+def with_language(assignments: pl.DataFrame, users: pl.DataFrame) -> pl.DataFrame:
+    """Assignments with each learner's ``language`` (``nb``/``nn``) from the users'
+    ``preferred_language`` (a users frame without that column: everyone Bokmål)."""
+    if "preferred_language" not in users.columns:
+        return assignments.with_columns(language=pl.lit(DEFAULT_LANGUAGE))
+    langs = users.select("user_id", language=language_of(pl.col("preferred_language")))
+    return assignments.join(langs, on="user_id", how="left", maintain_order="left").with_columns(
+        pl.col("language").fill_null(DEFAULT_LANGUAGE)
+    )
+
+
 def with_content_key(assignments: pl.DataFrame) -> pl.DataFrame:
-    """Assignments with their ``content_key`` column (input unchanged)."""
+    """Assignments with their ``content_key`` column (input unchanged); without a
+    ``language`` column (older run folders, tests) every row is Bokmål."""
+    if "language" not in assignments.columns:
+        assignments = assignments.with_columns(language=pl.lit(DEFAULT_LANGUAGE))
     return assignments.with_columns(content_key=content_key_expr())
 
 
 def distinct_challenges(keyed: pl.DataFrame) -> pl.DataFrame:
-    """The distinct challenges among keyed assignments, with the category's Norwegian name:
-    the rows to render (each once)."""
+    """The distinct challenges among keyed assignments, with the category's Norwegian name
+    in the challenge's written form: the rows to render (each once)."""
     return (
         keyed.select(
             "content_key",
@@ -72,11 +96,12 @@ def distinct_challenges(keyed: pl.DataFrame) -> pl.DataFrame:
             "seconds_limit",
             "difficulty",
             "source",
+            "language",
         )
         .unique("content_key", keep="first", maintain_order=True)
         .join(
-            category_frame().select("category", "category_name"),
-            on="category",
+            category_name_frame(),
+            on=["category", "language"],
             how="left",
             maintain_order="left",
         )

@@ -1,13 +1,22 @@
-"""Norwegian (Bokmål) titles and descriptions of daily challenges, rendered with Jinja.
+"""Norwegian titles and descriptions of daily challenges, in Bokmål or nynorsk, rendered
+with Jinja.
 
-One template per challenge type, ``templates_no/challenges/<type>.j2``. Each defines
-``variants`` (how many phrasings it has) and the macros ``title(c)`` and ``description(c)``;
-shared framing (onboarding welcome, the ML reason) lives in ``templates_no/_common.j2``.
+One template per challenge type and written form: Bokmål in
+``templates_no/challenges/<type>.j2``, nynorsk in ``templates_no/nn/challenges/<type>.j2``.
+Each defines ``variants`` (how many phrasings it has) and the macros ``title(c)`` and
+``description(c)``; shared framing (onboarding welcome, the ML reason) lives in
+``templates_no/_common.j2`` and ``templates_no/nn/_common.j2``. One environment loads both.
 Rendering calls the macros through ``template.module``, once per distinct challenge row.
+
+A row's optional ``language`` column (``nb`` or ``nn``; absent or null is Bokmål) picks the
+written form. The nynorsk templates have the same variants as the Bokmål ones, in the same
+order: variant *i* in nynorsk says what variant *i* says in Bokmål.
 
 The phrasing of a row is picked from its ``content_key`` with ``zlib.crc32`` (stable across
 processes, unlike ``hash()``): ``variant = crc % variants`` chooses the title/description
 pair and ``alt = crc // variants`` any independent choice (templates use ``c.alt % k``).
+The key's language part (a last ``|nb`` / ``|nn``) is left out of the crc, so one
+challenge gets the same phrasing in both written forms.
 
 Rules applied here rather than in every template:
 
@@ -47,7 +56,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from daglig.catalogue import CATEGORIES, SOURCES, TYPE_KEYS
+from daglig.catalogue import CATEGORIES, DEFAULT_LANGUAGE, LANGUAGES, SOURCES, TYPE_KEYS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates_no"
 ML_PREFIX = "[ML] "
@@ -63,6 +72,8 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "difficulty",
     "source",
 )
+# Read when present: the written form, 'nb' (the default, also for null) or 'nn'.
+LANGUAGE_COLUMN = "language"
 
 # Fields a type cannot be phrased without (besides target_value, which every type needs).
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -161,8 +172,10 @@ def make_environment(templates_dir: Path | None = None) -> Environment:
 # -------------------------------------------------------------------------- rendering
 
 
-def template_name(challenge_type: str) -> str:
-    return f"challenges/{challenge_type}.j2"
+def template_name(challenge_type: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """``challenges/<type>.j2`` (Bokmål) or ``nn/challenges/<type>.j2`` (nynorsk)."""
+    folder = "" if language == DEFAULT_LANGUAGE else f"{language}/"
+    return f"{folder}challenges/{challenge_type}.j2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +186,10 @@ class _TypeTemplate:
     description: Callable[[Mapping[str, Any]], Any]
 
 
-def _load(env: Environment, challenge_type: str, content_key: str) -> _TypeTemplate:
-    name = template_name(challenge_type)
+def _load(
+    env: Environment, challenge_type: str, content_key: str, language: str = DEFAULT_LANGUAGE
+) -> _TypeTemplate:
+    name = template_name(challenge_type, language)
     try:
         module = env.get_template(name).module
         variants = module.variants  # type: ignore[attr-defined]
@@ -192,10 +207,12 @@ def _load(env: Environment, challenge_type: str, content_key: str) -> _TypeTempl
     return _TypeTemplate(name, variants, title, description)
 
 
-def template_variants(env: Environment | None = None) -> dict[str, int]:
+def template_variants(
+    env: Environment | None = None, language: str = DEFAULT_LANGUAGE
+) -> dict[str, int]:
     """Phrasings per challenge type, read from the templates' ``variants``."""
     env = env or make_environment()
-    return {t: _load(env, t, "<none>").variants for t in TYPE_KEYS}
+    return {t: _load(env, t, "<none>", language).variants for t in TYPE_KEYS}
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: TEMPLATE_VARIANTS without loading at import
@@ -208,9 +225,16 @@ def _clean(text: Any) -> str:
     return _WS.sub(" ", str(text)).strip()
 
 
-def _context(row: Mapping[str, Any], name: str) -> dict[str, Any]:
+def language_of_row(row: Mapping[str, Any]) -> str:
+    """The row's written form: its ``language``, Bokmål when absent or null."""
+    language = row.get(LANGUAGE_COLUMN)
+    return DEFAULT_LANGUAGE if language is None else language
+
+
+def _context(row: Mapping[str, Any], name: str, language: str) -> dict[str, Any]:
     key = row.get("content_key")
     c: dict[str, Any] = {col: row.get(col) for col in INPUT_COLUMNS}
+    c["language"] = language
     ctype, source = c["challenge_type"], c["source"]
     if not isinstance(key, str) or not key:
         raise RenderError(f"template {name!r}: a row has no content_key ({key!r})")
@@ -223,7 +247,7 @@ def _context(row: Mapping[str, Any], name: str) -> dict[str, Any]:
                 f"template {name!r}, content_key {key!r}: unknown category {c['category']!r} "
                 "and no category_name"
             )
-        c["category_name"] = cat.name_no
+        c["category_name"] = cat.name(language)
     for field in ("target_value", *REQUIRED_FIELDS.get(ctype, ())):
         if c[field] is None:
             raise RenderError(
@@ -247,15 +271,23 @@ def _render_row(
 ) -> tuple[str, str]:
     ctype = row.get("challenge_type")
     key = row.get("content_key")
+    language = language_of_row(row)
+    if language not in LANGUAGES:
+        raise RenderError(
+            f"template {template_name(str(ctype))!r}, content_key {key!r}: unknown language "
+            f"{language!r} (known: {', '.join(LANGUAGES)})"
+        )
     if not isinstance(ctype, str) or ctype not in REQUIRED_FIELDS:
         raise RenderError(
-            f"template {template_name(str(ctype))!r}, content_key {key!r}: unknown challenge_type"
+            f"template {template_name(str(ctype), language)!r}, content_key {key!r}: "
+            "unknown challenge_type"
         )
-    tpl = templates.get(ctype)
+    tpl = templates.get(f"{language}/{ctype}")
     if tpl is None:
-        tpl = templates[ctype] = _load(env, ctype, str(key))
-    c = _context(row, tpl.name)
-    crc = zlib.crc32(c["content_key"].encode("utf-8"))
+        tpl = templates[f"{language}/{ctype}"] = _load(env, ctype, str(key), language)
+    c = _context(row, tpl.name, language)
+    # the same phrasing in both written forms: the language part is not hashed
+    crc = zlib.crc32(c["content_key"].removesuffix(f"|{language}").encode("utf-8"))
     c["variant"] = crc % tpl.variants
     c["alt"] = crc // tpl.variants
     try:
@@ -281,7 +313,8 @@ def render_challenges(
     """The distinct challenge rows, in the same order, plus ``title`` and ``description``.
 
     Input columns: content_key, challenge_type, category, category_name, target_value,
-    question_count, seconds_limit, difficulty, source (extra columns are kept). Each row is
+    question_count, seconds_limit, difficulty, source, and optionally language (``nb``,
+    the default, or ``nn``); extra columns are kept. Each row is
     rendered once; the caller de-duplicates and joins back. Raises :class:`RenderError`
     naming the template and content_key when a row cannot be rendered.
     """
@@ -292,7 +325,11 @@ def render_challenges(
     templates: dict[str, _TypeTemplate] = {}
     titles: list[str] = []
     descriptions: list[str] = []
-    for row in challenges.select(INPUT_COLUMNS).iter_rows(named=True):
+    columns = [
+        *INPUT_COLUMNS,
+        *([LANGUAGE_COLUMN] if LANGUAGE_COLUMN in challenges.columns else []),
+    ]
+    for row in challenges.select(columns).iter_rows(named=True):
         title, description = _render_row(row, env, templates, ml_title_prefix)
         titles.append(title)
         descriptions.append(description)

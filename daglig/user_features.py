@@ -54,6 +54,7 @@ USERS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "app_current_streak": pl.Int32,
     "app_longest_streak": pl.Int32,
     "total_xp": pl.Int64,
+    "preferred_language": pl.String,  # optional in the app's table: NULL when absent
 }
 QUESTIONS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "question_id": pl.Int64,

@@ -45,6 +45,9 @@ class User(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # OPTIONAL (docs/contract.md, issue 17): 'nb' or 'nn', the written form the learner
+    # reads; NULL, anything else or an app table without the column means Bokmål.
+    preferred_language: Mapped[str | None] = mapped_column(Text)
 
 
 class UserProgress(Base):

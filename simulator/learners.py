@@ -703,6 +703,25 @@ def _ts(values: np.ndarray, name: str) -> pl.Series:
     return s.set(s < 0, None).cast(pl.Datetime("us"))
 
 
+NYNORSK_SHARE = 0.12  # learners who read nynorsk (users.preferred_language 'nn')
+BOKMAL_SET_SHARE = 0.40  # learners who chose Bokmål explicitly; the rest left it NULL
+
+
+def preferred_language(user_id: pl.Expr) -> pl.Expr:
+    """``users.preferred_language`` of a simulated learner: 'nn' for about 12 %, 'nb' for
+    about 40 %, NULL (never chosen: Bokmål) for the rest. A function of the id alone (a
+    multiplicative hash, no draw from the random streams), so adding it moved no other
+    number of the simulation and a learner keeps the form in every chunk and day."""
+    u = (user_id.cast(pl.UInt64) * 2654435761) % (2**32) / 2**32
+    return (
+        pl.when(u < NYNORSK_SHARE)
+        .then(pl.lit("nn"))
+        .when(u < NYNORSK_SHARE + BOKMAL_SET_SHARE)
+        .then(pl.lit("nb"))
+        .otherwise(pl.lit(None, pl.String))
+    )
+
+
 def _frames(n: int, first_ids: FirstIds, **v: Any) -> dict[str, pl.DataFrame]:
     u0, s0, a0 = first_ids.users, first_ids.sessions, first_ids.attempts
     ids = pl.Series("id", np.arange(u0 + 1, u0 + n + 1, dtype=np.int64))
@@ -718,6 +737,7 @@ def _frames(n: int, first_ids: FirstIds, **v: Any) -> dict[str, pl.DataFrame]:
             is_active=pl.Series(v["arch"] != INACTIVE, dtype=pl.Boolean),
             created_at=_ts(v["created"], "created_at"),
             last_login_at=_ts(v["login"], "last_login_at"),
+            preferred_language=preferred_language(pl.col("id")),
         )
     )
 

@@ -75,7 +75,9 @@ def read_answer_log(
     url = settings.database_url
     limits = settings.session_limits()
     cutoff = day_cutoff(run_date, settings.timezone)
-    users = read_frame(url, "read/users", {"cutoff": cutoff}, USERS_SCHEMA, limits)
+    users = with_preferred_language(
+        read_frame(url, "read/users", {"cutoff": cutoff}, USERS_SCHEMA, limits), url, cutoff, limits
+    )
     if user_ids is not None:
         users = users.filter(pl.col("user_id").is_in(user_ids))
     n = shard_count(users.height, settings.shard_users, shards)
@@ -229,6 +231,35 @@ def _unfolded(
         {"cutoff": cutoff, "state_cutoff": prior.cutoff, "max_id": prior.max_attempt_id},
         {**ATTEMPTS_SCHEMA, "dup_of_carried": pl.Boolean},
         limits,
+    )
+
+
+def _has_language_column(url: str, limits: SessionLimits | None) -> bool:
+    from sqlalchemy import inspect
+
+    with engine_of(url, limits) as engine:
+        return any(c["name"] == "preferred_language" for c in inspect(engine).get_columns("users"))
+
+
+def with_preferred_language(
+    users: pl.DataFrame, url: str, cutoff: datetime, limits: SessionLimits | None = None
+) -> pl.DataFrame:
+    """The users with the app's optional ``users.preferred_language`` filled in where the
+    table has the column (sql/read/user_languages.sql: only the learners who set one);
+    without it the column stays NULL, which means Bokmål (the contract, docs/contract.md)."""
+    if not _has_language_column(url, limits):
+        return users
+    chosen = read_frame(
+        url,
+        "read/user_languages",
+        {"cutoff": cutoff},
+        {"user_id": pl.Int64, "preferred_language": pl.String},
+        limits,
+    )
+    return (
+        users.drop("preferred_language")
+        .join(chosen, on="user_id", how="left", maintain_order="left")
+        .select(users.columns)
     )
 
 

@@ -14,6 +14,7 @@ import polars as pl
 from prefect.logging import get_run_logger
 
 from daglig.challenge_settings import ChallengeSettings
+from daglig.challenges import with_language
 from daglig.config import Settings
 from daglig.errors import error_line
 from daglig.io.model_store import ModelUnavailable
@@ -46,7 +47,8 @@ class SelectedRefs:
 def select_shard(
     refs: ShardRefs, challenge_settings: ChallengeSettings, run_date: date, selector: Selector
 ) -> SelectedRefs:
-    """One shard's active users' features → assignments (user, slot, parameters, reason)."""
+    """One shard's active users' features → assignments (user, slot, parameters, reason,
+    and the learner's written form, ``language``)."""
     chosen = selector
     for_shard: Callable[[int], Selector] | None = getattr(selector, "for_shard", None)
     if for_shard is not None:
@@ -65,6 +67,7 @@ def select_shard(
             type_rates=None if refs.type_rates is None else pl.read_parquet(refs.type_rates),
         )
     )
+    assignments = with_language(assignments, users)
     out = SelectedRefs(
         refs.shard,
         save(assignments, refs.folder, RunFile.ASSIGNMENTS),

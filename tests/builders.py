@@ -108,7 +108,9 @@ class AppDataBuilder:
     extra_questions: list[dict[str, Any]] = field(default_factory=list)
     past_assignments: list[dict[str, Any]] = field(default_factory=list)
 
-    def user(self, active: bool = True, created: date = date(2026, 1, 1)) -> int:
+    def user(
+        self, active: bool = True, created: date = date(2026, 1, 1), language: str | None = None
+    ) -> int:
         uid = len(self.users) + 1
         self.users.append(
             {
@@ -118,6 +120,7 @@ class AppDataBuilder:
                 "is_active": active,
                 "created_at": datetime.combine(created, time(12)),
                 "last_login_at": None,
+                "preferred_language": language,
             }
         )
         return uid

@@ -29,7 +29,7 @@ def assignments(rows: list[dict]) -> pl.DataFrame:  # type: ignore[type-arg]
     [
         (
             {"challenge_type": "streak", "target_value": 4, "difficulty": 0.3},
-            "streak|-|t4|n-|s-|d0.30|fallback",
+            "streak|-|t4|n-|s-|d0.30|fallback|nb",
         ),
         (
             {
@@ -39,7 +39,7 @@ def assignments(rows: list[dict]) -> pl.DataFrame:  # type: ignore[type-arg]
                 "difficulty": 0.7,
                 "source": "ml",
             },
-            "category_focus|dangerous_situations|t10|n-|s-|d0.70|ml",
+            "category_focus|dangerous_situations|t10|n-|s-|d0.70|ml|nb",
         ),
         (
             {
@@ -49,7 +49,7 @@ def assignments(rows: list[dict]) -> pl.DataFrame:  # type: ignore[type-arg]
                 "question_count": 20,
                 "difficulty": 0.55,
             },
-            "accuracy_challenge|right_of_way|t80|n20|s-|d0.55|fallback",
+            "accuracy_challenge|right_of_way|t80|n20|s-|d0.55|fallback|nb",
         ),
         (
             {
@@ -60,12 +60,12 @@ def assignments(rows: list[dict]) -> pl.DataFrame:  # type: ignore[type-arg]
                 "difficulty": 0.05,
                 "source": "onboarding",
             },
-            "speed_challenge|traffic_signs|t10|n-|s15|d0.05|onboarding",
+            "speed_challenge|traffic_signs|t10|n-|s15|d0.05|onboarding|nb",
         ),
         # float noise from arithmetic does not change the key
         (
             {"challenge_type": "quiz", "target_value": 2, "difficulty": 0.1 + 0.2},
-            "quiz|-|t2|n-|s-|d0.30|fallback",
+            "quiz|-|t2|n-|s-|d0.30|fallback|nb",
         ),
     ],
 )
@@ -92,3 +92,35 @@ def test_same_challenge_for_many_users_is_one_row_and_source_separates() -> None
     assert distinct.height == 2
     assert sorted(distinct["source"]) == ["fallback", "ml"]
     assert keyed.height == 6  # input rows are untouched
+
+
+def test_language_is_the_last_part_and_separates_written_forms() -> None:
+    """The learner's written form (users.preferred_language) is the key's last part: the
+    same challenge in Bokmål and in nynorsk is two rows, each with its category's name in
+    that form; NULL or an unknown language is Bokmål."""
+    from daglig.challenges import with_language
+
+    rows = [
+        {"user_id": u, "challenge_type": "category_focus", "category": "winter_driving",
+         "target_value": 8, "difficulty": 0.5}
+        for u in (1, 2, 3, 4, 5)
+    ]  # fmt: skip
+    users = pl.DataFrame(
+        {"user_id": [1, 2, 3, 4], "preferred_language": ["nn", "nb", None, "se"]},
+        schema={"user_id": pl.Int64, "preferred_language": pl.String},
+    )  # user 5 is not among the users: Bokmål too
+    with_lang = with_language(assignments(rows), users)
+    assert with_lang["language"].to_list() == ["nn", "nb", "nb", "nb", "nb"]
+    keyed = with_content_key(with_lang)
+    assert keyed["content_key"].to_list()[:2] == [
+        "category_focus|winter_driving|t8|n-|s-|d0.50|fallback|nn",
+        "category_focus|winter_driving|t8|n-|s-|d0.50|fallback|nb",
+    ]
+    distinct = distinct_challenges(keyed)
+    assert distinct.select("language", "category_name").rows() == [
+        ("nb", "Vinterkjøring"),
+        ("nn", "Vinterkøyring"),
+    ]
+    # a users frame without the column (a database without it): everyone Bokmål
+    none = with_language(assignments(rows), users.drop("preferred_language"))
+    assert set(none["language"]) == {"nb"}

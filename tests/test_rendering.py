@@ -567,11 +567,20 @@ GOLDEN_ROWS: list[dict[str, Any]] = [
 ]
 
 
-def golden_text() -> str:
-    out = render_challenges(pl.DataFrame(GOLDEN_ROWS, schema=SCHEMA))
+def golden_text(
+    rows: list[dict[str, Any]] | None = None,
+    schema: dict[str, Any] | None = None,
+    test: str = "tests/test_rendering.py::test_golden_rendering",
+) -> str:
+    """The golden file's text: GOLDEN_ROWS in Bokmål (tests/test_rendering_nn.py passes
+    the same rows in nynorsk)."""
+    out = render_challenges(
+        pl.DataFrame(GOLDEN_ROWS if rows is None else rows, schema=schema or SCHEMA)
+    )
+    path = test.split("::")[0]
     lines = [
-        "# Golden output of tests/test_rendering.py::test_golden_rendering.",
-        "# Regenerate: UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_rendering.py -k golden",
+        f"# Golden output of {test}.",
+        f"# Regenerate: UPDATE_GOLDEN=1 .venv/bin/pytest {path} -k golden",
         "",
     ]
     for r in out.iter_rows(named=True):

@@ -74,7 +74,8 @@ def test_frames_have_contract_columns_and_types(frames: dict[str, pl.DataFrame])
     ts = pl.Datetime("us")
     expected = {
         "users": {"id": pl.Int64, "username": pl.String, "email": pl.String,
-                  "is_active": pl.Boolean, "created_at": ts, "last_login_at": ts},
+                  "is_active": pl.Boolean, "created_at": ts, "last_login_at": ts,
+                  "preferred_language": pl.String},
         "user_progress": {"user_id": pl.Int64, "total_xp": pl.Int32, "level": pl.Int32,
                           "current_streak": pl.Int32, "longest_streak": pl.Int32,
                           "last_activity_date": pl.Date},
@@ -95,6 +96,18 @@ def test_frames_have_contract_columns_and_types(frames: dict[str, pl.DataFrame])
     assert users["id"].to_list() == list(range(1, 2001))
     assert users["username"][41] == "elev00042"
     assert users["username"].is_unique().all()
+
+
+@pytest.mark.pure
+def test_about_an_eighth_of_the_learners_read_nynorsk(frames: dict[str, pl.DataFrame]) -> None:
+    """users.preferred_language (optional in the contract, issue 17): ~12 % 'nn', some 'nb',
+    the rest NULL; a function of the id, so every seed and chunk agrees."""
+    lang = frames["users"]["preferred_language"]
+    assert 0.10 < lang.eq_missing("nn").mean() < 0.14  # type: ignore[operator]
+    assert 0.35 < lang.eq_missing("nb").mean() < 0.45  # type: ignore[operator]
+    assert set(lang.drop_nulls()) == {"nb", "nn"} and lang.null_count() > 0.4 * lang.len()
+    other = simulate_frames(users=200, seed=8, end_date=END).frames["users"]
+    assert other["preferred_language"].equals(lang.head(200))
 
 
 @pytest.mark.pure
