@@ -188,3 +188,36 @@ def test_a_rerun_replaces_the_state_of_its_date_and_a_broken_one_is_no_state(
     (kept / state_store.MANIFEST).write_text("{not json", encoding="utf-8")
     assert state_store.read_manifest(kept) is None
     assert state_store.newest(store, "db-1", CUTOFF.isoformat()) is None
+
+
+def _summary(**kw: Any) -> Any:
+    from daglig.summary import RunSummary
+
+    return RunSummary(run_date=RUN, status="ok", database="sqlite:///x.db", **kw)
+
+
+def test_the_admins_read_how_the_features_were_computed_in_bokmal() -> None:
+    from daglig.summary import email_context, to_markdown
+
+    inc = _summary(
+        features_path="incremental",
+        features_reason="folded into the state of 2026-12-02",
+        features_reason_code="folded",
+        answers_read=2_210_345,
+    )
+    assert email_context(inc)["features_no"] == (
+        "Beregnet trinnvis: 2\u00a0210\u00a0345 nye svar lagt til det som var kjent natten før."
+    )
+    assert "Features: incremental — folded into the state of 2026-12-02 (2,210,345 answers" in (
+        to_markdown(inc)
+    )
+    weekly = _summary(
+        features_path="full",
+        features_reason="the weekly full night (7 days since the last one)",
+        features_reason_code="weekly",
+        answers_read=101_072_061,
+    )
+    assert email_context(weekly)["features_no"] == (
+        "Beregnet fra hele svarloggen (101\u00a0072\u00a0061 svar): den ukentlige fulle omregningen."
+    )
+    assert email_context(_summary())["features_no"] is None  # a run that did not get there
