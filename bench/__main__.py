@@ -96,11 +96,12 @@ def main() -> None:
     sub = p.add_subparsers(
         dest="what",
         required=True,
-        metavar="{nightly,learner,reference,service,scale,copy-write,table}",
+        metavar="{nightly,learner,scorer,reference,service,scale,copy-write,table}",
     )
     for name, text in (
         ("nightly", "simulate into DATABASE_URL or a temporary SQLite file, run in-process"),
         ("learner", "the learner model's accuracy against its baselines"),
+        ("scorer", "cheaper scorer variants and what moves in a night (bench/scorer.py)"),
         ("reference", "the seed's per-user design, timed"),
     ):
         _add_common(sub.add_parser(name, help=text))
@@ -108,6 +109,9 @@ def main() -> None:
         "--with-model",
         action="store_true",
         help="train the learner model first (not timed), so the run uses it",
+    )
+    sub.choices["scorer"].add_argument(
+        "--shuffles", type=int, default=1, help="row orders each variant is fitted on"
     )
     sv = sub.add_parser("service", help="the learner service's lookup latency (bench/service.py)")
     sv.add_argument("--users", type=parse_users, default=100_000, help="10000, 10k, 1m")
@@ -204,6 +208,12 @@ def main() -> None:
         from bench.service import service_bench
 
         out = service_bench(a.users, a.lookups, a.seed)
+    elif a.what == "scorer":
+        from bench.scorer import markdown as scorer_markdown
+        from bench.scorer import scorer_bench
+
+        out = scorer_bench(a.users, a.seed, a.date, shuffles=a.shuffles)
+        print(scorer_markdown(out))
     elif a.what == "learner":
         from bench.learner import learner, markdown
 
