@@ -32,6 +32,7 @@ STEP_NO = {
     "validate-outputs": "Kontrollere resultatet",
     "upsert-challenges": "Skrive utfordringene til databasen",
     "keep-assessment": "Ta vare på nattens elevvurdering",
+    "keep-carried-state": "Ta vare på elevdataene til neste natt",
     "cleanup-expired": "Rydde bort gamle utfordringer",
     "build-morning-report": "Lage morgenrapporten",
     "publish-summary": "Publisere sammendraget i Prefect",

@@ -257,8 +257,8 @@ def _generate(
         summary.notes.append("the day was already complete: no new rows written")
     if isinstance(selector, ShardedMLSelector):
         _keep_assessment(summary, settings, day, selector, user_ids)
-    if keep_carried_state(settings, refs) is None and refs.carried is None:
-        summary.notes.append("a run for some users carries no state for the next night")
+    if refs.carried is not None:  # a run for some users carries none: the next night is full
+        keep_carried_state(settings, refs)
 
 
 def _path_line(s: RunSummary) -> str:
