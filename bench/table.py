@@ -32,6 +32,8 @@ MARGINAL_TARGET = 40.0  # reference s/1k users ÷ daglig's marginal s/1k users, 
 FLOOR_TARGET = 3.0  # run seconds ÷ I/O floor seconds, at most
 TARGET_1M_SECONDS = 120.0
 TARGET_1M_MIB = 4 * 1024
+# Issue 16's goal for the incremental night at 1M: ≤ 120 s, ≤ 3 GiB, within 3× its floor.
+TARGET_INCREMENTAL_MIB = 3 * 1024
 REFERENCE_USERS = 20_000
 
 Result = Mapping[str, Any]
@@ -243,7 +245,58 @@ def derived(rows: Sequence[Result], reference: Result | None) -> list[str]:
             f"1M users: flow {_n(flow)} s (target ≤ {TARGET_1M_SECONDS:.0f} s: {ok_s}), "
             f"peak {_n(peak, 0)} MiB for the whole process tree (target ≤ 4 GiB: {ok_m}).",
         ]
-    return lines
+    return lines + incremental_lines(rows)
+
+
+def incremental_lines(rows: Sequence[Result]) -> list[str]:
+    """The nights after one added day (issue 16): each scale's full night beside the
+    incremental one that followed, their per-task seconds, peaks and I/O floors; and the
+    1M goal (≤ 120 s, ≤ 3 GiB, within 3× of the floor)."""
+    pairs = [(r, r["incremental_night"]) for r in rows if r.get("incremental_night")]
+    if not pairs:
+        return []
+    tasks = task_columns([n for pair in pairs for n in pair])
+    head = ["scale", "night", "features", "answers read", "flow s", *tasks]
+    head += ["peak RSS MiB (process / tree)", "I/O floor s", "run ÷ floor"]
+    out = [
+        "",
+        "| " + " | ".join(head) + " |",
+        "| " + " | ".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + " |",
+    ]
+    for full, inc in pairs:
+        for label, night in (("full", full), ("+1 day", inc)):
+            ts: Mapping[str, float] = night.get("task_seconds", {})
+            floor = (night.get("io_floor") or {}).get("total_seconds")
+            read = night.get("answers_read") or night.get("answers")
+            cells = [
+                str(full["scale"]),
+                f"{label} ({night.get('run_date', '–')})",
+                str(night.get("features_path") or "full"),
+                _n(None if read is None else int(read)),
+                _n(float(night["flow_seconds"])),
+                *(_n(ts.get(t)) for t in tasks),
+                f"{_n(peak_mib(night), 0)} / {_n(tree_mib(night), 0)}",
+                _n(floor),
+                _x(ratio(float(night["flow_seconds"]), floor)),
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+    for full, inc in pairs:
+        if int(full["users"]) != 1_000_000:
+            continue
+        flow, peak = float(inc["flow_seconds"]), tree_mib(inc) or peak_mib(inc)
+        floor = (inc.get("io_floor") or {}).get("total_seconds")
+        over = ratio(flow, floor)
+        out += [
+            "",
+            f"1M users, the incremental night: flow {_n(flow)} s (goal ≤ "
+            f"{TARGET_1M_SECONDS:.0f} s: {'met' if flow <= TARGET_1M_SECONDS else 'missed'}), "
+            f"peak {_n(peak, 0)} MiB (goal ≤ 3 GiB: "
+            f"{'met' if peak is not None and peak <= TARGET_INCREMENTAL_MIB else 'missed'}), "
+            f"{_x(over)} its I/O floor (goal ≤ {FLOOR_TARGET:.0f}×: "
+            f"{'met' if over is not None and over <= FLOOR_TARGET else 'missed'}); "
+            f"the full night before it: {_n(float(full['flow_seconds']))} s.",
+        ]
+    return out
 
 
 def _marginal_mib(small: Result, large: Result) -> float | None:

@@ -136,6 +136,27 @@ def test_render_1m_targets() -> None:
     assert "target ≤ 120 s: missed" in slow and "target ≤ 4 GiB: missed" in slow
 
 
+def test_render_the_incremental_night_beside_the_full_one() -> None:
+    full = result(1_000_000, 300.0, 2800)
+    full["features_path"], full["run_date"] = "full", "2026-11-24"
+    full["incremental_night"] = {
+        "run_date": "2026-11-25",
+        "features_path": "incremental",
+        "answers_read": 2_200_000,
+        "flow_seconds": 90.0,
+        "task_seconds": {"extract-features": 30.0, "keep-carried-state": 5.0},
+        "peak_rss_mib": {"process": 2000, "tree": 2500},
+        "io_floor": {"seconds": {"read": 10.0, "write": 10.0}, "total_seconds": 20.0},
+    }
+    md = t.render([full], None)
+    assert "| pg-1m | full (2026-11-24) | full | 100,000,000 | 300.00 |" in md
+    assert "| pg-1m | +1 day (2026-11-25) | incremental | 2,200,000 | 90.00 | 30.00 |" in md
+    assert "| 2,000 / 2,500 | 20.00 | 4.5× |" in md
+    assert "the incremental night: flow 90.00 s (goal ≤ 120 s: met), peak 2,500 MiB (goal ≤ " in md
+    assert "4.5× its I/O floor (goal ≤ 3×: missed); the full night before it: 300.00 s." in md
+    assert "+1 day" not in t.render([result(1_000_000, 300.0, 2800)], None)  # not measured
+
+
 def test_pick_reference() -> None:
     sqlite = dict(REFERENCE, backend="sqlite")
     small = dict(REFERENCE, users=2_000)
