@@ -77,7 +77,6 @@ def user_features_from_tallies(
 ) -> pl.LazyFrame:
     """One row per user of ``users`` (sorted by user): the columns, dtypes and values of
     :func:`daglig.user_features.user_features` on the log the tallies were made of."""
-    yesterday = run_date - timedelta(days=1)
     since_30 = run_date - timedelta(days=30)
     since_7 = run_date - timedelta(days=7)
     # A user's days: the day's answers over every category (the median daily volume).
@@ -97,6 +96,57 @@ def user_features_from_tallies(
         .with_columns(mean_seconds=_mean_seconds())
         .drop("sec_sum", "sec_n")
     )
+    return assemble_user_features(users, per_user, days, run_date)
+
+
+def user_category_features_from_tallies(
+    tallies: pl.LazyFrame | pl.DataFrame, run_date: date
+) -> pl.DataFrame:
+    """One row per practised (user, category), sorted by both: the columns, dtypes and
+    values of :func:`daglig.user_features.user_category_features` on the log the tallies
+    were made of."""
+    since_30 = run_date - timedelta(days=30)
+    return (
+        tallies.lazy()
+        .group_by("user_id", "category")
+        .agg(
+            attempts=pl.col("n").sum().cast(pl.Int32),
+            correct=pl.col("c").sum().cast(pl.Int32),
+            _n=pl.col("n").sum(),
+            _c=pl.col("c").sum(),
+            last_practised_at=pl.col("last_at").max(),
+            _last_date=pl.col("local_date").max(),
+            attempts_30d=pl.col("n").filter(pl.col("local_date") >= since_30).sum().cast(pl.Int32),
+            sec_sum=pl.col("sec_sum").sum(),
+            sec_n=pl.col("sec_n").sum(),
+        )
+        .select(
+            "user_id",
+            "category",
+            "attempts",
+            "correct",
+            accuracy=pl.col("_c") / pl.col("_n"),
+            last_practised_at="last_practised_at",
+            days_since_practised=(pl.lit(run_date) - pl.col("_last_date"))
+            .dt.total_days()
+            .cast(pl.Int32),
+            attempts_30d="attempts_30d",
+            mean_seconds=_mean_seconds(),
+        )
+        .sort("user_id", "category")
+        .collect()
+    )
+
+
+def assemble_user_features(
+    users: pl.LazyFrame, per_user: pl.LazyFrame, days: pl.LazyFrame, run_date: date
+) -> pl.LazyFrame:
+    """The user features from per-user sums (``per_user``) and per-(user, day) answer
+    counts (``days``: user_id, local_date, n): streaks, active days, the typical daily
+    volume, joined onto ``users`` (one row each, sorted by user). Shared by the reference
+    (:func:`daglig.user_features.user_features`, from the log) and the tallies' path."""
+    yesterday = run_date - timedelta(days=1)
+    since_30 = run_date - timedelta(days=30)
     # A run of consecutive days: date minus its rank within the user is constant along it.
     runs = (
         days.sort("user_id", "local_date")
@@ -142,43 +192,4 @@ def user_features_from_tallies(
             .otherwise(0.0),
         )
         .sort("user_id")
-    )
-
-
-def user_category_features_from_tallies(
-    tallies: pl.LazyFrame | pl.DataFrame, run_date: date
-) -> pl.DataFrame:
-    """One row per practised (user, category), sorted by both: the columns, dtypes and
-    values of :func:`daglig.user_features.user_category_features` on the log the tallies
-    were made of."""
-    since_30 = run_date - timedelta(days=30)
-    return (
-        tallies.lazy()
-        .group_by("user_id", "category")
-        .agg(
-            attempts=pl.col("n").sum().cast(pl.Int32),
-            correct=pl.col("c").sum().cast(pl.Int32),
-            _n=pl.col("n").sum(),
-            _c=pl.col("c").sum(),
-            last_practised_at=pl.col("last_at").max(),
-            _last_date=pl.col("local_date").max(),
-            attempts_30d=pl.col("n").filter(pl.col("local_date") >= since_30).sum().cast(pl.Int32),
-            sec_sum=pl.col("sec_sum").sum(),
-            sec_n=pl.col("sec_n").sum(),
-        )
-        .select(
-            "user_id",
-            "category",
-            "attempts",
-            "correct",
-            accuracy=pl.col("_c") / pl.col("_n"),
-            last_practised_at="last_practised_at",
-            days_since_practised=(pl.lit(run_date) - pl.col("_last_date"))
-            .dt.total_days()
-            .cast(pl.Int32),
-            attempts_30d="attempts_30d",
-            mean_seconds=_mean_seconds(),
-        )
-        .sort("user_id", "category")
-        .collect()
     )

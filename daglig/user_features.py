@@ -37,6 +37,7 @@ import polars as pl
 
 from daglig import sql as sqlfiles
 from daglig.answer_tallies import (
+    assemble_user_features,
     tally,
     user_category_features_from_tallies,
     user_features_from_tallies,
@@ -196,7 +197,6 @@ def clean_attempts(
 
 def user_features(users: pl.LazyFrame, clean: pl.LazyFrame, run_date: date) -> pl.LazyFrame:
     """One row per user: activity, volume, accuracy, recency, streak (Polars, lazy)."""
-    yesterday = run_date - timedelta(days=1)
     since_30 = run_date - timedelta(days=30)
     since_7 = run_date - timedelta(days=7)
     days = clean.group_by("user_id", "local_date").agg(n=pl.len())
@@ -209,52 +209,7 @@ def user_features(users: pl.LazyFrame, clean: pl.LazyFrame, run_date: date) -> p
         answers_30d=(pl.col("local_date") >= since_30).sum().cast(pl.Int64),
         mean_seconds=pl.col("time_spent_seconds").mean(),
     )
-    # A run of consecutive days: date minus its rank within the user is constant along it.
-    runs = (
-        days.sort("user_id", "local_date")
-        .with_columns(
-            run_key=pl.col("local_date")
-            - pl.duration(days=pl.col("local_date").rank("ordinal").over("user_id"))
-        )
-        .group_by("user_id", "run_key")
-        .agg(run_len=pl.len(), run_end=pl.col("local_date").max())
-    )
-    streaks = runs.group_by("user_id").agg(
-        current_streak=pl.col("run_len")
-        .filter(pl.col("run_end") == yesterday)
-        .first()
-        .fill_null(0),
-        longest_streak=pl.col("run_len").max(),
-    )
-    per_day = days.group_by("user_id").agg(
-        active_days=pl.len().cast(pl.Int64),
-        active_days_30d=(pl.col("local_date") >= since_30).sum().cast(pl.Int64),
-        last_active_date=pl.col("local_date").max(),
-        median_daily_answers=pl.col("n").median(),
-    )
-    return (
-        users.join(per_user, on="user_id", how="left", maintain_order="left")
-        .join(per_day, on="user_id", how="left", maintain_order="left")
-        .join(streaks, on="user_id", how="left", maintain_order="left")
-        .with_columns(
-            pl.col("total_answers", "correct_answers", "answers_7d", "answers_30d").fill_null(0),
-            pl.col("active_days", "active_days_30d").fill_null(0),
-            pl.col("current_streak", "longest_streak").fill_null(0).cast(pl.Int32),
-        )
-        .with_columns(
-            accuracy=pl.when(pl.col("total_answers") > 0).then(
-                pl.col("correct_answers") / pl.col("total_answers")
-            ),
-            days_since_last_answer=(pl.lit(run_date) - pl.col("last_active_date")).dt.total_days(),
-            # Answers per active day, recent if the user was active lately, lifetime otherwise.
-            typical_daily_volume=pl.when(pl.col("active_days_30d") > 0)
-            .then(pl.col("answers_30d") / pl.col("active_days_30d"))
-            .when(pl.col("active_days") > 0)
-            .then(pl.col("median_daily_answers"))
-            .otherwise(0.0),
-        )
-        .sort("user_id")
-    )
+    return assemble_user_features(users, per_user, days, run_date)
 
 
 def user_category_features(clean: pl.DataFrame, run_date: date) -> pl.DataFrame:

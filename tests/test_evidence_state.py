@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daglig.answer_tallies import tally
 from daglig.catalogue import CATEGORY_KEYS
 from daglig.learner import examples as ex
 from daglig.learner.evidence_state import (
@@ -36,24 +37,6 @@ TOLERANCE = 1e-9
 STEEP = PracticeCurve(practice_gain=0.45, gain_kept=0.2, fade_days=9.0)
 END = date(2026, 11, 20)
 SHARDS = 3
-
-
-def _tallies_for_test(clean: pl.LazyFrame) -> pl.LazyFrame:
-    """Table 1 (state-spec: one row per (user_id, category, local_date) with ``n``, ``c``,
-    ``sec_sum``, ``sec_n``, ``first_at``, ``last_at``) of a batch of clean answers.
-    ``daglig.answer_tallies.tally`` replaces this once it is merged."""
-    return (
-        clean.group_by("user_id", "category", "local_date")
-        .agg(
-            n=pl.len().cast(pl.Int64),
-            c=pl.col("is_correct").sum().cast(pl.Int64),
-            sec_sum=pl.col("time_spent_seconds").sum().cast(pl.Float64),
-            sec_n=pl.col("time_spent_seconds").count().cast(pl.Int64),
-            first_at=pl.col("answered_at").min(),
-            last_at=pl.col("answered_at").max(),
-        )
-        .sort("user_id", "category", "local_date")
-    )
 
 
 def population(clean: pl.DataFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
@@ -163,7 +146,7 @@ def test_one_batch_equals_the_full_recompute(
     assert evidence.schema == pl.Schema(EVIDENCE_SCHEMA)
     compare(
         clean,
-        _tallies_for_test(clean.lazy()),
+        tally(clean.lazy()),
         evidence,
         simulated["exams"],
         simulated["users"],
@@ -222,7 +205,7 @@ def test_night_by_night_folding_equals_the_full_recompute_every_night(
         assert_same_evidence(summarise_evidence(whole.lazy(), cutoff).collect(), evidence)
         compare(
             whole,
-            _tallies_for_test(whole.lazy()),
+            tally(whole.lazy()),
             evidence,
             simulated["exams"],
             simulated["users"],
@@ -302,7 +285,7 @@ def test_last_k_ties_in_time_are_broken_by_attempt_id_whatever_the_row_order() -
         assert evidence["k_id"].to_list() == [list(range(12, 2, -1))]
     compare(
         log,
-        _tallies_for_test(log.lazy()),
+        tally(log.lazy()),
         summarise_evidence(log.lazy(), cutoff).collect(),
         NO_EXAMS,
         users,
@@ -385,7 +368,7 @@ def test_random_logs_give_the_full_recompute_s_state_every_night(
     for cutoff, whole, evidence in _nights(log, cutoffs):
         compare(
             whole,
-            _tallies_for_test(whole.lazy()),
+            tally(whole.lazy()),
             evidence,
             NO_EXAMS,
             USERS,
