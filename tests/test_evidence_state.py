@@ -27,7 +27,7 @@ from daglig.learner.evidence_state import (
 )
 from daglig.learner.examples import EXAMS_SCHEMA, LAST_K, PracticeCurve
 from daglig.shards import population_partials, population_stats, shard_of
-from daglig.user_features import QUESTIONS_SCHEMA, clean_attempts, day_cutoff
+from daglig.user_features import ATTEMPTS_SCHEMA, QUESTIONS_SCHEMA, clean_attempts, day_cutoff
 from simulator import generate
 
 pytestmark = pytest.mark.pure  # the fast tier: no database, no Prefect, no process
@@ -221,17 +221,7 @@ def test_night_by_night_folding_equals_the_full_recompute_every_night(
 def _log(rows: list[dict[str, object]]) -> pl.DataFrame:
     """A clean log (clean_attempts' columns) from rows of user_id, category, difficulty,
     is_correct, time_spent_seconds, answered_at and attempt_id."""
-    schema = {
-        "attempt_id": pl.Int64,
-        "user_id": pl.Int64,
-        "question_id": pl.Int64,
-        "quiz_session_id": pl.Int64,
-        "is_correct": pl.Boolean,
-        "time_spent_seconds": pl.Float64,
-        "answered_at": pl.Datetime("us"),
-        "category": pl.String,
-        "difficulty": pl.Float64,
-    }
+    schema = {**ATTEMPTS_SCHEMA, "category": pl.String, "difficulty": pl.Float64}
     frame = pl.DataFrame(
         [{"question_id": 1, "quiz_session_id": None, **r} for r in rows], schema=schema
     )
