@@ -179,16 +179,20 @@ def check_nights(
             assert_same(r, g)
 
 
-@pytest.mark.parametrize("late_share", [0.0, 0.02])
+@pytest.mark.parametrize(
+    ("late_share", "nights"),
+    [(0.0, 14), (0.02, 14), pytest.param(0.02, 30, marks=pytest.mark.slow)],
+)
 def test_night_by_night_folds_equal_the_full_recompute(
-    sim: tuple[pl.DataFrame, pl.DataFrame], late_share: float
+    sim: tuple[pl.DataFrame, pl.DataFrame], late_share: float, nights: int
 ) -> None:
-    """Fourteen nights: the first folds the whole history before it, each later one a day's
-    answers (and, with late arrivals, answers that reached the server 1-3 nights late)."""
+    """Fourteen nights (thirty in the slow tier): the first folds the whole history before
+    it, each later one a day's answers (and, with late arrivals, answers that reached the
+    server 1-3 nights late)."""
     users, clean = sim
     rng = np.random.default_rng(7)
     late = np.where(rng.random(clean.height) < late_share, rng.integers(1, 4, clean.height), 0)
-    run_dates = [END - timedelta(days=12 - k) for k in range(14)]
+    run_dates = [END - timedelta(days=nights - 2 - k) for k in range(nights)]
     check_nights(users, clean, run_dates, late)
 
 

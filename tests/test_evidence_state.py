@@ -190,12 +190,13 @@ def _arrival(log: pl.DataFrame, cutoffs: list[datetime]) -> pl.DataFrame:
     )
 
 
+@pytest.mark.parametrize("nights", [12, pytest.param(30, marks=pytest.mark.slow)])
 def test_night_by_night_folding_equals_the_full_recompute_every_night(
-    simulated: dict[str, pl.DataFrame],
+    simulated: dict[str, pl.DataFrame], nights: int
 ) -> None:
-    """Twelve daily cutoffs (across the end of summer time), the log as it had arrived by
-    each night, the evidence folded one night at a time."""
-    cutoffs = [day_cutoff(date(2026, 10, 18) + timedelta(days=j)) for j in range(12)]
+    """Twelve daily cutoffs (thirty in the slow tier; across the end of summer time), the
+    log as it had arrived by each night, the evidence folded one night at a time."""
+    cutoffs = [day_cutoff(date(2026, 10, 18) + timedelta(days=j)) for j in range(nights)]
     log = _arrival(simulated["clean"], cutoffs)
     late = log.filter(
         pl.col("night") > pl.Series(cutoffs).search_sorted(log["answered_at"], side="right")
