@@ -218,6 +218,7 @@ def test_the_admins_read_how_the_features_were_computed_in_bokmal() -> None:
         answers_read=101_072_061,
     )
     assert email_context(weekly)["features_no"] == (
-        "Beregnet fra hele svarloggen (101\u00a0072\u00a0061 svar): den ukentlige fulle omregningen."
+        "Beregnet fra hele svarloggen (101\u00a0072\u00a0061 svar): "
+        "den ukentlige fulle omregningen."
     )
     assert email_context(_summary())["features_no"] is None  # a run that did not get there
