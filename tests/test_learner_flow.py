@@ -105,16 +105,17 @@ def test_training_flow_saves_a_validated_model_that_beats_the_baselines(
 def test_the_night_reads_the_evidence_through_the_model_s_practice_curve(
     world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import daglig.learner.evidence_state as evidence_state
     import daglig.learner.examples as examples
 
     seen = []
-    scoring_rows = examples.scoring_rows
+    scoring_rows_from = evidence_state.scoring_rows_from  # the night's rows, from its state
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         seen.append(kwargs["practice"])
-        return scoring_rows(*args, **kwargs)
+        return scoring_rows_from(*args, **kwargs)
 
-    monkeypatch.setattr(examples, "scoring_rows", recording)
+    monkeypatch.setattr(evidence_state, "scoring_rows_from", recording)
     meta = current(world["models"], world["url"])[1]
     assert meta.practice_curve is not None and meta.practice != examples.DEFAULT_CURVE
     result = run()
