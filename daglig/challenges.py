@@ -13,8 +13,9 @@ same key.
 
 **Readiness.** The one assignment of a learner's day that carries their exam readiness
 (the ML selector's reason has ``readiness_band`` and ``readiness_focus``, see
-:mod:`daglig.learner.selection`) gets one more key part before the language,
-``r<band>:<category>`` (``…|ml|r40-60:traffic_rules|nb``); every other key is exactly
+:mod:`daglig.learner.selection`) gets one more key part after the language,
+``r<band>:<category>`` (``…|ml|nb|r40-60:traffic_rules``), so every part keeps its position;
+every other key is exactly
 what it was without readiness.
 """
 
@@ -44,7 +45,7 @@ READINESS_COLUMNS: tuple[str, ...] = ("readiness_band", "readiness_focus")
 def content_key_expr() -> pl.Expr:
     """``type|category|t<target>|n<count>|s<seconds>|d<difficulty>|source|language``; '-'
     for none (the language is ``nb`` or ``nn``, never none). A row with a
-    ``readiness_band`` has ``|r<band>:<readiness_focus>`` before the language part."""
+    ``readiness_band`` has ``|r<band>:<readiness_focus>`` after the language part."""
 
     def part(prefix: str, col: str) -> pl.Expr:
         return pl.concat_str(pl.lit(prefix), pl.col(col).cast(pl.String)).fill_null(f"{prefix}-")
@@ -63,6 +64,7 @@ def content_key_expr() -> pl.Expr:
             (hundredths % 100).cast(pl.String).str.zfill(2),
         ),
         pl.col("source"),
+        pl.col("language").fill_null(DEFAULT_LANGUAGE),
         separator="|",
     )
     readiness = (
@@ -74,9 +76,7 @@ def content_key_expr() -> pl.Expr:
         )
         .otherwise(pl.lit(""))
     )
-    return pl.concat_str(
-        base, readiness, pl.lit("|"), pl.col("language").fill_null(DEFAULT_LANGUAGE)
-    )
+    return pl.concat_str(base, readiness)
 
 
 def language_of(preferred: pl.Expr) -> pl.Expr:

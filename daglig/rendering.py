@@ -15,8 +15,8 @@ order: variant *i* in nynorsk says what variant *i* says in Bokmål.
 The phrasing of a row is picked from its ``content_key`` with ``zlib.crc32`` (stable across
 processes, unlike ``hash()``): ``variant = crc % variants`` chooses the title/description
 pair and ``alt = crc // variants`` any independent choice (templates use ``c.alt % k``).
-The key's language part (a last ``|nb`` / ``|nn``) is left out of the crc, so one
-challenge gets the same phrasing in both written forms.
+The key's language part (``|nb`` / ``|nn``: last, or before a readiness part) is left out
+of the crc, so one challenge gets the same phrasing in both written forms.
 
 Rules applied here rather than in every template:
 
@@ -318,7 +318,10 @@ def _render_row(
         tpl = templates[f"{language}/{ctype}"] = _load(env, ctype, str(key), language)
     c = _context(row, tpl.name, language)
     # the same phrasing in both written forms: the language part is not hashed
-    crc = zlib.crc32(c["content_key"].removesuffix(f"|{language}").encode("utf-8"))
+    key_text = str(c["content_key"])
+    head, carries, readiness = key_text.partition(f"|{language}|r")  # …|nb|r40-60:x
+    hashed = f"{head}|r{readiness}" if carries else key_text.removesuffix(f"|{language}")
+    crc = zlib.crc32(hashed.encode("utf-8"))
     c["variant"] = crc % tpl.variants
     c["alt"] = crc // tpl.variants
     try:
