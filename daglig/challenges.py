@@ -10,6 +10,13 @@ target and its parameters, difficulty, source and the written form it is phrased
 (``nb`` Bokmål, ``nn`` nynorsk: the learner's ``users.preferred_language``). Two users
 given the same challenge in the same written form share one row, and a rerun computes the
 same key.
+
+**Readiness.** The one assignment of a learner's day that carries their exam readiness
+(the ML selector's reason has ``readiness_band`` and ``readiness_focus``, see
+:mod:`daglig.learner.selection`) gets one more key part after the language,
+``r<band>:<category>`` (``…|ml|nb|r40-60:traffic_rules``), so every part keeps its position;
+every other key is exactly
+what it was without readiness.
 """
 
 from __future__ import annotations
@@ -32,15 +39,19 @@ CHALLENGE_COLUMNS: tuple[str, ...] = (
 )
 
 
+READINESS_COLUMNS: tuple[str, ...] = ("readiness_band", "readiness_focus")
+
+
 def content_key_expr() -> pl.Expr:
     """``type|category|t<target>|n<count>|s<seconds>|d<difficulty>|source|language``; '-'
-    for none (the language is ``nb`` or ``nn``, never none)."""
+    for none (the language is ``nb`` or ``nn``, never none). A row with a
+    ``readiness_band`` has ``|r<band>:<readiness_focus>`` after the language part."""
 
     def part(prefix: str, col: str) -> pl.Expr:
         return pl.concat_str(pl.lit(prefix), pl.col(col).cast(pl.String)).fill_null(f"{prefix}-")
 
     hundredths = (pl.col("difficulty") * 100).round(0).cast(pl.Int64)
-    return pl.concat_str(
+    base = pl.concat_str(
         pl.col("challenge_type"),
         pl.col("category").fill_null("-"),
         part("t", "target_value"),
@@ -56,6 +67,16 @@ def content_key_expr() -> pl.Expr:
         pl.col("language").fill_null(DEFAULT_LANGUAGE),
         separator="|",
     )
+    readiness = (
+        pl.when(pl.col("readiness_band").is_not_null())
+        .then(
+            pl.concat_str(
+                pl.lit("|r"), pl.col("readiness_band"), pl.lit(":"), pl.col("readiness_focus")
+            )
+        )
+        .otherwise(pl.lit(""))
+    )
+    return pl.concat_str(base, readiness)
 
 
 def language_of(preferred: pl.Expr) -> pl.Expr:
@@ -75,17 +96,38 @@ def with_language(assignments: pl.DataFrame, users: pl.DataFrame) -> pl.DataFram
     )
 
 
+def readiness_of(reason: pl.Expr) -> dict[str, pl.Expr]:
+    """``readiness_band`` and ``readiness_focus`` read from the reason JSON (null where the
+    reason names none: every assignment but a learner's carrying one)."""
+    return {
+        col: reason.str.extract(f'"{col}":"([^"]+)"', 1).alias(col) for col in READINESS_COLUMNS
+    }
+
+
+def with_readiness(assignments: pl.DataFrame) -> pl.DataFrame:
+    """Assignments with the two readiness columns (from ``reason`` when they are not there
+    yet; null without a reason)."""
+    missing = [c for c in READINESS_COLUMNS if c not in assignments.columns]
+    if not missing:
+        return assignments
+    if "reason" in assignments.columns:
+        exprs = readiness_of(pl.col("reason"))
+        return assignments.with_columns(exprs[c] for c in missing)
+    return assignments.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
+
+
 def with_content_key(assignments: pl.DataFrame) -> pl.DataFrame:
-    """Assignments with their ``content_key`` column (input unchanged); without a
-    ``language`` column (older run folders, tests) every row is Bokmål."""
+    """Assignments with their ``content_key`` and readiness columns (input unchanged);
+    without a ``language`` column (older run folders, tests) every row is Bokmål."""
     if "language" not in assignments.columns:
         assignments = assignments.with_columns(language=pl.lit(DEFAULT_LANGUAGE))
-    return assignments.with_columns(content_key=content_key_expr())
+    return with_readiness(assignments).with_columns(content_key=content_key_expr())
 
 
 def distinct_challenges(keyed: pl.DataFrame) -> pl.DataFrame:
     """The distinct challenges among keyed assignments, with the category's Norwegian name
-    in the challenge's written form: the rows to render (each once)."""
+    in the challenge's written form (and the readiness focus's, ``readiness_focus_name``):
+    the rows to render (each once)."""
     return (
         keyed.select(
             "content_key",
@@ -97,11 +139,20 @@ def distinct_challenges(keyed: pl.DataFrame) -> pl.DataFrame:
             "difficulty",
             "source",
             "language",
+            *READINESS_COLUMNS,
         )
         .unique("content_key", keep="first", maintain_order=True)
         .join(
             category_name_frame(),
             on=["category", "language"],
+            how="left",
+            maintain_order="left",
+        )
+        .join(
+            category_name_frame().rename(
+                {"category": "readiness_focus", "category_name": "readiness_focus_name"}
+            ),
+            on=["readiness_focus", "language"],
             how="left",
             maintain_order="left",
         )

@@ -15,13 +15,17 @@ order: variant *i* in nynorsk says what variant *i* says in Bokmål.
 The phrasing of a row is picked from its ``content_key`` with ``zlib.crc32`` (stable across
 processes, unlike ``hash()``): ``variant = crc % variants`` chooses the title/description
 pair and ``alt = crc // variants`` any independent choice (templates use ``c.alt % k``).
-The key's language part (a last ``|nb`` / ``|nn``) is left out of the crc, so one
-challenge gets the same phrasing in both written forms.
+The key's language part (``|nb`` / ``|nn``: last, or before a readiness part) is left out
+of the crc, so one challenge gets the same phrasing in both written forms.
 
 Rules applied here rather than in every template:
 
 * ML titles get the seed's prefix ``"[ML] "`` unless the admins turned it off
   (challenge setting ``ml_title_prefix``);
+* a row with a ``readiness_band`` (one ML challenge a day of a learner with 50+ answers)
+  gets one more sentence, the ``readiness(c)`` macro of the shared file: the band as a
+  range (``c.readiness``, "40–60 %", "under 20 %", "over 80 %") and the focus category's
+  name in the row's written form (``c.readiness_focus_name``);
 * runs of ASCII whitespace collapse to one space and the ends are stripped, so templates may
   spread a phrasing over several lines (the no-break space of ``80 %`` is kept);
 * a row missing what its type needs (``category`` for ``category_focus``,
@@ -60,6 +64,7 @@ from daglig.catalogue import CATEGORIES, DEFAULT_LANGUAGE, LANGUAGES, SOURCES, T
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates_no"
 ML_PREFIX = "[ML] "
+NBSP = "\u00a0"
 
 INPUT_COLUMNS: tuple[str, ...] = (
     "content_key",
@@ -74,6 +79,17 @@ INPUT_COLUMNS: tuple[str, ...] = (
 )
 # Read when present: the written form, 'nb' (the default, also for null) or 'nn'.
 LANGUAGE_COLUMN = "language"
+# Read when present: the exam readiness one ML challenge of a learner's day carries (band
+# code, focus category key, and optionally the focus's name in the row's written form).
+READINESS_COLUMNS: tuple[str, ...] = ("readiness_band", "readiness_focus", "readiness_focus_name")
+# The band as a learner reads it (the same in both written forms): a range, never a figure.
+READINESS_TEXT: dict[str, str] = {
+    "0-20": f"under 20{NBSP}%",
+    "20-40": f"20–40{NBSP}%",
+    "40-60": f"40–60{NBSP}%",
+    "60-80": f"60–80{NBSP}%",
+    "80-100": f"over 80{NBSP}%",
+}
 
 # Fields a type cannot be phrased without (besides target_value, which every type needs).
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -85,7 +101,6 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "speed_challenge": ("seconds_limit",),
 }
 
-NBSP = "\u00a0"
 _WS = re.compile(r"[ \t\r\n\f\v]+")
 
 
@@ -248,6 +263,22 @@ def _context(row: Mapping[str, Any], name: str, language: str) -> dict[str, Any]
                 "and no category_name"
             )
         c["category_name"] = cat.name(language)
+    band, focus = row.get("readiness_band"), row.get("readiness_focus")
+    c["readiness"] = None if band is None else READINESS_TEXT.get(band)
+    c["readiness_focus_name"] = row.get("readiness_focus_name")
+    if band is not None:
+        if c["readiness"] is None:
+            raise RenderError(
+                f"template {name!r}, content_key {key!r}: unknown readiness_band {band!r}"
+            )
+        if c["readiness_focus_name"] is None:
+            cat = CATEGORIES.get(focus) if isinstance(focus, str) else None
+            if cat is None:
+                raise RenderError(
+                    f"template {name!r}, content_key {key!r}: readiness_band {band!r} needs "
+                    f"a known readiness_focus, got {focus!r}"
+                )
+            c["readiness_focus_name"] = cat.name(language)
     for field in ("target_value", *REQUIRED_FIELDS.get(ctype, ())):
         if c[field] is None:
             raise RenderError(
@@ -287,7 +318,10 @@ def _render_row(
         tpl = templates[f"{language}/{ctype}"] = _load(env, ctype, str(key), language)
     c = _context(row, tpl.name, language)
     # the same phrasing in both written forms: the language part is not hashed
-    crc = zlib.crc32(c["content_key"].removesuffix(f"|{language}").encode("utf-8"))
+    key_text = str(c["content_key"])
+    head, carries, readiness = key_text.partition(f"|{language}|r")  # …|nb|r40-60:x
+    hashed = f"{head}|r{readiness}" if carries else key_text.removesuffix(f"|{language}")
+    crc = zlib.crc32(hashed.encode("utf-8"))
     c["variant"] = crc % tpl.variants
     c["alt"] = crc // tpl.variants
     try:
@@ -314,7 +348,9 @@ def render_challenges(
 
     Input columns: content_key, challenge_type, category, category_name, target_value,
     question_count, seconds_limit, difficulty, source, and optionally language (``nb``,
-    the default, or ``nn``); extra columns are kept. Each row is
+    the default, or ``nn``) and the readiness columns (``readiness_band``,
+    ``readiness_focus``, ``readiness_focus_name``: one more sentence for an ML challenge
+    that carries the learner's exam readiness); extra columns are kept. Each row is
     rendered once; the caller de-duplicates and joins back. Raises :class:`RenderError`
     naming the template and content_key when a row cannot be rendered.
     """
@@ -327,7 +363,7 @@ def render_challenges(
     descriptions: list[str] = []
     columns = [
         *INPUT_COLUMNS,
-        *([LANGUAGE_COLUMN] if LANGUAGE_COLUMN in challenges.columns else []),
+        *(c for c in (LANGUAGE_COLUMN, *READINESS_COLUMNS) if c in challenges.columns),
     ]
     for row in challenges.select(columns).iter_rows(named=True):
         title, description = _render_row(row, env, templates, ml_title_prefix)

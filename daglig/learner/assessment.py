@@ -33,8 +33,9 @@ CONFIDENCE_HALF = 90.0
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """``categories``: one row per (user, category) with attempts, mastery, is_gap and
-    weak_rank (1 = weakest); ``users``: one row per user with the skill assessment."""
+    """``categories``: one row per (user, category) with attempts, mastery, is_gap,
+    weak_rank (1 = weakest) and exam_questions (the category's share of the 45-question
+    exam, :func:`exam_allocation`); ``users``: one row per user with the skill assessment."""
 
     categories: pl.DataFrame
     users: pl.DataFrame
@@ -91,6 +92,10 @@ def assess(rows: pl.DataFrame, mastery: np.ndarray, allocation: dict[str, int]) 
             .rank("ordinal")
             .over("user_id")
             .cast(pl.Int16),
+            # the category's questions on the 45-question exam (the readiness focus needs it)
+            exam_questions=pl.col("category").replace_strict(
+                allocation, default=0, return_dtype=pl.Int16
+            ),
         )
         .sort("user_id", "weak_rank")
     )

@@ -21,7 +21,17 @@ For an ML user, all in Polars expressions over every user at once:
   those so that the predicted completion is closest to ``target_completion``
   (:mod:`daglig.learner.targets`; the reason gains ``predicted_completion``);
 * ``reason`` names the weak areas with their mastery, the skill assessment, exam
-  readiness and the model version.
+  readiness and the model version;
+* **readiness to the learner**: for a learner with at least ``READINESS_MIN_ANSWERS`` (50)
+  answers, exactly one assignment of the day (the lowest slot; every slot here is ``ml``)
+  carries the estimated chance of passing the theory test today as a 20-point band
+  (``readiness_band``: ``0-20`` … ``80-100``, never a precise figure) and the category
+  that would raise it most (``readiness_focus``), both in its reason. The focus is the
+  category with the most expected wrong answers on the exam, exam_questions × (1 −
+  mastery): exact marginal gains (the pass probability with one category mastered better)
+  would cost 12 more Poisson-binomials per learner a night, and the expected-wrong count
+  points the same way whenever a category's share and weakness dominate. The fallback path
+  (no assessment, the holdout, too few answers for ML) carries no readiness.
 
 **Holdout.** A stable random share of the ML-eligible users (``holdout_share``, default
 5 %; membership hashed from the user id alone, so it holds day after day) gets fallback
@@ -67,6 +77,41 @@ NO_HISTORY_RATE = 0.5  # a type nobody has been offered yet
 FOCUS_FIRST = 10.0  # category_focus always takes slot 1 when it is enabled and possible
 ADVANCED_SKILL, ADVANCED_ANSWERS = 0.75, 300
 WEAK_AREAS_IN_REASON = 3
+READINESS_MIN_ANSWERS = 50
+#: The pass-probability bands told to a learner: (code, lower bound), 20 points each.
+READINESS_BANDS: tuple[tuple[str, float], ...] = (
+    ("0-20", 0.0),
+    ("20-40", 0.2),
+    ("40-60", 0.4),
+    ("60-80", 0.6),
+    ("80-100", 0.8),
+)
+
+
+def readiness_band(p: pl.Expr) -> pl.Expr:
+    """The band code of a pass probability: [0, 0.2) ``0-20``, [0.2, 0.4) ``20-40``, …,
+    [0.8, 1] ``80-100``; null stays null."""
+    out: pl.Expr = pl.lit(None, pl.String)
+    for code, lower in READINESS_BANDS:
+        out = pl.when(p >= lower).then(pl.lit(code)).otherwise(out)
+    return pl.when(p.is_null()).then(pl.lit(None, pl.String)).otherwise(out)
+
+
+def readiness_focus(categories: pl.LazyFrame) -> pl.LazyFrame:
+    """Per user, the category with the most expected wrong answers on the exam,
+    ``exam_questions × (1 − mastery)`` (ties: the category key); categories without exam
+    questions are never the focus. Columns ``user_id``, ``readiness_focus``."""
+    expected_wrong = pl.col("exam_questions") * (1.0 - pl.col("mastery"))
+    return (
+        categories.filter(pl.col("exam_questions") > 0)
+        .with_columns(expected_wrong=expected_wrong)
+        .group_by("user_id")
+        .agg(
+            readiness_focus=pl.col("category")
+            .sort_by(["expected_wrong", "category"], descending=[True, False])
+            .first()
+        )
+    )
 
 
 def type_fit() -> dict[str, pl.Expr]:
@@ -287,6 +332,19 @@ class MLSelector:
                 "predicted_completion": pl.col("predicted_completion").round(3),
             }
         out = out.join(self._weak_areas(inputs), on="user_id", how="left")
+        has_allocation = "exam_questions" in self.assessment.categories.columns
+        if has_allocation:
+            out = out.join(
+                readiness_focus(self.assessment.categories.lazy()), on="user_id", how="left"
+            )
+        else:
+            out = out.with_columns(readiness_focus=pl.lit(None, pl.String))
+        carries = (
+            (pl.col("slot") == pl.col("slot").min().over("user_id"))
+            & (pl.col("total_practice_questions") >= READINESS_MIN_ANSWERS)
+            & pl.col("readiness_focus").is_not_null()
+            & pl.col("exam_readiness").is_not_null()
+        )
         # the rule names what the category is in the reason's own weak_areas list: its
         # first, another of it, or a category further down the user's weak-area order (a
         # weak area was given with this type yesterday, or more slots than listed areas)
@@ -314,6 +372,21 @@ class MLSelector:
             ),
         )
         reason = (reason.struct.with_fields(**extra) if extra else reason).struct.json_encode()
+        # only the carrying assignment names the readiness (codes and keys: plain ASCII)
+        reason = (
+            pl.when(carries)
+            .then(
+                pl.concat_str(
+                    reason.str.strip_suffix("}"),
+                    pl.lit(',"readiness_band":"'),
+                    readiness_band(pl.col("exam_readiness")),
+                    pl.lit('","readiness_focus":"'),
+                    pl.col("readiness_focus"),
+                    pl.lit('"}'),
+                )
+            )
+            .otherwise(reason)
+        )
         return (
             out.with_columns(reason=reason)
             .select(list(ASSIGNMENT_SCHEMA))
