@@ -76,8 +76,10 @@ def batches(n_batches: int, rows: int) -> list[pl.DataFrame]:
 @pytest.mark.parametrize("flush_rows", [1, 250, 10_000])
 def test_the_split_keeps_every_row_once_in_its_users_shard(tmp_path: Path, flush_rows: int) -> None:
     src = batches(6, 100)
-    rows = partition_to_parquet(iter(src), 4, tmp_path, flush_rows=flush_rows)
+    written = partition_to_parquet(iter(src), 4, tmp_path, flush_rows=flush_rows)
+    rows = written.rows
     assert sum(rows.values()) == 600
+    assert written.max_attempt_id == 599
     back = []
     for k in range(4):
         part = read_shard(tmp_path, k, SCHEMA).collect()
@@ -89,7 +91,7 @@ def test_the_split_keeps_every_row_once_in_its_users_shard(tmp_path: Path, flush
 
 
 def test_an_empty_shard_reads_as_an_empty_frame(tmp_path: Path) -> None:
-    partition_to_parquet(iter([]), 3, tmp_path)
+    assert partition_to_parquet(iter([]), 3, tmp_path).max_attempt_id == 0
     assert read_shard(tmp_path, 2, SCHEMA).collect().schema == pl.Schema(SCHEMA)
 
 

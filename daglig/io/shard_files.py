@@ -4,6 +4,7 @@ user goes to which shard is the pure ``daglig.shards``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -16,18 +17,28 @@ def shard_dir(root: Path, shard: int) -> Path:
     return root / f"shard-{shard:04d}"
 
 
+@dataclass(frozen=True, slots=True)
+class Partitioned:
+    """What :func:`partition_to_parquet` wrote: rows per shard and the largest
+    ``attempt_id`` among them (0 when none), noted while writing."""
+
+    rows: dict[int, int]
+    max_attempt_id: int = 0
+
+
 def partition_to_parquet(
     batches: Iterable[pl.DataFrame], n: int, root: Path, flush_rows: int = 4_000_000
-) -> dict[int, int]:
+) -> Partitioned:
     """Write a stream of answer-log batches into ``root/shard-NNNN/part-NNNNN.parquet`` by
     the shard of ``user_id``, holding at most about ``flush_rows`` rows in memory. Parts
-    keep the stream's order (zero-padded names sort as written). Returns rows per shard;
-    every shard gets a folder, even an empty one."""
+    keep the stream's order (zero-padded names sort as written). Returns rows per shard
+    and the largest attempt id written; every shard gets a folder, even an empty one."""
     for k in range(n):
         shard_dir(root, k).mkdir(parents=True, exist_ok=True)
     pending: list[pl.DataFrame] = []
     held = part = 0
     rows = dict.fromkeys(range(n), 0)
+    max_id = 0
 
     def flush() -> None:
         nonlocal pending, held, part
@@ -45,12 +56,15 @@ def partition_to_parquet(
     for batch in batches:
         if batch.height == 0:
             continue
+        if "attempt_id" in batch.columns:
+            top = batch.select(pl.col("attempt_id").max()).item()
+            max_id = max(max_id, int(top or 0))
         pending.append(with_shard(batch, n))
         held += batch.height
         if held >= flush_rows:
             flush()
     flush()
-    return rows
+    return Partitioned(rows, max_id)
 
 
 def read_shard(
