@@ -75,16 +75,21 @@ def read_answer_log(
     url = settings.database_url
     limits = settings.session_limits()
     cutoff = day_cutoff(run_date, settings.timezone)
+    shape = inspect_database(url, limits)
     users = with_preferred_language(
-        read_frame(url, "read/users", {"cutoff": cutoff}, USERS_SCHEMA, limits), url, cutoff, limits
+        read_frame(url, "read/users", {"cutoff": cutoff}, USERS_SCHEMA, limits),
+        url,
+        cutoff,
+        limits,
+        shape,
     )
     if user_ids is not None:
         users = users.filter(pl.col("user_id").is_in(user_ids))
     n = shard_count(users.height, settings.shard_users, shards)
     questions = read_frame(url, "read/questions", None, QUESTIONS_SCHEMA, limits)
-    previous = _previous(url, run_date, limits)
+    previous = _previous(url, run_date, limits, shape)
     wanted = None if user_ids is None else pl.Series(user_ids, dtype=pl.Int64).implode()
-    identity = _identity(url, limits)
+    identity = shape.identity
     qprint = night_path.questions_fingerprint(questions)
     found = state_store.newest(settings.state_dir, identity, cutoff.isoformat())
     path = night_path.choose_path(
@@ -111,14 +116,8 @@ def read_answer_log(
         for b in stream_answer_log(url, cutoff, limits):
             yield b if wanted is None else b.filter(pl.col("user_id").is_in(wanted))
 
-    rows, max_id = partition_to_parquet(batches(), n, RunFolder(folder).answers), 0
-    if rows and any(rows.values()):
-        max_id = int(
-            pl.scan_parquet(RunFolder(folder).answers / "*" / "*.parquet")
-            .select(pl.col("attempt_id").max())
-            .collect()
-            .item()
-        )
+    written = partition_to_parquet(batches(), n, RunFolder(folder).answers)
+    rows, max_id = written.rows, written.max_attempt_id
     if path.incremental and path.prior is not None:
         max_id = max(max_id, path.prior.max_attempt_id)
     after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff}, limits=limits)
@@ -126,7 +125,8 @@ def read_answer_log(
     if learner:
         # the HISTORY_DAYS before the night: at the type mix's 14-day half-life an
         # assignment 90 days old weighs 1 %
-        past = past_assignments(url, run_date - timedelta(days=HISTORY_DAYS), run_date, limits)
+        since = run_date - timedelta(days=HISTORY_DAYS)
+        past = past_assignments(url, since, run_date, limits, shape)
         mix = type_outcomes(past, cutoff)
         outcomes = save(with_shard(mix, n), folder, RunFile.TYPE_OUTCOMES)
         rates = save(type_rates(mix), folder, RunFile.TYPE_RATES)
@@ -186,11 +186,6 @@ def carried_schema() -> str:
     )
 
 
-def _identity(url: str, limits: SessionLimits | None) -> str | None:
-    with engine_of(url, limits) as engine:
-        return read_identity(engine)
-
-
 def _check_prior(
     url: str,
     limits: SessionLimits | None,
@@ -234,20 +229,45 @@ def _unfolded(
     )
 
 
-def _has_language_column(url: str, limits: SessionLimits | None) -> bool:
+@dataclass(frozen=True, slots=True)
+class DatabaseShape:
+    """What the night needs to know of the database before it reads: its identity (None
+    before anything was trained on it), whether ``users`` has the optional
+    ``preferred_language`` column, and whether the pipeline's tables exist yet."""
+
+    identity: str | None
+    language_column: bool
+    pipeline_tables: bool
+
+
+def inspect_database(url: str, limits: SessionLimits | None) -> DatabaseShape:
+    """The database's shape, from one connection and one inspection."""
     from sqlalchemy import inspect
 
     with engine_of(url, limits) as engine:
-        return any(c["name"] == "preferred_language" for c in inspect(engine).get_columns("users"))
+        found = inspect(engine)
+        language = found.has_table("users") and any(
+            c["name"] == "preferred_language" for c in found.get_columns("users")
+        )
+        return DatabaseShape(
+            identity=read_identity(engine),
+            language_column=language,
+            pipeline_tables=found.has_table("user_daily_challenges"),
+        )
 
 
 def with_preferred_language(
-    users: pl.DataFrame, url: str, cutoff: datetime, limits: SessionLimits | None = None
+    users: pl.DataFrame,
+    url: str,
+    cutoff: datetime,
+    limits: SessionLimits | None = None,
+    shape: DatabaseShape | None = None,
 ) -> pl.DataFrame:
     """The users with the app's optional ``users.preferred_language`` filled in where the
     table has the column (sql/read/user_languages.sql: only the learners who set one);
-    without it the column stays NULL, which means Bokmål (the contract, docs/contract.md)."""
-    if not _has_language_column(url, limits):
+    without it the column stays NULL, which means Bokmål (the contract, docs/contract.md).
+    ``shape``: the database as already inspected (else inspected here)."""
+    if not (shape or inspect_database(url, limits)).language_column:
         return users
     chosen = read_frame(
         url,
@@ -263,28 +283,28 @@ def with_preferred_language(
     )
 
 
-def _has_pipeline_tables(url: str, limits: SessionLimits | None) -> bool:
-    from sqlalchemy import inspect
-
-    with engine_of(url, limits) as engine:
-        return inspect(engine).has_table("user_daily_challenges")
-
-
 def past_assignments(
-    url: str, since: date, as_of: date, limits: SessionLimits | None = None
+    url: str,
+    since: date,
+    as_of: date,
+    limits: SessionLimits | None = None,
+    shape: DatabaseShape | None = None,
 ) -> pl.DataFrame:
     """The assignments of ``since`` ≤ challenge date < ``as_of`` with what was asked and
     their outcomes (sql/read/past_assignments.sql: the one read of them, for the night and
-    for training); none before the pipeline tables exist (a new install)."""
-    if not _has_pipeline_tables(url, limits):
+    for training); none before the pipeline tables exist (a new install). ``shape``: the
+    database as already inspected (else inspected here)."""
+    if not (shape or inspect_database(url, limits)).pipeline_tables:
         return pl.DataFrame(schema=ASSIGNMENTS_SCHEMA)
     return read_frame(
         url, "read/past_assignments", {"since": since, "as_of": as_of}, ASSIGNMENTS_SCHEMA, limits
     )
 
 
-def _previous(url: str, run_date: date, limits: SessionLimits) -> pl.DataFrame:
-    if not _has_pipeline_tables(url, limits):
+def _previous(
+    url: str, run_date: date, limits: SessionLimits, shape: DatabaseShape
+) -> pl.DataFrame:
+    if not shape.pipeline_tables:
         return pl.DataFrame(schema=PREVIOUS_SCHEMA)
     return read_frame(
         url,
