@@ -46,6 +46,7 @@ CORE = frozenset(
         "daglig.learner.examples",
         "daglig.learner.outcomes",
         "daglig.learner.selection",
+        "daglig.learner.struggle",
         "daglig.learner.targets",
         "daglig.learner.training",
         "daglig.markdown",
