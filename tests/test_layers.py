@@ -43,6 +43,7 @@ CORE = frozenset(
         "daglig.learner.curve",
         "daglig.learner.estimators",
         "daglig.learner.evidence_state",
+        "daglig.learner.exam_path",
         "daglig.learner.examples",
         "daglig.learner.outcomes",
         "daglig.learner.selection",
