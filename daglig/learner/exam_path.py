@@ -6,7 +6,9 @@ Priority is the expected wrong answers on the 45-question exam, ``exam_questions
 mastery)``; each day takes the category with the highest priority divided by one plus the
 days it already has (diminishing), never the same category as the day before and at most
 ``MAX_DAYS_PER_CATEGORY`` days of the seven. Ties: the category key. No per-user loop: one
-vectorised pass per day. Not yet wired into the night (see the branch's report).
+vectorised pass per day. Not yet wired into the night: the pipeline-owned table, the
+nightly follow-up and re-plan, the texts and the simulator's measurement are still to come
+(docs/struggle.md lists both parts of issue 17 still open).
 """
 
 from __future__ import annotations
