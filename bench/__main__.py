@@ -96,13 +96,14 @@ def main() -> None:
     sub = p.add_subparsers(
         dest="what",
         required=True,
-        metavar="{nightly,learner,scorer,reference,service,scale,copy-write,table}",
+        metavar="{nightly,learner,scorer,reference,struggle,service,scale,copy-write,table}",
     )
     for name, text in (
         ("nightly", "simulate into DATABASE_URL or a temporary SQLite file, run in-process"),
         ("learner", "the learner model's accuracy against its baselines"),
         ("scorer", "cheaper scorer variants and what moves in a night (bench/scorer.py)"),
         ("reference", "the seed's per-user design, timed"),
+        ("struggle", "how often the struggle signals fire (bench/struggle.py)"),
     ):
         _add_common(sub.add_parser(name, help=text))
     sub.choices["nightly"].add_argument(
@@ -214,6 +215,10 @@ def main() -> None:
 
         out = scorer_bench(a.users, a.seed, a.date, shuffles=a.shuffles)
         print(scorer_markdown(out))
+    elif a.what == "struggle":
+        from bench.struggle import struggle
+
+        out = struggle(a.users, a.seed, a.date)
     elif a.what == "learner":
         from bench.learner import learner, markdown
 

@@ -6,11 +6,17 @@ import polars as pl
 import pytest
 
 from daglig.learner.struggle import (
+    ABANDON_MIN_SESSIONS,
     ACCURACY_DROP,
     ACCURACY_MIN_ANSWERS,
     RECENT_DAYS,
+    SESSION_WINDOW_DAYS,
+    SESSIONS_SCHEMA,
+    SHORTER_MIN_SESSIONS,
     WRONG_RUN_MIN,
+    abandoned_sessions,
     accuracy_drop,
+    shorter_sessions,
     wrong_run,
 )
 
@@ -120,3 +126,67 @@ def test_the_night_s_own_day_does_not_count() -> None:
     n = ACCURACY_MIN_ANSWERS
     rows = [(1, RECENT_DAYS + 3, n, n), (1, 1, n, n), (1, 0, 10 * n, 0)]
     assert _drops(_tallies(rows)) == {1: False}
+
+
+def _sessions(rows: list[tuple[int, float, float | None, int]]) -> pl.LazyFrame:
+    """Sessions (user, days before the cutoff started, hours after the start completed or
+    None, questions)."""
+    return pl.LazyFrame(
+        [
+            (
+                u,
+                CUTOFF - timedelta(days=d),
+                None if h is None else CUTOFF - timedelta(days=d) + timedelta(hours=h),
+                q,
+            )
+            for u, d, h, q in rows
+        ],
+        schema=SESSIONS_SCHEMA,
+        orient="row",
+    )
+
+
+def _abandoned(
+    rows: list[tuple[int, float, float | None, int]],
+) -> dict[int, tuple[int, int, bool]]:
+    out = abandoned_sessions(_sessions(rows), CUTOFF).collect()
+    return {
+        r["user_id"]: (r["sessions_recent"], r["abandoned_recent"], r["abandoned_fired"])
+        for r in out.iter_rows(named=True)
+    }
+
+
+def test_abandoned_sessions_fire_at_half_of_the_recent_ones() -> None:
+    n = ABANDON_MIN_SESSIONS
+    half = [(1, 1 + i, None if i < (n + 1) // 2 else 0.1, 10) for i in range(n)]
+    fewer = [(2, 1 + i, None if i < (n + 1) // 2 - 1 else 0.1, 10) for i in range(n)]
+    too_few = [(3, 1 + i, None, 10) for i in range(n - 1)]
+    old = [(4, RECENT_DAYS + 1 + i, None, 10) for i in range(n)] + [(4, 1, 0.1, 10)]
+    got = _abandoned(half + fewer + too_few + old)
+    assert got[1][2] and not got[2][2]
+    assert got[3] == (n - 1, n - 1, False)  # every one abandoned, but too few to tell
+    assert got[4] == (1, 0, False)  # abandoned before the recent days do not count
+
+
+def test_a_session_completed_after_the_cutoff_is_not_completed_yet() -> None:
+    # started an hour before the cutoff, completed two hours later: at the cutoff it is open
+    rows = [(1, 1 / 24, 2.0, 10)] + [(1, 2 + i, None, 10) for i in range(ABANDON_MIN_SESSIONS - 2)]
+    rows += [(1, 5, 0.1, 10)]
+    assert _abandoned(rows)[1][1] == ABANDON_MIN_SESSIONS - 1
+    # and a session started at the cutoff is not read at all
+    assert 9 not in _abandoned([(9, 0, None, 10)])
+
+
+def test_sessions_getting_shorter_against_the_learners_own() -> None:
+    k = SHORTER_MIN_SESSIONS
+    before = [(d, 0.1, 20) for d in range(RECENT_DAYS + 1, RECENT_DAYS + 1 + k)]
+    shorter = [(1, d, h, q) for d, h, q in before] + [(1, 1 + i % 6, 0.1, 12) for i in range(k)]
+    nearly = [(2, d, h, q) for d, h, q in before] + [(2, 1 + i % 6, 0.1, 13) for i in range(k)]
+    few = [(3, d, h, q) for d, h, q in before] + [(3, 1, 0.1, 5)] * (k - 1)
+    # what was abandoned and what is older than the window are not sessions to compare
+    ignored = [(4, d, h, q) for d, h, q in before] + [(4, 1 + i % 6, 0.1, 20) for i in range(k)]
+    ignored += [(4, 2, None, 1)] * 9 + [(4, SESSION_WINDOW_DAYS + 1, 0.1, 200)] * 9
+    out = shorter_sessions(_sessions(shorter + nearly + few + ignored), CUTOFF).collect()
+    fired = dict(out.select("user_id", "shorter_fired").iter_rows())
+    assert fired == {1: True, 2: False, 3: False, 4: False}
+    assert out.filter(pl.col("user_id") == 4)["size_before"].item() == 20

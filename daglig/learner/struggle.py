@@ -1,5 +1,7 @@
-"""Struggle signals (issue 17 item 2), pure and vectorised: so far the run of
-wrong answers (exact from the carried evidence state) and accuracy falling (tallies).
+"""Struggle signals (issue 17 item 2), pure and vectorised: the run of wrong answers
+(exact from the carried evidence state), accuracy falling (tallies), abandoned quiz
+sessions and sessions getting shorter (the recent ``quiz_sessions``,
+sql/read/recent_sessions.sql). Not yet read by the night: see docs/struggle.md.
 
 The overall LAST_K newest answers of a learner are inside the per-category last-k lists
 (``k_at``, ``k_id``, ``k_c`` of :mod:`daglig.learner.evidence_state`), so merging those
@@ -11,6 +13,7 @@ the cutoff count (point in time), whatever the state holds.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Final
 
 import polars as pl
 
@@ -25,6 +28,29 @@ WRONG_RUN_MIN = 4
 RECENT_DAYS = 7
 ACCURACY_DROP = 0.2
 ACCURACY_MIN_ANSWERS = 20
+
+#: Abandoned sessions: of the sessions started in the last RECENT_DAYS days, at least
+#: ABANDON_SHARE not completed before the cutoff, among at least ABANDON_MIN_SESSIONS (the
+#: simulated history abandons 10 % of sessions at random: 2 of 3 by chance is ~3 %).
+ABANDON_SHARE = 0.5
+ABANDON_MIN_SESSIONS = 3
+
+#: Sessions getting shorter: the completed sessions of the last RECENT_DAYS days average at
+#: most SHORTER_RATIO of the questions of those in the SHORTER_BEFORE_DAYS before, each on
+#: at least SHORTER_MIN_SESSIONS sessions.
+SHORTER_RATIO = 0.6
+SHORTER_BEFORE_DAYS = 28
+SHORTER_MIN_SESSIONS = 5
+
+#: How far back sql/read/recent_sessions.sql reads (its ``since``: cutoff minus this).
+SESSION_WINDOW_DAYS: Final = RECENT_DAYS + SHORTER_BEFORE_DAYS
+
+SESSIONS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "user_id": pl.Int64,
+    "started_at": pl.Datetime("us"),
+    "completed_at": pl.Datetime("us"),
+    "total_questions": pl.Int32,
+}
 
 
 def wrong_run(evidence: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
@@ -69,4 +95,58 @@ def accuracy_drop(tallies: pl.LazyFrame, today: date) -> pl.LazyFrame:
             & (pl.col("acc_before") - pl.col("acc_recent") >= ACCURACY_DROP - 1e-9)
         )
         .select("user_id", "acc_recent", "acc_before", "accuracy_drop_fired")
+    )
+
+
+def _window(sessions: pl.LazyFrame, cutoff: datetime) -> tuple[pl.LazyFrame, pl.Expr]:
+    """The sessions started before ``cutoff`` within the read window, each completed only
+    when it was before the cutoff; and the expression for "started in the recent days"."""
+    at = pl.lit(cutoff, pl.Datetime("us"))
+    since = pl.lit(cutoff - timedelta(days=SESSION_WINDOW_DAYS), pl.Datetime("us"))
+    known = sessions.filter((pl.col("started_at") < at) & (pl.col("started_at") >= since))
+    known = known.with_columns(
+        done=pl.col("completed_at").is_not_null() & (pl.col("completed_at") < at)
+    )
+    recent = pl.col("started_at") >= pl.lit(cutoff - timedelta(days=RECENT_DAYS), pl.Datetime("us"))
+    return known, recent
+
+
+def abandoned_sessions(sessions: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
+    """Per user with a session in the recent days: ``sessions_recent``, ``abandoned_recent``
+    and ``abandoned_fired``."""
+    known, recent = _window(sessions, cutoff)
+    return (
+        known.filter(recent)
+        .group_by("user_id")
+        .agg(
+            sessions_recent=pl.len().cast(pl.Int64),
+            abandoned_recent=(~pl.col("done")).sum().cast(pl.Int64),
+        )
+        .with_columns(
+            abandoned_fired=(pl.col("sessions_recent") >= ABANDON_MIN_SESSIONS)
+            & (pl.col("abandoned_recent") >= ABANDON_SHARE * pl.col("sessions_recent"))
+        )
+    )
+
+
+def shorter_sessions(sessions: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
+    """Per user with a completed session in the window: ``size_recent``, ``size_before``
+    (mean questions of completed sessions) and ``shorter_fired``."""
+    known, recent = _window(sessions, cutoff)
+    size = pl.col("total_questions").cast(pl.Float64)
+    return (
+        known.filter(pl.col("done"))
+        .group_by("user_id")
+        .agg(
+            n_recent=recent.sum(),
+            n_before=(~recent).sum(),
+            size_recent=size.filter(recent).mean(),
+            size_before=size.filter(~recent).mean(),
+        )
+        .with_columns(
+            shorter_fired=(pl.col("n_recent") >= SHORTER_MIN_SESSIONS)
+            & (pl.col("n_before") >= SHORTER_MIN_SESSIONS)
+            & (pl.col("size_recent") <= SHORTER_RATIO * pl.col("size_before") + 1e-9)
+        )
+        .select("user_id", "size_recent", "size_before", "shorter_fired")
     )
