@@ -128,10 +128,18 @@ def test_both_forms_have_the_same_variants_from_one_environment() -> None:
         assert env.get_template(template_name(t, "nn")).environment is env
 
 
+WELCOMES = {
+    "nb": ("Velkommen!", "godt i gang", "første steg"),
+    "nn": ("Velkomen!", "godt i gang", "første steg"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("challenge_type", TYPE_KEYS)
-def test_every_nynorsk_phrasing_renders_clean(challenge_type: str, source: str) -> None:
-    """Every variant × tail/opener × category or not × target 1, typical and 99."""
+def test_every_phrasing_renders_clean(challenge_type: str, source: str, language: str) -> None:
+    """The whole phrase matrix in each written form: every variant × tail/opener ×
+    category or not × target 1, typical and 99; only onboarding welcomes."""
     env = make_environment()
     titles: set[str] = set()
     for cat in category_options(challenge_type):
@@ -141,14 +149,11 @@ def test_every_nynorsk_phrasing_renders_clean(challenge_type: str, source: str) 
                 for target in (1, TYPICAL_TARGET[challenge_type], 99):
                     if challenge_type == "accuracy_challenge" and target == 1:
                         continue
-                    title, description = render_challenge(
-                        nn(challenge_type, source, cat, target, key=key), env
-                    )
+                    r = in_form(row(challenge_type, source, cat, target, key=key), language)
+                    title, description = render_challenge(r, env)
                     assert_clean(title, description, source)
                     titles.add(title)
-                    welcomes = any(
-                        w in description for w in ("Velkomen!", "godt i gang", "første steg")
-                    )
+                    welcomes = any(w in description for w in WELCOMES[language])
                     assert welcomes == (source == "onboarding"), description
     assert len(titles) >= VARIANTS[challenge_type]
 
