@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,3 +167,28 @@ def db_url(request: pytest.FixtureRequest) -> str:
         return str(request.getfixturevalue("sqlite_url"))
     request.applymarker(pytest.mark.postgres)
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def night(tmp_path: Path) -> Callable[..., dict[str, Any]]:
+    """``night(url, run_date=…, **args)``: the night's run (``run_night``) with
+    ``Settings(...)`` built here, no environment variable set, inside a flow run of its
+    own; ``data_dir``: a data folder of its own (default ``tmp_path / "data"``), so a
+    reference run keeps no state of the run under test."""
+    from prefect import flow
+
+    from daglig.config import Settings
+    from flows.daily_challenges import run_night
+
+    def run(url: str, data_dir: Path | None = None, **kwargs: Any) -> dict[str, Any]:
+        settings = Settings(
+            database_url=url, data_dir=data_dir or tmp_path / "data", smtp_host=None
+        )
+
+        @flow(name="daily-challenges")
+        def one_night() -> dict[str, Any]:
+            return run_night(settings, kwargs.pop("run_date"), **kwargs)
+
+        return one_night()
+
+    return run

@@ -26,30 +26,6 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 Night = Callable[..., dict[str, Any]]
 
 
-@pytest.fixture
-def nights(tmp_path: Path) -> Callable[[str, Path], Night]:
-    """``nights(url, data_dir)(run_date=…, **flow args)``: the night's run with its own
-    data folder (so a reference run keeps no state of the run under test)."""
-    from prefect import flow
-
-    from daglig.config import Settings
-    from flows.daily_challenges import run_night
-
-    def make(url: str, data_dir: Path) -> Night:
-        settings = Settings(database_url=url, data_dir=data_dir, smtp_host=None)
-
-        def run(**kwargs: Any) -> dict[str, Any]:
-            @flow(name="daily-challenges")
-            def one_night() -> dict[str, Any]:
-                return run_night(settings, kwargs.pop("run_date"), notify=False, **kwargs)
-
-            return one_night()
-
-        return run
-
-    return make
-
-
 def _frames(result: dict[str, Any], name: RunFile, keys: list[str]) -> pl.DataFrame:
     files = RunFolder(Path(result["run_folder"])).shard_files(name)
     assert files, f"no {name} in {result['run_folder']}"
@@ -117,58 +93,66 @@ def _late_rows(url: str, when: datetime) -> None:
 
 
 def test_an_incremental_night_equals_a_full_recompute(
-    db_url: str, tmp_path: Path, nights: Callable[[str, Path], Night]
+    db_url: str, tmp_path: Path, night: Night
 ) -> None:
     from simulator import simulate
     from simulator.add_day import add_day
 
     simulate(db_url, users=120, seed=3, end_date=RUN - timedelta(days=1), answers_per_user=60)
-    night = nights(db_url, tmp_path / "data")
 
-    first = night(run_date=RUN, no_ml=True)
+    first = night(db_url, run_date=RUN, no_ml=True)
     assert first["status"] == "ok"
     assert (first["features_path"], first["features_reason_code"]) == ("full", "no_state")
     assert list((tmp_path / "data" / "state").glob("db-*/2026-11-24/manifest.json"))
 
     added = add_day(db_url, seed=1, day=RUN)
-    second = night(run_date=RUN + timedelta(days=1), no_ml=True)
+    second = night(db_url, run_date=RUN + timedelta(days=1), no_ml=True)
     assert second["status"] == "ok"
     assert second["answers_read"] == added.answers  # only the new day's answers were read
-    reference = nights(db_url, tmp_path / "ref")(
-        run_date=RUN + timedelta(days=1), no_ml=True, dry_run=True, full=True
+    reference = night(
+        db_url,
+        tmp_path / "ref",
+        run_date=RUN + timedelta(days=1),
+        no_ml=True,
+        dry_run=True,
+        full=True,
     )
     assert reference["features_reason_code"] == "forced"
     assert_same_night(second, reference)
 
     _delete_one_old_answer(db_url)
-    third = night(run_date=RUN + timedelta(days=2), no_ml=True)
+    third = night(db_url, run_date=RUN + timedelta(days=2), no_ml=True)
     assert (third["features_path"], third["features_reason_code"]) == ("full", "answers_changed")
     assert "carried" in third["features_reason"]
 
     # after a full night, late rows of an earlier day: folded, the duplicate set aside
     _late_rows(db_url, datetime.combine(RUN, datetime.min.time()) + timedelta(hours=12))
-    fourth = night(run_date=RUN + timedelta(days=3), no_ml=True)
+    fourth = night(db_url, run_date=RUN + timedelta(days=3), no_ml=True)
     assert fourth["answers_read"] == 2 and fourth["quarantined"] == {"duplicate": 1}
-    reference = nights(db_url, tmp_path / "ref4")(
-        run_date=RUN + timedelta(days=3), no_ml=True, dry_run=True, full=True
+    reference = night(
+        db_url,
+        tmp_path / "ref4",
+        run_date=RUN + timedelta(days=3),
+        no_ml=True,
+        dry_run=True,
+        full=True,
     )
     assert_same_night(fourth, reference)
     assert reference["quarantined"].get("duplicate", 0) >= 1
 
 
 def test_a_run_for_some_users_or_a_dry_run_carries_no_state(
-    sqlite_url: str, tmp_path: Path, nights: Callable[[str, Path], Night]
+    sqlite_url: str, tmp_path: Path, night: Night
 ) -> None:
     from simulator import simulate
 
     simulate(sqlite_url, users=30, seed=4, end_date=RUN - timedelta(days=1), answers_per_user=30)
-    night = nights(sqlite_url, tmp_path / "data")
     (uid,) = query(sqlite_url, "SELECT MIN(id) FROM users WHERE is_active")[0]
-    some = night(run_date=RUN, no_ml=True, user_ids=[int(uid)])
+    some = night(sqlite_url, run_date=RUN, no_ml=True, user_ids=[int(uid)])
     assert (some["features_path"], some["features_reason_code"]) == ("full", "some_users")
-    dry = night(run_date=RUN, no_ml=True, dry_run=True)
+    dry = night(sqlite_url, run_date=RUN, no_ml=True, dry_run=True)
     assert dry["status"] == "dry_run"
     assert not (tmp_path / "data" / "state").exists()
-    again = night(run_date=RUN, no_ml=True)
+    again = night(sqlite_url, run_date=RUN, no_ml=True)
     assert again["features_reason_code"] == "no_state"
     assert (tmp_path / "data" / "state").is_dir()

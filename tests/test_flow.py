@@ -88,27 +88,6 @@ def runner(
     return make
 
 
-@pytest.fixture
-def night(tmp_path: Path) -> Callable[..., dict[str, Any]]:
-    """``night(url, **args)``: the night's run (``run_night``) with ``Settings(...)`` built
-    here, no environment variable set, inside a flow run of its own."""
-    from prefect import flow
-
-    from daglig.config import Settings
-    from flows.daily_challenges import run_night
-
-    def run(url: str, **kwargs: Any) -> dict[str, Any]:
-        settings = Settings(database_url=url, data_dir=tmp_path / "data", smtp_host=None)
-
-        @flow(name="daily-challenges")
-        def one_night() -> dict[str, Any]:
-            return run_night(settings, kwargs.pop("run_date", RUN), **kwargs)
-
-        return one_night()
-
-    return run
-
-
 def per_user(url: str, day: date = RUN) -> dict[int, int]:
     rows = query(
         url,
@@ -238,7 +217,7 @@ def test_force_keeps_started_progress(db_url: str, runner: Any) -> None:
 def test_generation_disabled_writes_nothing(sqlite_url: str, night: Any) -> None:
     build_app(sqlite_url)
     set_settings(sqlite_url, generation_enabled=False)
-    result = night(sqlite_url)
+    result = night(sqlite_url, run_date=RUN)
     assert result["status"] == "disabled"
     assert any("generation_enabled is false" in n for n in result["notes"])
     assert table_counts(sqlite_url) == (0, 0)
@@ -279,7 +258,7 @@ def test_dry_run_writes_nothing_and_creates_nothing(sqlite_url: str, runner: Any
 def test_user_ids_restrict_the_run(sqlite_url: str, night: Any, tmp_path: Path) -> None:
     people = build_app(sqlite_url)
     chosen = people["active"][:2] + people["inactive"][:1]
-    result = night(sqlite_url, user_ids=chosen)
+    result = night(sqlite_url, run_date=RUN, user_ids=chosen)
     assert per_user(sqlite_url) == {u: 3 for u in people["active"][:2]}
     assert result["users_skipped"] == {"inactive": 1}
     # the run used the settings it was given: its folder and email under their data_dir
