@@ -6,7 +6,6 @@ The markdown is for data engineers (English, the Prefect UI); the email is for a
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -265,32 +264,17 @@ def completion_line_no(s: RunSummary) -> str | None:
     return f"Fullføringsmodell: ikke brukt, målene fulgte dagens regler – {_why_no_completion(s)}"
 
 
-# what the model store says after a training that fitted nothing (tasks/completion.py)
-_TOO_FEW = re.compile(
-    r"^no trained completion model: too few challenge outcomes to learn from "
-    r"\(([\d,]+) of the ([\d,]+) needed before the held-out nights\), as of (\d{4}-\d\d-\d\d)$"
-)
-
-
 def _why_no_completion(s: RunSummary) -> str:
     reason = (s.completion_reason or "").strip()
     if not reason:
         return "ingen grunn oppgitt"
-    too_few = _TOO_FEW.match(reason)
-    if too_few:
-        return (
-            f"ingen fullføringsmodell ennå: for få utfall å lære av "
-            f"({norsk.integer(int(too_few[1].replace(',', '')))} av de "
-            f"{norsk.integer(int(too_few[2].replace(',', '')))} som trengs, per "
-            f"{norsk.day(date.fromisoformat(too_few[3]))})"
-        )
+    translated = wording.note_no(reason)  # the known reasons, too few outcomes among them
+    if translated != reason:
+        return translated
     if reason.startswith("no trained completion model"):
         return "ingen fullføringsmodell ennå (kjør `daglig train`)"
     if "trained on another database" in reason:
         return "modellen er trent på en annen database (kjør `daglig train`)"
-    translated = wording.note_no(reason)
-    if translated != reason:
-        return translated
     return f"modellen kunne ikke lastes ({wording.one_line(reason)})"
 
 

@@ -132,6 +132,18 @@ _KNOWN: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = tup
                 "få påslåtte typer eller kategorier når gårsdagens er holdt utenfor)."
             ),
         ),
+        (
+            # what the model store says after a training that fitted nothing
+            # (tasks/completion.py)
+            r"^no trained completion model: too few challenge outcomes to learn from "
+            r"\(([\d,]+) of the ([\d,]+) needed before the held-out nights\), "
+            r"as of (\d{4}-\d\d-\d\d)$",
+            lambda m: (
+                f"ingen fullføringsmodell ennå: for få utfall å lære av "
+                f"({_n(m[1].replace(',', ''))} av de {_n(m[2].replace(',', ''))} som trengs, "
+                f"per {_d(m[3])})"
+            ),
+        ),
         (r"^dry run: nothing was written$", lambda m: "Prøvekjøring: ingenting ble skrevet."),
         (r"^dry run: cleanup skipped$", lambda m: "Prøvekjøring: oppryddingen ble hoppet over."),
         (
