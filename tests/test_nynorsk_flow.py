@@ -20,7 +20,7 @@ from daglig.user_features import USERS_SCHEMA, day_cutoff
 from tasks.read_log import with_preferred_language
 from tests.builders import AppDataBuilder
 from tests.dq_helpers import query
-from tests.test_flow import RUN, night  # noqa: F401 - the fixture, shared with test_flow
+from tests.test_flow import RUN
 from tests.test_rendering_nn import BOKMAL_ONLY, NYNORSK_ONLY
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -86,10 +86,10 @@ def _subject(result: dict[str, Any]) -> str:
 
 def test_a_nynorsk_learner_gets_nynorsk_through_the_night(
     sqlite_url: str,
-    night: Callable[..., dict[str, Any]],  # noqa: F811
+    night: Callable[..., dict[str, Any]],
 ) -> None:
     ids = build(sqlite_url)
-    result = night(sqlite_url)
+    result = night(sqlite_url, run_date=RUN)
     assert result["status"] == "ok" and result["users_served"] == len(ids)
     texts = _night_texts(sqlite_url)
     assert set(texts) == set(ids)
@@ -113,11 +113,11 @@ def test_a_nynorsk_learner_gets_nynorsk_through_the_night(
 
 def test_the_night_on_an_app_database_without_the_column(
     sqlite_url: str,
-    night: Callable[..., dict[str, Any]],  # noqa: F811
+    night: Callable[..., dict[str, Any]],
 ) -> None:
     ids = build(sqlite_url)
     drop_language_column(sqlite_url)
-    result = night(sqlite_url)
+    result = night(sqlite_url, run_date=RUN)
     assert result["status"] == "ok" and result["users_served"] == len(ids)
     keys = [k for rows in _night_texts(sqlite_url).values() for k, _, _ in rows]
     assert len(keys) == 3 * len(ids) and all(k.endswith("|nb") for k in keys)
