@@ -100,6 +100,17 @@ def test_an_incremental_night_equals_a_full_recompute(
 
     simulate(db_url, users=120, seed=3, end_date=RUN - timedelta(days=1), answers_per_user=60)
 
+    def full_recompute(days_after: int) -> dict[str, Any]:
+        """A full dry run of that night, with a data folder (and so a state) of its own."""
+        return night(
+            db_url,
+            tmp_path / f"ref{days_after}",
+            run_date=RUN + timedelta(days=days_after),
+            no_ml=True,
+            dry_run=True,
+            full=True,
+        )
+
     first = night(db_url, run_date=RUN, no_ml=True)
     assert first["status"] == "ok"
     assert (first["features_path"], first["features_reason_code"]) == ("full", "no_state")
@@ -109,14 +120,7 @@ def test_an_incremental_night_equals_a_full_recompute(
     second = night(db_url, run_date=RUN + timedelta(days=1), no_ml=True)
     assert second["status"] == "ok"
     assert second["answers_read"] == added.answers  # only the new day's answers were read
-    reference = night(
-        db_url,
-        tmp_path / "ref",
-        run_date=RUN + timedelta(days=1),
-        no_ml=True,
-        dry_run=True,
-        full=True,
-    )
+    reference = full_recompute(1)
     assert reference["features_reason_code"] == "forced"
     assert_same_night(second, reference)
 
@@ -129,14 +133,7 @@ def test_an_incremental_night_equals_a_full_recompute(
     _late_rows(db_url, datetime.combine(RUN, datetime.min.time()) + timedelta(hours=12))
     fourth = night(db_url, run_date=RUN + timedelta(days=3), no_ml=True)
     assert fourth["answers_read"] == 2 and fourth["quarantined"] == {"duplicate": 1}
-    reference = night(
-        db_url,
-        tmp_path / "ref4",
-        run_date=RUN + timedelta(days=3),
-        no_ml=True,
-        dry_run=True,
-        full=True,
-    )
+    reference = full_recompute(3)
     assert_same_night(fourth, reference)
     assert reference["quarantined"].get("duplicate", 0) >= 1
 
