@@ -17,6 +17,10 @@ same key.
 ``r<band>:<category>`` (``…|ml|nb|r40-60:traffic_rules``), so every part keeps its position;
 every other key is exactly
 what it was without readiness.
+
+**Gentle.** A struggling learner's adapted challenge (``gentle``, see
+:mod:`daglig.selection`) is phrased kindly, so its key ends in ``|kind`` (after any
+readiness part); every other key is unchanged.
 """
 
 from __future__ import annotations
@@ -40,12 +44,14 @@ CHALLENGE_COLUMNS: tuple[str, ...] = (
 
 
 READINESS_COLUMNS: tuple[str, ...] = ("readiness_band", "readiness_focus")
+GENTLE_COLUMN = "gentle"
 
 
 def content_key_expr() -> pl.Expr:
     """``type|category|t<target>|n<count>|s<seconds>|d<difficulty>|source|language``; '-'
     for none (the language is ``nb`` or ``nn``, never none). A row with a
-    ``readiness_band`` has ``|r<band>:<readiness_focus>`` after the language part."""
+    ``readiness_band`` has ``|r<band>:<readiness_focus>`` after the language part, a
+    ``gentle`` one ``|kind`` at the very end."""
 
     def part(prefix: str, col: str) -> pl.Expr:
         return pl.concat_str(pl.lit(prefix), pl.col(col).cast(pl.String)).fill_null(f"{prefix}-")
@@ -76,7 +82,10 @@ def content_key_expr() -> pl.Expr:
         )
         .otherwise(pl.lit(""))
     )
-    return pl.concat_str(base, readiness)
+    kind = (
+        pl.when(pl.col(GENTLE_COLUMN).fill_null(False)).then(pl.lit("|kind")).otherwise(pl.lit(""))
+    )
+    return pl.concat_str(base, readiness, kind)
 
 
 def language_of(preferred: pl.Expr) -> pl.Expr:
@@ -121,6 +130,8 @@ def with_content_key(assignments: pl.DataFrame) -> pl.DataFrame:
     without a ``language`` column (older run folders, tests) every row is Bokmål."""
     if "language" not in assignments.columns:
         assignments = assignments.with_columns(language=pl.lit(DEFAULT_LANGUAGE))
+    if GENTLE_COLUMN not in assignments.columns:
+        assignments = assignments.with_columns(pl.lit(False).alias(GENTLE_COLUMN))
     return with_readiness(assignments).with_columns(content_key=content_key_expr())
 
 
@@ -140,6 +151,7 @@ def distinct_challenges(keyed: pl.DataFrame) -> pl.DataFrame:
             "source",
             "language",
             *READINESS_COLUMNS,
+            GENTLE_COLUMN,
         )
         .unique("content_key", keep="first", maintain_order=True)
         .join(

@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         le=0.5,
         description="Share of ML-eligible users kept on fallback challenges, to compare.",
     )
+    struggle_holdout_share: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=0.5,
+        description="Share of struggling learners whose day is not adapted, to compare.",
+    )
     model_max_age_days: int = Field(
         default=14,
         ge=0,

@@ -79,6 +79,8 @@ INPUT_COLUMNS: tuple[str, ...] = (
 )
 # Read when present: the written form, 'nb' (the default, also for null) or 'nn'.
 LANGUAGE_COLUMN = "language"
+# Read when present: a struggling learner's adapted challenge, phrased kindly.
+GENTLE_COLUMN = "gentle"
 # Read when present: the exam readiness one ML challenge of a learner's day carries (band
 # code, focus category key, and optionally the focus's name in the row's written form).
 READINESS_COLUMNS: tuple[str, ...] = ("readiness_band", "readiness_focus", "readiness_focus_name")
@@ -266,6 +268,7 @@ def _context(row: Mapping[str, Any], name: str, language: str) -> dict[str, Any]
     band, focus = row.get("readiness_band"), row.get("readiness_focus")
     c["readiness"] = None if band is None else READINESS_TEXT.get(band)
     c["readiness_focus_name"] = row.get("readiness_focus_name")
+    c["gentle"] = bool(row.get(GENTLE_COLUMN))
     if band is not None:
         if c["readiness"] is None:
             raise RenderError(
@@ -318,9 +321,9 @@ def _render_row(
         tpl = templates[f"{language}/{ctype}"] = _load(env, ctype, str(key), language)
     c = _context(row, tpl.name, language)
     # the same phrasing in both written forms: the language part is not hashed
-    key_text = str(c["content_key"])
-    head, carries, readiness = key_text.partition(f"|{language}|r")  # …|nb|r40-60:x
-    hashed = f"{head}|r{readiness}" if carries else key_text.removesuffix(f"|{language}")
+    # (no other part of a key is ever "nb" or "nn": …|ml|nb|r40-60:x|kind → …|ml|r40-60:x|kind)
+    head, *rest = str(c["content_key"]).split("|")
+    hashed = "|".join([head, *(p for p in rest if p != language)])
     crc = zlib.crc32(hashed.encode("utf-8"))
     c["variant"] = crc % tpl.variants
     c["alt"] = crc // tpl.variants
@@ -363,7 +366,11 @@ def render_challenges(
     descriptions: list[str] = []
     columns = [
         *INPUT_COLUMNS,
-        *(c for c in (LANGUAGE_COLUMN, *READINESS_COLUMNS) if c in challenges.columns),
+        *(
+            c
+            for c in (LANGUAGE_COLUMN, *READINESS_COLUMNS, GENTLE_COLUMN)
+            if c in challenges.columns
+        ),
     ]
     for row in challenges.select(columns).iter_rows(named=True):
         title, description = _render_row(row, env, templates, ml_title_prefix)

@@ -16,6 +16,16 @@ The fallback policy (the seed's "smart fallback"), all in Polars expressions:
   the k-th category-bound slot takes the k-th category of the rotation;
 * difficulty ramps with experience × smoothed accuracy, inside the admin's bounds;
 * no (type, category) pair given to the user on the previous day is given again.
+
+**A learner who struggles** (issue 17 item 2; the users frame's optional
+``struggle_signals`` and ``struggle_holdout``, from the feature step) gets, from *both*
+selectors through the same hooks: no ``perfect_score`` or ``speed_challenge`` while any
+other type is left (:func:`without_hard_types`, before ranking), an easier difficulty
+(``STRUGGLE_EASIER`` lower, inside the admin's bounds) and shorter targets
+(:func:`ease_struggling`), ``gentle`` set (the texts' kind phrasing), and
+``"struggle":{"signals":[…]}`` in the reason (:func:`with_struggle_reason`). A learner in
+the struggle holdout keeps the day as chosen; the reason says
+``"struggle":{"signals":[…],"holdout":true}``.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ ASSIGNMENT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "difficulty": pl.Float64,
     "source": pl.String,
     "reason": pl.String,
+    "gentle": pl.Boolean,  # a struggling learner's adapted day: the kind phrasing
 }
 PREVIOUS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "user_id": pl.Int64,
@@ -60,6 +71,9 @@ TYPE_PREFERENCE: dict[str, dict[str, float]] = {
 }
 JITTER = 0.35  # how far luck can reorder neighbouring preferences
 BROKEN_STREAK_BOOST = 0.3
+#: What a struggling learner is spared: types that ask for flawless or fast answers.
+STRUGGLE_EXCLUDED_TYPES: tuple[str, ...] = ("perfect_score", "speed_challenge")
+STRUGGLE_EASIER = 0.1  # how much easier a struggling learner's challenges are
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +258,7 @@ class FallbackSelector:
         chosen = (
             base.join(prefs.lazy(), on="level", how="inner")
             .join(excluded, on=["user_id", "challenge_type"], how="anti")
+            .pipe(without_hard_types, inputs)
             .with_columns(
                 score=pl.col("pref")
                 + JITTER * uniform("user_id", inputs.run_date, "type_salt")
@@ -265,6 +280,7 @@ class FallbackSelector:
             .then(snap_difficulty(pl.lit(0.3), s.min_difficulty, s.max_difficulty))
             .otherwise(pl.col("difficulty")),
         ).with_columns(targets_expr())
+        out = ease_struggling(out, inputs)
         reason = pl.struct(
             selector=pl.lit(self.name),
             level=pl.col("level"),
@@ -280,12 +296,109 @@ class FallbackSelector:
             category_days_since_practised=pl.col("category_days_since_practised"),
         ).struct.json_encode()
         return (
-            out.with_columns(reason=reason)
+            out.with_columns(reason=with_struggle_reason(reason))
             .select(list(ASSIGNMENT_SCHEMA))
             .cast(ASSIGNMENT_SCHEMA)  # type: ignore[arg-type]
             .sort("user_id", "slot")
             .collect()
         )
+
+
+def struggling(inputs: SelectionInputs) -> pl.LazyFrame:
+    """The struggling learners among the users to serve: ``user_id``, ``struggle_signals``
+    (non-empty), ``gentle`` (not in the struggle holdout: their day is adapted). Empty when
+    the users frame has no ``struggle_signals`` (a run or a test without them)."""
+    users = inputs.users
+    if "struggle_signals" not in users.columns:
+        return pl.LazyFrame(
+            schema={
+                "user_id": pl.Int64,
+                "struggle_signals": pl.List(pl.String),
+                "gentle": pl.Boolean,
+            }
+        )
+    held = (
+        pl.col("struggle_holdout").fill_null(False)
+        if "struggle_holdout" in users.columns
+        else pl.lit(False)
+    )
+    return (
+        users.lazy()
+        .filter(pl.col("struggle_signals").list.len() > 0)
+        .select("user_id", "struggle_signals", gentle=~held)
+    )
+
+
+def without_hard_types(candidates: pl.LazyFrame, inputs: SelectionInputs) -> pl.LazyFrame:
+    """The candidate (user, type) rows without ``STRUGGLE_EXCLUDED_TYPES`` for a learner
+    whose day is adapted, as long as another type is left for them (the output gate wants
+    every eligible learner served)."""
+    gentle = struggling(inputs).filter(pl.col("gentle")).select("user_id", _gentle=pl.lit(True))
+    hard = pl.col("challenge_type").is_in(list(STRUGGLE_EXCLUDED_TYPES))
+    return (
+        candidates.join(gentle, on="user_id", how="left")
+        .filter(~(pl.col("_gentle").fill_null(False) & hard & (~hard).any().over("user_id")))
+        .drop("_gentle")
+    )
+
+
+def ease_struggling(out: pl.LazyFrame, inputs: SelectionInputs) -> pl.LazyFrame:
+    """Assignments (with targets) plus ``struggle_signals`` and ``gentle``; an adapted
+    learner's are easier (difficulty ``STRUGGLE_EASIER`` lower, snapped into the admin's
+    bounds) and shorter: half the quizzes (rounded up), 60 % of a category focus (in
+    fives, at least 5), an accuracy goal 10 points lower (at least 70) over 10 questions.
+    A streak already asks for one more day only and is left as it is."""
+    s = inputs.settings
+    t, target = pl.col("challenge_type"), pl.col("target_value")
+    g = pl.col("gentle")
+    eased = {
+        "difficulty": pl.when(g)
+        .then(
+            snap_difficulty(
+                pl.col("difficulty") - STRUGGLE_EASIER, s.min_difficulty, s.max_difficulty
+            )
+        )
+        .otherwise(pl.col("difficulty")),
+        "target_value": pl.when(g & (t == "quiz"))
+        .then((target.cast(pl.Float64) / 2).ceil().clip(lower_bound=1))
+        .when(g & (t == "category_focus"))
+        .then(_round_to(target * 0.6, 5, 5, 30))
+        .when(g & (t == "accuracy_challenge"))
+        .then((target - 10).clip(lower_bound=70))
+        .otherwise(target)
+        .cast(pl.Int32),
+        "question_count": pl.when(g & (t == "accuracy_challenge"))
+        .then(pl.lit(10, pl.Int32))
+        .otherwise(pl.col("question_count")),
+    }
+    return (
+        out.join(struggling(inputs), on="user_id", how="left")
+        .with_columns(gentle=pl.col("gentle").fill_null(False))
+        .with_columns(**eased)
+    )
+
+
+def with_struggle_reason(reason: pl.Expr) -> pl.Expr:
+    """The reason JSON (an object) with ``"struggle":{"signals":[…]}`` for a struggling
+    learner (``"holdout":true`` added when the day was left as it is); others unchanged.
+    The signal names are plain ASCII."""
+    signals = (
+        pl.col("struggle_signals")
+        .list.eval(pl.concat_str(pl.lit('"'), pl.element(), pl.lit('"')))
+        .list.join(",")
+    )
+    part = pl.concat_str(
+        pl.lit(',"struggle":{"signals":['),
+        signals,
+        pl.lit("]"),
+        pl.when(pl.col("gentle")).then(pl.lit("")).otherwise(pl.lit(',"holdout":true')),
+        pl.lit("}}"),
+    )
+    return (
+        pl.when(pl.col("struggle_signals").list.len() > 0)
+        .then(pl.concat_str(reason.str.strip_suffix("}"), part))
+        .otherwise(reason)
+    )
 
 
 def excluded_types(inputs: SelectionInputs) -> pl.LazyFrame:

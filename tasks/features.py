@@ -28,6 +28,7 @@ from daglig.io import state_store
 from daglig.io.run_folder import RunFile, RunFolder
 from daglig.io.shard_files import read_shard
 from daglig.learner import evidence_state
+from daglig.learner.struggle import SESSIONS_SCHEMA, struggle_signals
 from daglig.night_path import CarriedManifest, NightPath
 from daglig.quality import last_day_answers
 from daglig.shards import population_partials, population_stats
@@ -61,15 +62,23 @@ class ShardRefs:
     type_outcomes: Path | None = None
     type_rates: Path | None = None
     outcome_history: Path | None = None  # the shard's learners' (the completion model's)
+    struggle: Path | None = None  # the shard's struggling learners (STRUGGLE_SCHEMA)
 
 
 @step_task("extract-features")
 def extract_shard_features(
-    shard: int, plan: ShardPlan, run_date: date, tz: str, now: datetime | None, learner: bool
+    shard: int,
+    plan: ShardPlan,
+    run_date: date,
+    tz: str,
+    now: datetime | None,
+    learner: bool,
+    struggle_holdout_share: float = 0.0,
 ) -> ShardRefs:
     """One shard's answers read tonight → its carried state (folded into the last night's
     on an incremental night), its user and (user, category) features from that state,
-    quarantined rows, last day's answers for the input gate, the population counts."""
+    its struggling learners (from that state and the recent sessions), quarantined rows,
+    last day's answers for the input gate, the population counts."""
     t0 = time.perf_counter()
     folder = RunFolder(plan.folder).shard(shard).root
     folder.mkdir(parents=True, exist_ok=True)
@@ -88,6 +97,19 @@ def extract_shard_features(
     tallies = pl.scan_parquet(state["tallies"])
     uf = tallies_.user_features_from_tallies(users.lazy(), tallies, run_date).collect()
     ucf = tallies_.user_category_features_from_tallies(tallies, run_date)
+    sessions = (
+        pl.LazyFrame(schema=SESSIONS_SCHEMA)
+        if plan.sessions is None
+        else of_shard(plan.sessions, shard).lazy()
+    )
+    struggle = struggle_signals(
+        pl.scan_parquet(state["evidence"]),
+        tallies,
+        sessions,
+        plan.cutoff,
+        run_date,
+        struggle_holdout_share,
+    )
     refs = ShardRefs(
         shard=shard,
         folder=folder,
@@ -120,6 +142,7 @@ def extract_shard_features(
         outcome_history=save(of_shard(plan.outcome_history, shard), folder, RunFile.OUTCOME_HISTORY)
         if learner and plan.outcome_history is not None
         else None,
+        struggle=save(struggle, folder, RunFile.STRUGGLE),
     )
     count_rows(attempts.height, users.height, label=f"shard {shard}")
     return refs
@@ -233,6 +256,7 @@ def extract_user_features(
         settings.timezone,
         now,
         learner,
+        settings.struggle_holdout_share,
     )
     refs = merge_features(plan, parts, learner, run_date, some_users=user_ids is not None)
     count_rows(plan.answers_read, plan.shards)

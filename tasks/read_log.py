@@ -1,6 +1,7 @@
 """The read step: ``read-answer-log`` streams the answer log once from the database (ADBC →
 Arrow, only the columns used) into one folder of Parquet parts per shard, with the small
-tables (users, questions, yesterday's assignments, completed exams) beside it, and for the
+tables (users, questions, yesterday's assignments, the recent quiz sessions for the
+struggle signals, completed exams) beside it, and for the
 learner model the past assignments, read once: the type mix's and the completion model's
 outcome histories are both built from that one read."""
 
@@ -23,6 +24,7 @@ from daglig.io.shard_files import partition_to_parquet
 from daglig.learner.completion import ASSIGNMENTS_SCHEMA, HISTORY_DAYS, outcome_history
 from daglig.learner.examples import EXAMS_SCHEMA
 from daglig.learner.outcomes import type_outcomes, type_rates
+from daglig.learner.struggle import SESSION_WINDOW_DAYS, SESSIONS_SCHEMA
 from daglig.selection import PREVIOUS_SCHEMA
 from daglig.shards import shard_count, with_shard
 from daglig.user_features import QUESTIONS_SCHEMA, USERS_SCHEMA, day_cutoff
@@ -56,6 +58,7 @@ class ShardPlan:
     identity: str | None = None
     questions_fingerprint: str = ""
     max_attempt_id: int = 0  # the largest attempt id read tonight (0: none)
+    sessions: Path | None = None  # quiz sessions of the struggle window, with their shard
 
 
 @io_task("read-answer-log")
@@ -121,6 +124,13 @@ def read_answer_log(
     if path.incremental and path.prior is not None:
         max_id = max(max_id, path.prior.max_attempt_id)
     after = read_frame(url, "read/attempts_after_cutoff", {"cutoff": cutoff}, limits=limits)
+    sessions = read_frame(
+        url,
+        "read/recent_sessions",
+        {"since": cutoff - timedelta(days=SESSION_WINDOW_DAYS), "cutoff": cutoff},
+        SESSIONS_SCHEMA,
+        limits,
+    )
     exams = outcomes = rates = history = None
     if learner:
         # the HISTORY_DAYS before the night: at the type mix's 14-day half-life an
@@ -162,6 +172,7 @@ def read_answer_log(
         identity=identity,
         questions_fingerprint=qprint,
         max_attempt_id=max_id,
+        sessions=save(with_shard(sessions, n), folder, RunFile.RECENT_SESSIONS),
     )
     count_rows(plan.answers_read, n)
     return plan

@@ -53,7 +53,9 @@ def select_shard(
     for_shard: Callable[[int], Selector] | None = getattr(selector, "for_shard", None)
     if for_shard is not None:
         chosen = for_shard(refs.shard)
-    users = pl.read_parquet(refs.user_features).filter(pl.col("is_active"))
+    users = with_struggle(
+        pl.read_parquet(refs.user_features).filter(pl.col("is_active")), refs.struggle
+    )
     assignments = chosen.select(
         SelectionInputs(
             run_date=run_date,
@@ -77,6 +79,19 @@ def select_shard(
     )
     count_rows(users.height, out.rows, label=f"shard {refs.shard}")
     return out
+
+
+def with_struggle(users: pl.DataFrame, struggle: Path | None) -> pl.DataFrame:
+    """The users with their ``struggle_signals`` (empty: not struggling) and
+    ``struggle_holdout`` from the feature step's file (none: nobody struggles)."""
+    if struggle is None:
+        return users
+    return users.join(
+        pl.read_parquet(struggle), on="user_id", how="left", maintain_order="left"
+    ).with_columns(
+        pl.col("struggle_signals").fill_null(pl.lit([], pl.List(pl.String))),
+        pl.col("struggle_holdout").fill_null(False),
+    )
 
 
 @step("select-challenges")

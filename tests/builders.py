@@ -28,6 +28,7 @@ from models import (
     DailyChallenge,
     Question,
     QuestionAttempt,
+    QuizSession,
     User,
     UserDailyChallenge,
     UserProgress,
@@ -107,6 +108,7 @@ class AppDataBuilder:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     extra_questions: list[dict[str, Any]] = field(default_factory=list)
     past_assignments: list[dict[str, Any]] = field(default_factory=list)
+    sessions: list[dict[str, Any]] = field(default_factory=list)
 
     def user(
         self, active: bool = True, created: date = date(2026, 1, 1), language: str | None = None
@@ -152,6 +154,30 @@ class AppDataBuilder:
                     "answered_at": start + timedelta(seconds=20 * i),
                 }
             )
+
+    def session(
+        self,
+        user_id: int,
+        day: date = date(2026, 11, 23),
+        completed: bool = True,
+        questions: int = 10,
+        hour: int = 17,
+    ) -> None:
+        """A quiz session started on ``day`` (Oslo evening, stored as UTC) of ``questions``
+        questions, completed 15 minutes later or never (``completed`` False: abandoned)."""
+        start = datetime.combine(day, time(hour))
+        self.sessions.append(
+            {
+                "id": len(self.sessions) + 1,
+                "user_id": user_id,
+                "quiz_type": "category",
+                "category": None,
+                "started_at": start,
+                "completed_at": start + timedelta(minutes=15) if completed else None,
+                "total_questions": questions,
+                "correct_answers": 0,
+            }
+        )
 
     def daily(
         self, user_id: int, category: str, last_day: date, days: int, per_day: int = 10
@@ -216,6 +242,8 @@ class AppDataBuilder:
             conn.execute(insert(User), self.users)
             conn.execute(insert(UserProgress), [{"user_id": u["id"]} for u in self.users])
             conn.execute(insert(Question), questions)
+            if self.sessions:
+                conn.execute(insert(QuizSession), self.sessions)
             if self.attempts:
                 conn.execute(insert(QuestionAttempt), self.attempts)
         if self.past_assignments:

@@ -174,16 +174,21 @@ def night(tmp_path: Path) -> Callable[..., dict[str, Any]]:
     """``night(url, run_date=…, **args)``: the night's run (``run_night``) with
     ``Settings(...)`` built here, no environment variable set, inside a flow run of its
     own; ``data_dir``: a data folder of its own (default ``tmp_path / "data"``), so a
-    reference run keeps no state of the run under test."""
+    reference run keeps no state of the run under test; ``settings``: more
+    ``Settings`` fields (``{"struggle_holdout_share": 0.5}``)."""
     from prefect import flow
 
     from daglig.config import Settings
     from flows.daily_challenges import run_night
 
-    def run(url: str, data_dir: Path | None = None, **kwargs: Any) -> dict[str, Any]:
-        settings = Settings(
-            database_url=url, data_dir=data_dir or tmp_path / "data", smtp_host=None
-        )
+    def run(
+        url: str,
+        data_dir: Path | None = None,
+        settings: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        fields = {"database_url": url, "data_dir": data_dir or tmp_path / "data", "smtp_host": None}
+        settings = Settings(**(fields | (settings or {})))
 
         @flow(name="daily-challenges")
         def one_night() -> dict[str, Any]:

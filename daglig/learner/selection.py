@@ -63,10 +63,13 @@ from daglig.selection import (
     SelectionInputs,
     Selector,
     assign_categories,
+    ease_struggling,
     excluded_types,
     level_expr,
     snap_difficulty,
     targets_expr,
+    with_struggle_reason,
+    without_hard_types,
 )
 
 HOLDOUT_SALT = salt_of("ml-holdout")
@@ -290,6 +293,7 @@ class MLSelector:
             .with_columns(fit=fit_expr)
             .filter(pl.col("fit") > 0)
             .join(excluded_types(inputs), on=["user_id", "challenge_type"], how="anti")
+            .pipe(without_hard_types, inputs)
         )
         chosen = (
             type_draws(chosen, inputs.type_outcomes, inputs.type_rates, inputs.run_date)
@@ -331,7 +335,7 @@ class MLSelector:
                 "completion_model_version": pl.lit(self.completion.version),
                 "predicted_completion": pl.col("predicted_completion").round(3),
             }
-        out = out.join(self._weak_areas(inputs), on="user_id", how="left")
+        out = ease_struggling(out, inputs).join(self._weak_areas(inputs), on="user_id", how="left")
         has_allocation = "exam_questions" in self.assessment.categories.columns
         if has_allocation:
             out = out.join(
@@ -388,7 +392,7 @@ class MLSelector:
             .otherwise(reason)
         )
         return (
-            out.with_columns(reason=reason)
+            out.with_columns(reason=with_struggle_reason(reason))
             .select(list(ASSIGNMENT_SCHEMA))
             .cast(ASSIGNMENT_SCHEMA)  # type: ignore[arg-type]
             .sort("user_id", "slot")

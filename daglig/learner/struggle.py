@@ -1,7 +1,9 @@
 """Struggle signals (issue 17 item 2), pure and vectorised: the run of wrong answers
 (exact from the carried evidence state), accuracy falling (tallies), abandoned quiz
 sessions and sessions getting shorter (the recent ``quiz_sessions``,
-sql/read/recent_sessions.sql). Not yet read by the night: see docs/struggle.md.
+sql/read/recent_sessions.sql). The feature step computes them per shard
+(:func:`struggle_signals`); the selectors adapt a struggling learner's day
+(:func:`daglig.selection.struggle_adapted`); docs/struggle.md has the rule and figures.
 
 The overall LAST_K newest answers of a learner are inside the per-category last-k lists
 (``k_at``, ``k_id``, ``k_c`` of :mod:`daglig.learner.evidence_state`), so merging those
@@ -16,6 +18,8 @@ from datetime import date, datetime, timedelta
 from typing import Final
 
 import polars as pl
+
+from daglig.hashing import salt_of, uniform
 
 #: A trailing run of this many wrong answers is a strong sign of struggle: a learner at
 #: the population's typical accuracy (~70 %) has about a 0.3^4 ≈ 1 % chance of it.
@@ -149,4 +153,58 @@ def shorter_sessions(sessions: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
             & (pl.col("size_recent") <= SHORTER_RATIO * pl.col("size_before") + 1e-9)
         )
         .select("user_id", "size_recent", "size_before", "shorter_fired")
+    )
+
+
+#: The signals' names, in the order the reason lists them.
+SIGNALS: tuple[str, ...] = ("wrong_run", "accuracy_drop", "abandoned", "shorter")
+
+#: Struggle-holdout membership is hashed from the user id alone (a fixed "date"), with a
+#: salt of its own, so it holds night after night and is independent of the ML holdout.
+HOLDOUT_SALT = salt_of("struggle-holdout")
+HOLDOUT_EPOCH = date(2026, 1, 1)
+
+STRUGGLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "user_id": pl.Int64,
+    "struggle_signals": pl.List(pl.String),
+    "struggle_holdout": pl.Boolean,
+}
+
+
+def struggle_signals(
+    evidence: pl.LazyFrame,
+    tallies: pl.LazyFrame,
+    sessions: pl.LazyFrame,
+    cutoff: datetime,
+    today: date,
+    holdout_share: float = 0.0,
+) -> pl.DataFrame:
+    """The struggling learners of the night: one row per learner with at least one signal
+    fired, ``struggle_signals`` (the names of :data:`SIGNALS` that fired, in that order)
+    and ``struggle_holdout`` (the learner is in the stable struggle holdout of
+    ``holdout_share``: the selectors leave their day as it is, the reason still says which
+    signals fired). A learner is *struggling* when any signal fires: the signals are each
+    rare by chance (docs/struggle.md), and a learner who gives up shows one of them first."""
+    fired = [
+        wrong_run(evidence, cutoff).select("user_id", wrong_run="wrong_run_fired"),
+        accuracy_drop(tallies, today).select("user_id", accuracy_drop="accuracy_drop_fired"),
+        abandoned_sessions(sessions, cutoff).select("user_id", abandoned="abandoned_fired"),
+        shorter_sessions(sessions, cutoff).select("user_id", shorter="shorter_fired"),
+    ]
+    out = fired[0]
+    for frame in fired[1:]:
+        out = out.join(frame, on="user_id", how="full", coalesce=True)
+    names = [pl.when(pl.col(s).fill_null(False)).then(pl.lit(s)) for s in SIGNALS]
+    return (
+        out.select(
+            pl.col("user_id").cast(pl.Int64),
+            struggle_signals=pl.concat_list(names).list.drop_nulls(),
+        )
+        .filter(pl.col("struggle_signals").list.len() > 0)
+        .with_columns(
+            struggle_holdout=uniform("user_id", HOLDOUT_EPOCH, HOLDOUT_SALT) < holdout_share
+        )
+        .sort("user_id")
+        .collect()
+        .cast(STRUGGLE_SCHEMA)  # type: ignore[arg-type]
     )
