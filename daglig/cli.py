@@ -271,6 +271,19 @@ def _play(settings: object, users: int, seed: int, start: date, days: int) -> No
         f"(holdout share {r.holdout_share:.0%} of the ML-eligible)"
     )
     typer.echo(_comparison_table(r))
+    st = r.struggle
+    if st:
+        typer.echo(
+            f"struggling learners {st['learners']} (first found on some night): adapted "
+            f"{st['adapted']}, held out {st['held_out']}"
+        )
+        typer.echo(
+            _table(
+                ("figure (per struggling learner)", "adapted", "held out", "difference", "95 % CI"),
+                [("completion rate", st["completion"]), ("return rate", st["return_rate"])],
+                ("adapted", "held_out"),
+            )
+        )
     typer.echo(f"saved {out}")
 
 
@@ -279,20 +292,33 @@ def _comparison_table(report: object) -> str:
     from simulator.days import DaysReport
 
     assert isinstance(report, DaysReport)
-    rows = [("figure (per learner)", "ML", "holdout", "difference", "95 % CI")]
-    for label, d in (
-        ("completion rate", report.completion),
-        ("weak-category mastery gain", report.weak_mastery_gain),
-        ("exam-readiness gain", report.exam_readiness_gain),
-        ("answers in weak categories", report.weak_answers_per_user),
-        ("answers given", report.answers_per_user),
-    ):
+    return _table(
+        ("figure (per learner)", "ML", "holdout", "difference", "95 % CI"),
+        [
+            ("completion rate", report.completion),
+            ("weak-category mastery gain", report.weak_mastery_gain),
+            ("exam-readiness gain", report.exam_readiness_gain),
+            ("answers in weak categories", report.weak_answers_per_user),
+            ("answers given", report.answers_per_user),
+        ],
+    )
+
+
+def _table(
+    header: tuple[str, str, str, str, str],
+    figures: list[tuple[str, dict[str, Any]]],
+    sides: tuple[str, str] = ("ml", "holdout"),
+) -> str:
+    """One line per figure with a 95 % interval: the two sides' means, the difference."""
+    a, b = sides
+    rows = [header]
+    for label, d in figures:
         if "ci_low" in d:
             rows.append(
                 (
                     label,
-                    f"{d['ml']:.4f}",
-                    f"{d['holdout']:.4f}",
+                    f"{d[a]:.4f}",
+                    f"{d[b]:.4f}",
                     f"{d['diff']:+.4f}",
                     f"{d['ci_low']:+.4f} .. {d['ci_high']:+.4f}",
                 )

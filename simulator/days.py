@@ -73,6 +73,14 @@ TASTE_SIGMA = 0.35  # per-learner taste per challenge type: lognormal, mean 1
 OVER_BUDGET = 0.35  # take-up × exp(-0.35 · (asked / budget - 1)) when asked > budget
 AIM_SPREAD = 0.15  # a challenge's questions: quantile difficulty + N(0, 0.15)
 HURRY = 0.3  # a speed challenge's answers take e^-0.3 ≈ 0.74 of the usual time
+# frustration (docs/simulator.md "Frustration"): a day with more than half the answers
+# wrong adds 2 × (wrong share − 0.5); it fades to 0.6 of itself each day; it lowers the
+# chance of opening the app (× e^(−f)) and the day's budget (× e^(−0.5 f))
+FRUSTRATION_FROM = 0.5
+FRUSTRATION_GAIN = 2.0
+FRUSTRATION_KEEP = 0.6
+FRUSTRATION_OPEN = 1.0
+FRUSTRATION_BUDGET = 0.5
 # the only assignment columns the learners see (no reason, no source: blind to the arm)
 ACT_COLUMNS = (
     "user_id",
@@ -136,6 +144,8 @@ class Learners:
         self.xp = prog["total_xp"].to_numpy().astype(np.int64)
         last = prog["last_activity_date"].to_numpy()
         self.last_day = np.array([(d - EPOCH).days if d else -(10**6) for d in last.tolist()])
+        self.frustration = np.zeros(self.n)  # from the learner's own days only (never the arm)
+        self.practised: list[np.ndarray] = []  # per day played: who answered anything
 
     def theta(self, at_us: int) -> np.ndarray:
         """True skill (users × categories) at instant ``at_us``."""
@@ -180,6 +190,7 @@ class DayResult:
     completed: int
     answers: int
     completion_model: str | None = None  # the ML targets' completion model (None: rules)
+    struggling: int = 0  # learners the night found struggling (adapted or held out)
 
 
 @dataclass
@@ -197,6 +208,8 @@ class DaysReport:
     weak_answers_per_user: dict[str, float | int | None] = field(default_factory=dict)
     exam_readiness_gain: dict[str, float | int | None] = field(default_factory=dict)
     answers_per_user: dict[str, float | int | None] = field(default_factory=dict)
+    # struggling learners from the night they were first found: adapted vs held out
+    struggle: dict[str, Any] = field(default_factory=dict)
     per_day: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -241,10 +254,14 @@ def act(
     morning_us = int(_local_to_utc(np.array([day_no * US_PER_DAY]))[0])
     # draws of fixed size first, whatever the assignments hold
     p_open = np.array([P_OPEN.get(int(x), 0.0) for x in state.arch]) * state.is_active
-    opened = rng.random(state.n) < p_open
+    opened = rng.random(state.n) < p_open * np.exp(-FRUSTRATION_OPEN * state.frustration)
     budget = np.maximum(
         1,
-        np.round(state.habit * np.exp(rng.normal(-(BUDGET_SIGMA**2) / 2, BUDGET_SIGMA, state.n))),
+        np.round(
+            state.habit
+            * np.exp(-FRUSTRATION_BUDGET * state.frustration)
+            * np.exp(rng.normal(-(BUDGET_SIGMA**2) / 2, BUDGET_SIGMA, state.n))
+        ),
     ).astype(np.int64)
     theta_now = state.theta(morning_us)
 
@@ -434,6 +451,11 @@ def act(
     )
     state.longest = np.maximum(state.longest, state.streak)
     state.last_day = np.where(practised, day_no, state.last_day)
+    answered = np.bincount(a_user, minlength=state.n)
+    wrong = answered - np.bincount(a_user, weights=a_right, minlength=state.n)
+    bad_day = np.maximum(0.0, wrong / np.maximum(answered, 1) - FRUSTRATION_FROM)
+    state.frustration = FRUSTRATION_KEEP * state.frustration + FRUSTRATION_GAIN * bad_day
+    state.practised.append(practised)
 
     sess_ids = np.arange(state.next_session, state.next_session + n_s, dtype=np.int64)
     att_ids = np.arange(state.next_attempt, state.next_attempt + a_sess.size, dtype=np.int64)
@@ -572,6 +594,7 @@ def play_days(
     )
     report.seconds["simulate_history"] = round(time.perf_counter() - t0, 2)
     first: pl.DataFrame | None = None
+    flags: list[pl.DataFrame] = []
     count_start = state.count.copy()
     for i in range(days):
         day = start + dt.timedelta(days=i)
@@ -590,12 +613,14 @@ def play_days(
         write_simulated_day(url, day, state, frames, updates)
         if first is None:
             first = assignments
+        flags.append(struggle_flags(assignments, i))
         day_result = DayResult(
             day=day.isoformat(),
             flow_seconds=round(flow_s, 2),
             ml_status=result.get("ml_status"),
             assignments=assignments.height,
             completion_model=result.get("completion_model_version"),
+            struggling=flags[-1].height,
             **counts,
         )
         report.per_day.append(asdict(day_result))
@@ -611,6 +636,7 @@ def play_days(
         state.count - count_start,
         exam_allocation(data.frames["questions"]),
     )
+    _compare_struggle(report, url, pl.concat(flags), np.array(state.practised), start)
     report.seconds["total"] = round(time.perf_counter() - t0, 2)
     return report
 
@@ -688,3 +714,87 @@ def _compare(
     )
     report.exam_readiness_gain = welch(*by(g, "readiness_gain"))
     report.answers_per_user = welch(*by(g, "answers"))
+
+
+_SIGNALS = r'"struggle":\{"signals":\[([^\]]*)\]'
+
+
+def struggle_flags(assignments: pl.DataFrame, day_index: int) -> pl.DataFrame:
+    """The learners a night found struggling, from its reasons (the report's side, not the
+    learners'): ``user_id``, ``day_index``, ``held`` (the struggle holdout), ``signals``."""
+    reason = pl.col("reason")
+    return (
+        assignments.filter(reason.str.contains('"struggle":', literal=True))
+        .group_by("user_id")
+        .agg(reason.first())
+        .select(
+            "user_id",
+            day_index=pl.lit(day_index, pl.Int32),
+            held=reason.str.contains(_SIGNALS + r',"holdout":true\}'),
+            signals=reason.str.extract(_SIGNALS, 1).str.replace_all('"', "").str.split(","),
+        )
+        .sort("user_id")
+    )
+
+
+def _compare_struggle(
+    report: DaysReport, url: str, flags: pl.DataFrame, practised: np.ndarray, start: dt.date
+) -> None:
+    """Struggling learners, adapted vs held out, each from the night they were first found
+    (until then both arms were treated alike, so the arms stay comparable): completion
+    rate of their challenges and return rate (share of days they answered anything), each
+    difference with its 95 % Welch interval; and how often each signal fired that night."""
+    if flags.is_empty() or practised.size == 0:
+        return
+    days = practised.shape[0]
+    cohort = flags.sort("day_index").group_by("user_id").first()
+    i0 = cohort["day_index"].to_numpy()
+    u = cohort["user_id"].to_numpy() - 1
+    left = np.cumsum(practised[::-1], axis=0)[::-1]  # answered on day i or later, per user
+    cohort = cohort.with_columns(
+        return_rate=pl.Series(left[i0, u] / (days - i0)),
+        first_day=pl.Series([start + dt.timedelta(days=int(i)) for i in i0], dtype=pl.Date),
+    )
+    with engine_of(url) as engine, engine.connect() as conn:
+        got = conn.execute(
+            text(
+                "SELECT user_id, challenge_date, "
+                "CASE WHEN completed_at IS NOT NULL THEN 1 ELSE 0 END AS done "
+                "FROM user_daily_challenges WHERE challenge_date >= :a"
+            ),
+            {"a": start.isoformat()},
+        ).all()
+    rows = pl.DataFrame(  # a date on PostgreSQL, its ISO text on SQLite
+        [(int(uid), str(day)[:10], int(d)) for uid, day, d in got],
+        schema={"user_id": pl.Int64, "challenge_date": pl.String, "done": pl.Int64},
+        orient="row",
+    ).with_columns(pl.col("challenge_date").str.to_date())
+    done = (
+        rows.join(cohort.select("user_id", "first_day"), on="user_id")
+        .filter(pl.col("challenge_date") >= pl.col("first_day"))
+        .group_by("user_id")
+        .agg(completion=pl.col("done").mean())
+    )
+    cohort = cohort.join(done, on="user_id", how="left")
+
+    def arms(col: str) -> dict[str, float | int | None]:
+        adapted = cohort.filter(~pl.col("held"))[col].cast(pl.Float64).to_numpy()
+        held = cohort.filter(pl.col("held"))[col].cast(pl.Float64).to_numpy()
+        d = welch(adapted, held)  # its "ml" side is the adapted, "holdout" the held out
+        names = {
+            "ml": "adapted",
+            "holdout": "held_out",
+            "n_ml": "n_adapted",
+            "n_holdout": "n_held_out",
+        }
+        return {names.get(k, k): v for k, v in d.items()}
+
+    signals = cohort.explode("signals").group_by("signals").len().sort("signals")
+    report.struggle = {
+        "learners": cohort.height,
+        "adapted": int((~cohort["held"]).sum()),
+        "held_out": int(cohort["held"].sum()),
+        "signals_first_night": dict(signals.iter_rows()),
+        "completion": arms("completion"),
+        "return_rate": arms("return_rate"),
+    }

@@ -40,6 +40,7 @@ def test_learners_act_on_their_challenges_night_after_night(
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("DAGLIG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DAGLIG_ML_HOLDOUT_SHARE", "0.3")
+    monkeypatch.setenv("DAGLIG_STRUGGLE_HOLDOUT_SHARE", "0.5")
     monkeypatch.delenv("DAGLIG_SMTP_HOST", raising=False)
     seen: list[Any] = []
     report = play_days(url, users=400, seed=4, start=START, days=2, on_day=seen.append)
@@ -91,6 +92,20 @@ def test_learners_act_on_their_challenges_night_after_night(
     assert report.answers_per_user["ml"] > 0
     # ML learners are sent to their weak categories: they answer more there
     assert report.weak_answers_per_user["diff"] > 0
+    # struggling learners: every one the nights found, in one arm or the other
+    found = rows(
+        url,
+        "SELECT DISTINCT user_id FROM user_daily_challenges WHERE reason LIKE :s",
+        s='%"struggle":%',
+    )
+    st = report.struggle
+    assert st["learners"] == len(found) > 0
+    assert sum(st["signals_first_night"].values()) >= st["learners"]
+    assert st["adapted"] > 0 and st["held_out"] > 0
+    assert st["adapted"] + st["held_out"] == st["learners"]
+    assert sum(d.struggling for d in seen) >= st["learners"]
+    for d in (st["completion"], st["return_rate"]):
+        assert d["n_adapted"] + d["n_held_out"] == st["learners"]
 
 
 @pytest.mark.pure
@@ -163,10 +178,22 @@ def test_the_learners_do_not_know_the_arm(history: SimulatedData) -> None:
     ml = day("ml", '{"ml_holdout":false,"weak_rank":1}')
     holdout = day("fallback", '{"ml_holdout":true}')
     assert ml["content_key"].to_list() != holdout["content_key"].to_list()
+    # the struggle arms: the same challenges phrased kindly (the key's "|kind") or not,
+    # the reason saying adapted or held out
+    kind = ml.with_columns(
+        content_key=pl.col("content_key") + "|kind",
+        reason=pl.lit('{"struggle":{"signals":["wrong_run"]}}'),
+    )
+    held = ml.with_columns(reason=pl.lit('{"struggle":{"signals":["wrong_run"],"holdout":true}}'))
+    learners = [Learners(history, seed=5) for _ in range(5)]
     outcomes = [
-        act(Learners(history, seed=5), START, frame)
-        for frame in (ml, holdout, ml.drop("reason", "source"))
+        act(state, START, frame)
+        for state, frame in zip(
+            learners, (ml, holdout, ml.drop("reason", "source"), kind, held), strict=True
+        )
     ]
+    for state in learners[1:]:  # and what they carry into the next day is the same
+        assert np.array_equal(state.frustration, learners[0].frustration)
     (frames, updates, counts), *others = outcomes
     assert counts["completed"] > 0 and counts["answers"] > 0
     for other_frames, other_updates, other_counts in others:
@@ -198,6 +225,46 @@ def test_a_harder_challenge_is_completed_less_often(history: SimulatedData) -> N
         assert np.mean([completion(history, hard, s) for s in seeds]) < np.mean(
             [completion(history, easy, s) for s in seeds]
         ), kind
+
+
+@pytest.mark.pure
+def test_a_frustrating_week_keeps_learners_away(history: SimulatedData) -> None:
+    # the frustration model: days of mostly wrong answers lower the chance of coming back
+    # and the day's budget; the same learners on easy days keep coming
+    from simulator.days import Learners, act
+
+    ids = active_ids(history)
+
+    def week(difficulty: float) -> tuple[int, float]:
+        state = Learners(history, seed=7)
+        day = day_assignments(ids, "category_focus", 10, difficulty=difficulty)
+        opened = [act(state, START + dt.timedelta(days=d), day)[2]["opened"] for d in range(6)]
+        return sum(opened[3:]), float(state.frustration.mean())
+
+    easy_open, easy_f = week(0.05)
+    hard_open, hard_f = week(1.0)
+    assert hard_f > easy_f >= 0.0
+    assert hard_open < easy_open
+
+
+@pytest.mark.pure
+def test_struggle_flags_are_read_from_the_reasons() -> None:
+    from simulator.days import struggle_flags
+
+    reasons = {
+        1: '{"selector":"ml","struggle":{"signals":["wrong_run","abandoned"]}}',
+        2: '{"ml_holdout":true,"selector":"fallback",'
+        '"struggle":{"signals":["shorter"],"holdout":true}}',
+        3: '{"ml_holdout":true,"selector":"fallback"}',
+    }
+    day = pl.DataFrame(
+        {"user_id": [1, 1, 2, 3], "reason": [reasons[1], reasons[1], reasons[2], reasons[3]]}
+    )
+    flags = struggle_flags(day, 4)
+    assert flags.to_dicts() == [
+        {"user_id": 1, "day_index": 4, "held": False, "signals": ["wrong_run", "abandoned"]},
+        {"user_id": 2, "day_index": 4, "held": True, "signals": ["shorter"]},
+    ]
 
 
 @pytest.mark.pure
