@@ -15,11 +15,13 @@ def count_day(
     distinct_challenges: int,
     challenges_per_user: int,
     requested_users: int | None = None,
+    struggle: pl.DataFrame | None = None,
 ) -> None:
     """Fill ``summary``'s user and assignment counts and their notes. ``users``: every
     user's ``user_id`` and ``is_active``; ``assignments``: the day's ``user_id``, ``source``,
     ``challenge_type`` and ``category``; ``requested_users``: how many ids a restricted run
-    asked for (None: everyone)."""
+    asked for (None: everyone); ``struggle``: the feature step's struggling learners
+    (``user_id``, ``struggle_holdout``), counted among those served."""
     c = assignment_counts(assignments)
     summary.users_total = users.height
     summary.users_active = int(users["is_active"].sum())
@@ -31,6 +33,12 @@ def count_day(
         c["by_category"],
     )
     summary.distinct_challenges = distinct_challenges
+    if struggle is not None and assignments.height:
+        served = struggle.join(assignments.select("user_id").unique(), on="user_id", how="semi")
+        summary.struggling = {
+            "learners": served.height,
+            "held_out": int(served["struggle_holdout"].sum()),
+        }
     # the completion model (when one was used) set the target of every ML slot
     summary.completion_slots = (
         summary.by_source.get("ml", 0) if summary.completion_model_version else 0

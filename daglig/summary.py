@@ -84,6 +84,9 @@ class RunSummary:
     features_reason: str | None = None
     features_reason_code: str | None = None  # daglig/night_path.py's code of the reason
     answers_read: int = 0
+    # struggling learners served tonight (docs/struggle.md): all of them, and those of the
+    # struggle holdout, whose day was left as chosen
+    struggling: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -136,6 +139,13 @@ def to_markdown(s: RunSummary) -> str:
     if s.email and s.email.startswith("FAILED"):
         lines += [f"**Summary email not sent:** {md.text(s.email.removeprefix('FAILED: '))}", ""]
     lines += [_ml_line(s), ""]
+    if s.struggling.get("learners"):
+        held = s.struggling.get("held_out", 0)
+        lines += [
+            f"Struggling learners: {s.struggling['learners']} ({s.struggling['learners'] - held}"
+            f" given a gentler day, {held} held out).",
+            "",
+        ]
     lines += [f"- {md.text(n)}" for n in s.notes]
     lines += [
         "",
@@ -234,6 +244,22 @@ def features_line_no(s: RunSummary) -> str | None:
     return f"Beregnet fra hele svarloggen ({read} svar): {why}."
 
 
+def struggle_line_no(s: RunSummary) -> str | None:
+    """The email's line on the struggling learners served tonight; None when there were
+    none (or the run got no further than the features)."""
+    n = s.struggling.get("learners", 0)
+    if not n:
+        return None
+    held = s.struggling.get("held_out", 0)
+    line = (
+        f"{norsk.integer(n - held)} {wording.LEARNERS if n - held != 1 else 'elev'} som strever, "
+        "fikk en roligere dag: kortere og lettere utfordringer, uten feilfri- og fartsutfordringer"
+    )
+    if held:
+        line += f"; {norsk.integer(held)} i kontrollgruppen fikk dagen som valgt"
+    return line + "."
+
+
 def completion_line_no(s: RunSummary) -> str | None:
     """The email's line on the ML targets: which completion model set them, how good it was
     against the type-rate baseline and for how many slots; or that they followed today's
@@ -313,6 +339,7 @@ def email_context(s: RunSummary) -> dict[str, Any]:
         "ml_status_no": ML_STATUS_NO.get(s.ml_status, s.ml_status),
         "ml_reason_no": wording.note_no(s.ml_reason) if s.ml_reason else None,
         "completion_no": completion_line_no(s),
+        "struggle_no": struggle_line_no(s),
         "error": wording.one_line(s.error),
         "failed_step": wording.step_no(s.failed_task) if failed else None,
         "failed_clock": norsk.clock(failed_at) if failed_at else None,

@@ -40,7 +40,7 @@ from tasks.keep_assessment import keep_assessment
 from tasks.morning import build_morning_report
 from tasks.progress import Progress
 from tasks.quality import validate_inputs, validate_outputs
-from tasks.render import day_frames, render_day
+from tasks.render import day_frames, render_day, struggling_learners
 from tasks.report import publish_summary, send_summary_email
 from tasks.runs import begin_run, record_run_quietly
 from tasks.select import choose_selector, ml_wanted, select_with_fallback
@@ -244,6 +244,7 @@ def _generate(
         distinct,
         cs.challenges_per_user,
         None if user_ids is None else len(user_ids),
+        struggling_learners(refs),
     )
     if dry_run:
         summary.status = "dry_run"

@@ -13,6 +13,7 @@ from daglig.io.run_folder import RunFile
 from daglig.rendering import render_challenges
 from tasks.common import failing_task, save
 from tasks.fanout import map_shards, worker_name
+from tasks.features import FeatureRefs
 from tasks.select import SelectedRefs
 from tasks.steps import count_rows, step, step_task
 
@@ -100,3 +101,13 @@ def day_frames(
     )
     distinct = pl.read_parquet(rendered.challenges, columns=["content_key"]).height
     return users, assignments, distinct
+
+
+def struggling_learners(refs: FeatureRefs) -> pl.DataFrame:
+    """Every shard's struggling learners (``user_id``, ``struggle_holdout``), for the run
+    summary's count."""
+    paths = [s.struggle for s in refs.shards if s.struggle is not None]
+    schema = {"user_id": pl.Int64, "struggle_holdout": pl.Boolean}
+    if not paths:
+        return pl.DataFrame(schema=schema)
+    return pl.read_parquet(paths, columns=list(schema))

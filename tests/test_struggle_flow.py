@@ -4,9 +4,12 @@ adapted day written with its kind phrasing, and the struggle holdout left as it 
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -102,6 +105,15 @@ def test_a_struggling_learner_gets_a_gentler_day(
         assert not c["description"].startswith(KIND_OPENINGS)
     fine = day_of(db_url, roles["fine"])
     assert fine and all("struggle" not in c["reason"] for c in fine)
+    # the admins are told, in the summary and the email
+    assert result["struggling"] == {"learners": 3, "held_out": 1}
+    msg = email.message_from_bytes(Path(result["email"]).read_bytes(), policy=email.policy.default)
+    parts = [p.get_content() for p in msg.walk() if p.get_content_type().startswith("text/")]
+    line = (
+        "2 elever som strever, fikk en roligere dag: kortere og lettere utfordringer, uten "
+        "feilfri- og fartsutfordringer; 1 i kontrollgruppen fikk dagen som valgt."
+    )
+    assert len(parts) == 2 and all(line in " ".join(p.split()) for p in parts)
 
 
 def test_the_recent_sessions_are_read_as_of_the_cutoff(db_url: str) -> None:
