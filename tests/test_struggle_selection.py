@@ -93,13 +93,20 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_the_holdout_keeps_its_day_and_the_reason_says_so(case: str) -> None:
+def selected(case: str) -> tuple[SelectionInputs, pl.DataFrame, pl.DataFrame, set[int], set[int]]:
+    """A case's inputs, its day without and with the struggle columns, the adapted and
+    the held-out learners."""
     b, make = CASES[case]
     inputs = inputs_of(b)
     before, after = both(make(b), inputs)
     adapted, held = groups(inputs)
     assert adapted and held
+    return inputs, before, after, adapted, held
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_holdout_keeps_its_day_and_the_reason_says_so(case: str) -> None:
+    inputs, before, after, adapted, held = selected(case)
     mine = after.filter(pl.col("user_id").is_in(list(held)))
     theirs = before.filter(pl.col("user_id").is_in(list(held)))
     assert mine.drop("reason", "gentle").equals(theirs.drop("reason", "gentle"))
@@ -115,10 +122,7 @@ def test_the_holdout_keeps_its_day_and_the_reason_says_so(case: str) -> None:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_an_adapted_day_is_easier_shorter_and_kind(case: str) -> None:
-    b, make = CASES[case]
-    inputs = inputs_of(b)
-    before, after = both(make(b), inputs)
-    adapted, _ = groups(inputs)
+    inputs, before, after, adapted, _ = selected(case)
     mine = after.filter(pl.col("user_id").is_in(list(adapted)))
     assert mine.height > 0 and mine["gentle"].all()
     for r in mine["reason"]:
