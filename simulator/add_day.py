@@ -23,7 +23,7 @@ from sqlalchemy import Engine, inspect
 
 from daglig import sql as sqlfiles
 from daglig.catalogue import CATEGORY_KEYS
-from daglig.io.db import _adbc_connect, cast_frame, engine_of, read_frame, sqlite_file
+from daglig.io.db import adbc_connection, cast_frame, engine_of, read_frame, sqlite_file
 from simulator.learners import (
     EPOCH,
     LEARN_RATE,
@@ -217,8 +217,7 @@ def read_truth(url: str, user_ids: np.ndarray) -> pl.DataFrame:
     learners), through a temporary table of the ids on the same ADBC connection."""
     import pyarrow as pa
 
-    conn, style = _adbc_connect(url)
-    try:
+    with adbc_connection(url) as (conn, style):
         with conn.cursor() as cur:
             ids = pa.table({"user_id": pa.array(user_ids, pa.int64())})
             cur.adbc_ingest("add_day_who", ids, mode="create", temporary=True)
@@ -227,8 +226,6 @@ def read_truth(url: str, user_ids: np.ndarray) -> pl.DataFrame:
             cur.execute(sqlfiles.positional(sqlfiles.load("sim/add_day_truth"), {}, style)[0])
             table = cur.fetch_arrow_table()
         conn.rollback()
-    finally:
-        conn.close()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return cast_frame(frame, _TRUTH_SCHEMA)

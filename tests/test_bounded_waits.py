@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from daglig.config import SessionLimits, Settings
-from daglig.io.db import _adbc_connect, make_engine
+from daglig.io.db import adbc_connection, make_engine
 from daglig.io.lock import day_lock_key
 from models import create_pipeline_tables
 from tests.builders import AppDataBuilder
@@ -78,13 +78,9 @@ def test_our_postgres_sessions_are_bounded_and_named(
             assert tuple(conn.execute(text(sql)).one()) == expected  # SQLAlchemy / psycopg
     finally:
         engine.dispose()
-    conn, _ = _adbc_connect(postgres_url, limits)  # the bulk reads (ADBC)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            assert tuple(cur.fetchone()) == expected
-    finally:
-        conn.close()
+    with adbc_connection(postgres_url, limits) as (conn, _), conn.cursor() as cur:  # ADBC
+        cur.execute(sql)
+        assert tuple(cur.fetchone()) == expected
     # the defaults, when a caller passes none
     engine = make_engine(postgres_url)
     try:

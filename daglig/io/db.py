@@ -153,6 +153,18 @@ def backend(url: str) -> str:
     return make_url(url).get_backend_name()
 
 
+@contextmanager
+def adbc_connection(url: str, limits: SessionLimits | None = None) -> Iterator[tuple[Any, str]]:
+    """An ADBC DB-API connection to a SQLite or PostgreSQL ``url`` (PostgreSQL with the
+    session limits, as SQLAlchemy's) and its bind style (``qmark`` / ``numeric_dollar``,
+    for :func:`daglig.sql.positional`); closed on leaving, whatever happened."""
+    conn, style = _adbc_connect(url, limits)
+    try:
+        yield conn, style
+    finally:
+        conn.close()
+
+
 def _adbc_connect(url: str, limits: SessionLimits | None = None) -> tuple[Any, str]:
     u = make_url(url)
     name = u.get_backend_name()
@@ -195,14 +207,11 @@ def read_frame(
     """
     params = params or {}
     if backend(url) in ("sqlite", "postgresql"):
-        conn, style = _adbc_connect(url, limits)
-        try:
+        with adbc_connection(url, limits) as (conn, style):
             query, args = sqlfiles.positional(sqlfiles.load(name), params, style)
             with conn.cursor() as cur:
                 cur.execute(query, [_bind_value(a, style) for a in args] or None)
                 table = cur.fetch_arrow_table()
-        finally:
-            conn.close()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
     else:
@@ -223,8 +232,7 @@ def stream_frames(
     """Run ``sql/<name>.sql`` through ADBC and yield its rows as frames of Arrow record
     batches (cast to ``schema``), never holding the whole result: the answer log of a
     million learners is ~100M rows. SQLite and PostgreSQL only."""
-    conn, style = _adbc_connect(url, limits)
-    try:
+    with adbc_connection(url, limits) as (conn, style):
         query, args = sqlfiles.positional(sqlfiles.load(name), params or {}, style)
         with conn.cursor() as cur:
             if style == "qmark":  # ADBC-SQLite's batch size (rows), default 1024
@@ -241,8 +249,6 @@ def stream_frames(
                     pending, held = [], 0
             if pending:
                 yield _frame_of(pending, schema)
-    finally:
-        conn.close()
 
 
 def stream_answer_log(
