@@ -61,6 +61,7 @@ class ShardRefs:
     type_outcomes: Path | None = None
     type_rates: Path | None = None
     outcome_history: Path | None = None  # the shard's learners' (the completion model's)
+    exam_paths: Path | None = None  # the shard's learners' exam paths in force
 
 
 @step_task("extract-features")
@@ -119,6 +120,9 @@ def extract_shard_features(
         type_rates=plan.type_rates if learner else None,
         outcome_history=save(of_shard(plan.outcome_history, shard), folder, RunFile.OUTCOME_HISTORY)
         if learner and plan.outcome_history is not None
+        else None,
+        exam_paths=save(of_shard(plan.exam_paths, shard), folder, RunFile.EXAM_PATHS)
+        if learner and plan.exam_paths is not None
         else None,
     )
     count_rows(attempts.height, users.height, label=f"shard {shard}")

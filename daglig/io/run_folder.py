@@ -20,6 +20,8 @@ class RunFile(StrEnum):
     QUESTIONS = "questions"  # the question bank (read-answer-log)
     PREVIOUS = "previous"  # yesterday's assignments, for the no-repeat rule
     EXAMS = "exams"  # completed exam sessions (the learner model's features)
+    EXAM_PATHS = "exam_paths"  # the learners' exam paths in force on the run date
+    EXAM_PATHS_PLANNED = "exam_paths_planned"  # a shard's paths planned tonight (to write)
     INPUT_USERS = "input_users"  # the users the input gate checked
     LAST_DAY_ANSWERS = "last_day_answers"  # a shard's last day of answers (the input gate)
     INPUT_LAST_DAY_ANSWERS = "input_last_day_answers"  # every shard's, for the input gate
