@@ -248,3 +248,16 @@ def test_the_path_holdout_keeps_the_day_by_day_choice() -> None:
     assert not some.in_path_holdout(users).equals(
         MLSelector(assessment, "lm-test", holdout_share=0.5).in_holdout(users)
     )
+
+
+def test_a_plan_made_tonight_does_not_start_with_yesterday_s_focus() -> None:
+    cats = _categories(_assessed(1, {"a": 0.2, "b": 0.5, "c": 0.6}) + _assessed(2, {"a": 0.2}))
+    plain = follow_exam_paths(pl.DataFrame(schema=PLAN_SCHEMA), cats, RUN)
+    assert plain.today.select("user_id", "path_category").rows() == [(1, "a"), (2, "a")]
+    yesterday = pl.DataFrame({"user_id": [1, 2], "category": ["a", "a"]})
+    out = follow_exam_paths(pl.DataFrame(schema=PLAN_SCHEMA), cats, RUN, yesterday)
+    mine = out.plans.filter(pl.col("user_id") == 1)["category"].to_list()
+    assert mine[0] != "a" and "a" in mine[1:]
+    # a learner with one exam category: no day 1 (today no path slot), days 2, 4, 6
+    assert out.plans.filter(pl.col("user_id") == 2)["day_no"].to_list() == [2, 4, 6]
+    assert out.today["user_id"].to_list() == [1]

@@ -58,13 +58,17 @@ class FollowedPaths:
 
 
 def follow_exam_paths(
-    plans_in_force: pl.DataFrame, categories: pl.LazyFrame, run_date: date
+    plans_in_force: pl.DataFrame,
+    categories: pl.LazyFrame,
+    run_date: date,
+    yesterday: pl.DataFrame | None = None,
 ) -> FollowedPaths:
     """Keep or re-plan the path of every learner of ``categories`` (``user_id``,
     ``category``, ``mastery``, ``exam_questions``: tonight's assessment of the enabled
     categories, of the learners on a path). ``plans_in_force``: :data:`PLAN_SCHEMA` rows
     with plan_start < run_date ≤ plan_start + 6 (of a learner with two, the newest
-    counts). Vectorised: no per-user loop."""
+    counts). ``yesterday`` (``user_id``, ``category``): yesterday's focus category, which
+    a plan made tonight does not start with. Vectorised: no per-user loop."""
     cats = categories.filter(pl.col("exam_questions") > 0).collect()
     learners = cats.select("user_id").unique()
     plans = (
@@ -115,7 +119,7 @@ def follow_exam_paths(
         .sort("user_id")
     )
     new = (
-        plan_exam_paths(cats.lazy().join(replanned.lazy(), on="user_id", how="semi"))
+        plan_exam_paths(cats.lazy().join(replanned.lazy(), on="user_id", how="semi"), yesterday)
         .with_columns(plan_start=pl.lit(run_date, pl.Date))
         .select(list(PLAN_SCHEMA))
         .cast(PLAN_SCHEMA)  # type: ignore[arg-type]
@@ -145,10 +149,14 @@ def follow_exam_paths(
     return FollowedPaths(today=today, plans=new.sort("user_id", "day_no"), replanned=replanned)
 
 
-def plan_exam_paths(categories: pl.LazyFrame) -> pl.DataFrame:
+def plan_exam_paths(
+    categories: pl.LazyFrame, yesterday: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Columns ``user_id``, ``day_no`` (1..7), ``category``, ``planned_mastery``. A user
     with a single exam category gets it on the days the spacing allows (others are
-    left out)."""
+    left out). ``yesterday`` (``user_id``, ``category``): the category a learner focused
+    on the day before day 1, which day 1 then does not repeat (the spacing, and the
+    no-repeat rule of the selection would block it)."""
     base = (
         categories.filter(pl.col("exam_questions") > 0)
         .select(
@@ -158,8 +166,16 @@ def plan_exam_paths(categories: pl.LazyFrame) -> pl.DataFrame:
             priority=pl.col("exam_questions") * (1.0 - pl.col("mastery")),
         )
         .collect()
-        .with_columns(picks=pl.lit(0, pl.Int32), last=pl.lit(False))
+        .with_columns(picks=pl.lit(0, pl.Int32))
     )
+    before = (
+        pl.DataFrame(schema={"user_id": pl.Int64, "category": pl.String})
+        if yesterday is None
+        else yesterday.select(pl.col("user_id").cast(pl.Int64), pl.col("category").cast(pl.String))
+    )
+    base = base.join(
+        before.unique().with_columns(last=pl.lit(True)), on=["user_id", "category"], how="left"
+    ).with_columns(pl.col("last").fill_null(False))
     days = []
     for day_no in range(1, PATH_DAYS + 1):
         pick = (

@@ -249,6 +249,10 @@ class MLSelector:
             .join(on_path.lazy(), on="user_id", how="semi")
             .select("user_id", "category", "mastery", "exam_questions"),
             inputs.run_date,
+            # a plan made tonight does not start where yesterday's focus was (no repeat)
+            yesterday=inputs.previous.filter(pl.col("challenge_type") == "category_focus")
+            .filter(pl.col("category").is_not_null())
+            .select("user_id", "category"),
         )
 
     def select(self, inputs: SelectionInputs) -> pl.DataFrame:
