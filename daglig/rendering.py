@@ -334,8 +334,8 @@ def _render_row(
     parts = str(c["content_key"]).split("|")
     if len(parts) > LANGUAGE_PART:
         del parts[LANGUAGE_PART]
-    elif parts[-1] == language:  # a shorter key (hand-made, as in tests): the language last
-        parts.pop()
+    elif language in parts:  # a shorter key (hand-made, as in tests): its last language part
+        del parts[len(parts) - 1 - parts[::-1].index(language)]
     hashed = "|".join(parts)
     crc = zlib.crc32(hashed.encode("utf-8"))
     c["variant"] = crc % tpl.variants
