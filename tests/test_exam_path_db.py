@@ -94,6 +94,19 @@ def test_a_write_without_plans_leaves_the_table_alone(db_url: str) -> None:
         engine.dispose()
 
 
+def test_a_database_from_before_the_table_gets_it_with_the_first_plans(db_url: str) -> None:
+    engine, users = setup(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE learner_exam_paths"))
+        assert not inspect_database(db_url, None).exam_paths_table
+        tonight = plan(users[:2], DAY)
+        assert write_plans(engine, users, [tonight]) == 14
+        assert rows(db_url, engine).equals(tonight)
+    finally:
+        engine.dispose()
+
+
 def write_plans(
     engine: object, users: list[int], plans: list[pl.DataFrame], day: date = DAY
 ) -> int:

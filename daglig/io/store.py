@@ -300,12 +300,18 @@ def write_day(
 
 
 def _write_exam_paths(conn: Connection, plans: Iterable[pl.DataFrame]) -> int:
-    """The exam paths planned tonight, replacing a plan of the same (learner, start)."""
+    """The exam paths planned tonight, replacing a plan of the same (learner, start). The
+    table is made here when missing (a database from before it: the health check creates
+    only the contract's tables when they are missing)."""
+    from models import Base
+
     written = 0
     cleared = pl.DataFrame(schema={"user_id": pl.Int64, "plan_start": pl.Date})
     for frame in plans:
         if frame.is_empty():
             continue
+        if not written:
+            Base.metadata.tables["learner_exam_paths"].create(conn, checkfirst=True)
         # each (learner, start) cleared once per write, whichever frame holds its rows
         starts = (
             frame.select(pl.col("user_id").cast(pl.Int64), pl.col("plan_start").cast(pl.Date))
