@@ -256,7 +256,8 @@ def _generate(
         force,
         cs.challenges_per_user,
         summary.run_row_id,
-        exam_paths=tuple(s.exam_paths for s in selected if s.exam_paths is not None),
+        # the exam paths planned tonight, one file per shard (positional, like the rest)
+        tuple(s.exam_paths for s in selected if s.exam_paths is not None),
     )
     summary.written = asdict(counts)
     if counts.assignments_inserted == 0 and counts.assignments_replaced == 0:
