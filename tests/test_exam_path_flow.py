@@ -1,7 +1,8 @@
 """The week's path to the exam through the real nightly flow (issue 17 item 3), on SQLite
 and PostgreSQL: a learner gets a plan on night 1 and follows day 2 on night 2 (slot 1 the
 planned category, "Dag 2 av 7 mot teoriprøven: …"); a rerun of a night writes the same
-plan rows; a dry run writes none; mastery that moved re-plans."""
+plan rows; a dry run writes none; mastery that moved re-plans; a run for some users
+writes only their plans."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from daglig.learner.exam_path import PATH_DAYS
 from tests.builders import environ
 from tests.dq_helpers import query
 
@@ -148,3 +150,14 @@ def test_a_week_s_path_night_after_night(
     day3 = {u for u, r in ones3.items() if '"day":3,"days":7' in r[4]}
     anew = {u for u, r in ones3.items() if '"day":1,"days":7' in r[4]}
     assert followed - {learner} <= day3 | anew and day3
+
+    # a run for some users (a week on: the first plans are finished) plans only theirs
+    week = RUN + timedelta(days=PATH_DAYS)
+    chosen = min(day3)
+    before = plans(db_url)
+    some = night(db_url, run_date=week, user_ids=[chosen])
+    assert some["status"] == "ok"
+    after = plans(db_url)
+    new = [p for p in after if p not in before]
+    assert new and {p[0] for p in new} == {chosen} and {p[1] for p in new} == {week.isoformat()}
+    assert [p for p in after if p[0] != chosen] == [p for p in before if p[0] != chosen]
