@@ -18,9 +18,15 @@ same key.
 every other key is exactly
 what it was without readiness.
 
+**The week's path to the exam.** The assignment that is a learner's day on their path
+(``path_day``, ``path_days``: day 2 of 7, :mod:`daglig.learner.exam_path`) gets a last part
+``|p<day>of<days>`` (``…|ml|nb|p2of7``, after the readiness part when there is one), so
+the parts before it keep their positions and every other key is unchanged.
+
 **Gentle.** A struggling learner's adapted challenge (``gentle``, see
 :mod:`daglig.selection`) is phrased kindly, so its key ends in ``|kind`` (after any
-readiness part); every other key is unchanged.
+readiness and path parts: ``…|ml|nb|p2of7|kind``); every other key is
+unchanged.
 """
 
 from __future__ import annotations
@@ -45,13 +51,15 @@ CHALLENGE_COLUMNS: tuple[str, ...] = (
 
 READINESS_COLUMNS: tuple[str, ...] = ("readiness_band", "readiness_focus")
 GENTLE_COLUMN = "gentle"
+PATH_COLUMNS: tuple[str, ...] = ("path_day", "path_days")
 
 
 def content_key_expr() -> pl.Expr:
     """``type|category|t<target>|n<count>|s<seconds>|d<difficulty>|source|language``; '-'
     for none (the language is ``nb`` or ``nn``, never none). A row with a
-    ``readiness_band`` has ``|r<band>:<readiness_focus>`` after the language part, a
-    ``gentle`` one ``|kind`` at the very end."""
+    ``readiness_band`` has ``|r<band>:<readiness_focus>`` after the language part, a row
+    with a ``path_day`` ``|p<path_day>of<path_days>`` after that, a ``gentle`` one
+    ``|kind`` at the very end."""
 
     def part(prefix: str, col: str) -> pl.Expr:
         return pl.concat_str(pl.lit(prefix), pl.col(col).cast(pl.String)).fill_null(f"{prefix}-")
@@ -82,10 +90,22 @@ def content_key_expr() -> pl.Expr:
         )
         .otherwise(pl.lit(""))
     )
+    path = (
+        pl.when(pl.col("path_day").is_not_null())
+        .then(
+            pl.concat_str(
+                pl.lit("|p"),
+                pl.col("path_day").cast(pl.String),
+                pl.lit("of"),
+                pl.col("path_days").cast(pl.String),
+            )
+        )
+        .otherwise(pl.lit(""))
+    )
     kind = (
         pl.when(pl.col(GENTLE_COLUMN).fill_null(False)).then(pl.lit("|kind")).otherwise(pl.lit(""))
     )
-    return pl.concat_str(base, readiness, kind)
+    return pl.concat_str(base, readiness, path, kind)
 
 
 def language_of(preferred: pl.Expr) -> pl.Expr:
@@ -127,11 +147,15 @@ def with_readiness(assignments: pl.DataFrame) -> pl.DataFrame:
 
 def with_content_key(assignments: pl.DataFrame) -> pl.DataFrame:
     """Assignments with their ``content_key`` and readiness columns (input unchanged);
-    without a ``language`` column (older run folders, tests) every row is Bokmål."""
+    without a ``language`` column (older run folders, tests) every row is Bokmål, without
+    the path columns no row is on a path."""
     if "language" not in assignments.columns:
         assignments = assignments.with_columns(language=pl.lit(DEFAULT_LANGUAGE))
     if GENTLE_COLUMN not in assignments.columns:
         assignments = assignments.with_columns(pl.lit(False).alias(GENTLE_COLUMN))
+    assignments = assignments.with_columns(
+        pl.lit(None, pl.Int16).alias(c) for c in PATH_COLUMNS if c not in assignments.columns
+    )
     return with_readiness(assignments).with_columns(content_key=content_key_expr())
 
 
@@ -152,6 +176,7 @@ def distinct_challenges(keyed: pl.DataFrame) -> pl.DataFrame:
             "language",
             *READINESS_COLUMNS,
             GENTLE_COLUMN,
+            *PATH_COLUMNS,
         )
         .unique("content_key", keep="first", maintain_order=True)
         .join(

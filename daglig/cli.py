@@ -284,6 +284,14 @@ def _play(settings: object, users: int, seed: int, start: date, days: int) -> No
                 ("adapted", "held_out"),
             )
         )
+    g = r.exam_path.get("exam_readiness_gain", {})
+    if "ci_low" in g:
+        typer.echo(
+            f"week's path to the exam: {r.exam_path['path_users']} learners on a path, "
+            f"{r.exam_path['holdout_users']} in the path holdout; exam-readiness gain "
+            f"{g['ml']:.4f} vs {g['holdout']:.4f}, difference {g['diff']:+.4f} "
+            f"(95 % CI {g['ci_low']:+.4f} .. {g['ci_high']:+.4f})"
+        )
     typer.echo(f"saved {out}")
 
 

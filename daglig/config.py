@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         le=0.5,
         description="Share of struggling learners whose day is not adapted, to compare.",
     )
+    path_holdout_share: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=0.5,
+        description="Share of ML learners kept off the week's path to the exam "
+        "(today's day-by-day choice), to compare.",
+    )
     model_max_age_days: int = Field(
         default=14,
         ge=0,

@@ -15,8 +15,8 @@ order: variant *i* in nynorsk says what variant *i* says in Bokmål.
 The phrasing of a row is picked from its ``content_key`` with ``zlib.crc32`` (stable across
 processes, unlike ``hash()``): ``variant = crc % variants`` chooses the title/description
 pair and ``alt = crc // variants`` any independent choice (templates use ``c.alt % k``).
-The key's language part (``|nb`` / ``|nn``: last, or before a readiness part) is left out
-of the crc, so one challenge gets the same phrasing in both written forms.
+The key's language part (``|nb`` / ``|nn``: its 8th part, before any readiness or path
+part) is left out of the crc, so one challenge gets the same phrasing in both written forms.
 
 Rules applied here rather than in every template:
 
@@ -26,6 +26,9 @@ Rules applied here rather than in every template:
   gets one more sentence, the ``readiness(c)`` macro of the shared file: the band as a
   range (``c.readiness``, "40–60 %", "under 20 %", "over 80 %") and the focus category's
   name in the row's written form (``c.readiness_focus_name``);
+* a row with a ``path_day`` (a learner's day on their week's path to the exam) starts its
+  description with where the learner is, "Dag 2 av 7 mot teoriprøven: …" (the
+  ``describe`` macro; ``c.path_day``, ``c.path_days``);
 * runs of ASCII whitespace collapse to one space and the ends are stripped, so templates may
   spread a phrasing over several lines (the no-break space of ``80 %`` is kept);
 * a row missing what its type needs (``category`` for ``category_focus``,
@@ -84,6 +87,9 @@ GENTLE_COLUMN = "gentle"
 # Read when present: the exam readiness one ML challenge of a learner's day carries (band
 # code, focus category key, and optionally the focus's name in the row's written form).
 READINESS_COLUMNS: tuple[str, ...] = ("readiness_band", "readiness_focus", "readiness_focus_name")
+# Read when present: the day of the learner's week's path to the exam this challenge is
+# ("Dag 2 av 7 mot teoriprøven: …"), null on every other challenge.
+PATH_COLUMNS: tuple[str, ...] = ("path_day", "path_days")
 # The band as a learner reads it (the same in both written forms): a range, never a figure.
 READINESS_TEXT: dict[str, str] = {
     "0-20": f"under 20{NBSP}%",
@@ -265,6 +271,12 @@ def _context(row: Mapping[str, Any], name: str, language: str) -> dict[str, Any]
                 "and no category_name"
             )
         c["category_name"] = cat.name(language)
+    c["path_day"], c["path_days"] = row.get("path_day"), row.get("path_days")
+    if (c["path_day"] is None) != (c["path_days"] is None):
+        raise RenderError(
+            f"template {name!r}, content_key {key!r}: path_day and path_days go together, "
+            f"got {c['path_day']!r} and {c['path_days']!r}"
+        )
     band, focus = row.get("readiness_band"), row.get("readiness_focus")
     c["readiness"] = None if band is None else READINESS_TEXT.get(band)
     c["readiness_focus_name"] = row.get("readiness_focus_name")
@@ -368,7 +380,7 @@ def render_challenges(
         *INPUT_COLUMNS,
         *(
             c
-            for c in (LANGUAGE_COLUMN, *READINESS_COLUMNS, GENTLE_COLUMN)
+            for c in (LANGUAGE_COLUMN, *READINESS_COLUMNS, GENTLE_COLUMN, *PATH_COLUMNS)
             if c in challenges.columns
         ),
     ]

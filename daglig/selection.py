@@ -53,6 +53,15 @@ ASSIGNMENT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "source": pl.String,
     "reason": pl.String,
     "gentle": pl.Boolean,  # a struggling learner's adapted day: the kind phrasing
+    # the week's path to the exam (daglig/learner/exam_path.py): the day of the path this
+    # assignment is (1..7) and the path's length, on the one slot of a learner's day that
+    # follows the path; null everywhere else (the fallback, every other slot)
+    "path_day": pl.Int16,
+    "path_days": pl.Int16,
+}
+NO_PATH: dict[str, pl.Expr] = {
+    "path_day": pl.lit(None, pl.Int16),
+    "path_days": pl.lit(None, pl.Int16),
 }
 PREVIOUS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "user_id": pl.Int64,
@@ -296,7 +305,7 @@ class FallbackSelector:
             category_days_since_practised=pl.col("category_days_since_practised"),
         ).struct.json_encode()
         return (
-            out.with_columns(reason=with_struggle_reason(reason))
+            out.with_columns(reason=with_struggle_reason(reason), **NO_PATH)
             .select(list(ASSIGNMENT_SCHEMA))
             .cast(ASSIGNMENT_SCHEMA)  # type: ignore[arg-type]
             .sort("user_id", "slot")

@@ -251,7 +251,14 @@ def _generate(
         summary.notes.append("dry run: nothing was written")
         return
     counts = upsert_challenges(
-        settings, day, rendered, force, cs.challenges_per_user, summary.run_row_id
+        settings,
+        day,
+        rendered,
+        force,
+        cs.challenges_per_user,
+        summary.run_row_id,
+        # the exam paths planned tonight, one file per shard (positional, like the rest)
+        tuple(s.exam_paths for s in selected if s.exam_paths is not None),
     )
     summary.written = asdict(counts)
     if counts.assignments_inserted == 0 and counts.assignments_replaced == 0:

@@ -248,8 +248,30 @@ class PipelineIdentity(Base):
     __table_args__ = (CheckConstraint("slot = 1", name="ck_pipeline_identity_one_row"),)
 
 
+class LearnerExamPath(Base):
+    """A learner's week's path to the exam (issue 17 item 3, docs/exam-path.md): seven
+    days of focus categories from ``plan_start`` (day 1) to ``plan_start`` + 6, with the
+    mastery each category had when planned. Written in the night's write transaction;
+    the app never reads it."""
+
+    __tablename__ = "learner_exam_paths"
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    plan_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    day_no: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    category: Mapped[str] = mapped_column(Text, nullable=False)
+    planned_mastery: Mapped[float] = mapped_column(
+        Float(precision=53).with_variant(Float(), "sqlite"), nullable=False
+    )
+
+    __table_args__ = (
+        CheckConstraint("day_no BETWEEN 1 AND 7", name="ck_learner_exam_paths_day_no"),
+        Index("ix_learner_exam_paths_plan_start", "plan_start"),
+    )
+
+
 PIPELINE_RECORD_TABLES: tuple[str, ...] = (
     "pipeline_runs",
     "challenge_settings_history",
     "pipeline_identity",
+    "learner_exam_paths",
 )

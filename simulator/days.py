@@ -210,6 +210,10 @@ class DaysReport:
     answers_per_user: dict[str, float | int | None] = field(default_factory=dict)
     # struggling learners from the night they were first found: adapted vs held out
     struggle: dict[str, Any] = field(default_factory=dict)
+    # the week's path to the exam vs the path holdout (day-by-day choice), from the first
+    # night's reasons: exam-readiness gain of the true mastery, start → end (welch: "ml"
+    # is the path's side, "holdout" the path holdout's), and the path holdout share
+    exam_path: dict[str, Any] = field(default_factory=dict)
     per_day: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -714,6 +718,43 @@ def _compare(
     )
     report.exam_readiness_gain = welch(*by(g, "readiness_gain"))
     report.answers_per_user = welch(*by(g, "answers"))
+    report.exam_path = compare_paths(first, mastery, allocation)
+
+
+def compare_paths(
+    first: pl.DataFrame, mastery: tuple[np.ndarray, np.ndarray], allocation: dict[str, int]
+) -> dict[str, Any]:
+    """The week's path to the exam vs the path holdout: each learner's arm from the first
+    night's reasons (``"exam_path":`` on the path's slot, ``"path_holdout":true`` on the
+    holdout's first slot), and the gain of exam readiness of their true mastery from the
+    start to the end of the period, compared with :func:`welch` (``ml``: the path's side)."""
+    from daglig.config import Settings
+
+    m0, m1 = mastery
+    arm = (
+        first.group_by("user_id")
+        .agg(
+            path=pl.col("reason").str.contains('"exam_path":', literal=True).any(),
+            held=pl.col("reason").str.contains('"path_holdout":true', literal=True).any(),
+        )
+        .with_columns(
+            arm=pl.when(pl.col("path") & ~pl.col("held"))
+            .then(pl.lit("path"))
+            .when(pl.col("held") & ~pl.col("path"))
+            .then(pl.lit("holdout"))
+        )
+        .drop_nulls("arm")
+        .sort("user_id")
+    )
+    idx = arm["user_id"].to_numpy() - 1
+    gain = exam_readiness(m1[idx], allocation) - exam_readiness(m0[idx], allocation)
+    on = arm["arm"].to_numpy()
+    return {
+        "path_holdout_share": Settings().path_holdout_share,
+        "path_users": int((on == "path").sum()),
+        "holdout_users": int((on == "holdout").sum()),
+        "exam_readiness_gain": welch(gain[on == "path"], gain[on == "holdout"]),
+    }
 
 
 _SIGNALS = r'"struggle":\{"signals":\[([^\]]*)\]'

@@ -63,6 +63,7 @@ class ShardRefs:
     type_rates: Path | None = None
     outcome_history: Path | None = None  # the shard's learners' (the completion model's)
     struggle: Path | None = None  # the shard's struggling learners (STRUGGLE_SCHEMA)
+    exam_paths: Path | None = None  # the shard's learners' exam paths in force
 
 
 @step_task("extract-features")
@@ -143,6 +144,9 @@ def extract_shard_features(
         if learner and plan.outcome_history is not None
         else None,
         struggle=save(struggle, folder, RunFile.STRUGGLE),
+        exam_paths=save(of_shard(plan.exam_paths, shard), folder, RunFile.EXAM_PATHS)
+        if learner and plan.exam_paths is not None
+        else None,
     )
     count_rows(attempts.height, users.height, label=f"shard {shard}")
     return refs

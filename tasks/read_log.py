@@ -59,6 +59,7 @@ class ShardPlan:
     questions_fingerprint: str = ""
     max_attempt_id: int = 0  # the largest attempt id read tonight (0: none)
     sessions: Path | None = None  # quiz sessions of the struggle window, with their shard
+    exam_paths: Path | None = None  # the learners' exam paths in force (learner runs)
 
 
 @io_task("read-answer-log")
@@ -131,7 +132,7 @@ def read_answer_log(
         SESSIONS_SCHEMA,
         limits,
     )
-    exams = outcomes = rates = history = None
+    exams = outcomes = rates = history = paths = None
     if learner:
         # the HISTORY_DAYS before the night: at the type mix's 14-day half-life an
         # assignment 90 days old weighs 1 %
@@ -151,6 +152,11 @@ def read_answer_log(
             ),
             folder,
             RunFile.EXAMS,
+        )
+        paths = save(
+            with_shard(exam_paths_in_force(url, run_date, limits, shape), n),
+            folder,
+            RunFile.EXAM_PATHS,
         )
     plan = ShardPlan(
         folder=folder,
@@ -173,6 +179,7 @@ def read_answer_log(
         questions_fingerprint=qprint,
         max_attempt_id=max_id,
         sessions=save(with_shard(sessions, n), folder, RunFile.RECENT_SESSIONS),
+        exam_paths=paths,
     )
     count_rows(plan.answers_read, n)
     return plan
@@ -249,6 +256,7 @@ class DatabaseShape:
     identity: str | None
     language_column: bool
     pipeline_tables: bool
+    exam_paths_table: bool = False
 
 
 def inspect_database(url: str, limits: SessionLimits | None) -> DatabaseShape:
@@ -264,6 +272,7 @@ def inspect_database(url: str, limits: SessionLimits | None) -> DatabaseShape:
             identity=read_identity(engine),
             language_column=language,
             pipeline_tables=found.has_table("user_daily_challenges"),
+            exam_paths_table=found.has_table("learner_exam_paths"),
         )
 
 
@@ -309,6 +318,25 @@ def past_assignments(
         return pl.DataFrame(schema=ASSIGNMENTS_SCHEMA)
     return read_frame(
         url, "read/past_assignments", {"since": since, "as_of": as_of}, ASSIGNMENTS_SCHEMA, limits
+    )
+
+
+def exam_paths_in_force(
+    url: str, run_date: date, limits: SessionLimits | None, shape: DatabaseShape
+) -> pl.DataFrame:
+    """The learners' exam paths in force on ``run_date`` (sql/read/exam_paths.sql:
+    plan_start < run_date ≤ plan_start + 6); none before the table exists (a new install,
+    or a dry run on a database from before it)."""
+    from daglig.learner.exam_path import PATH_DAYS, PLAN_SCHEMA
+
+    if not shape.exam_paths_table:
+        return pl.DataFrame(schema=PLAN_SCHEMA)
+    return read_frame(
+        url,
+        "read/exam_paths",
+        {"run_date": run_date, "earliest": run_date - timedelta(days=PATH_DAYS - 1)},
+        PLAN_SCHEMA,
+        limits,
     )
 
 

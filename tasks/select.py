@@ -41,6 +41,7 @@ class SelectedRefs:
     users: int
     rows: int
     worker: str
+    exam_paths: Path | None = None  # the exam paths planned tonight (the ML selector's)
 
 
 @step_task("select-challenges")
@@ -56,19 +57,22 @@ def select_shard(
     users = with_struggle(
         pl.read_parquet(refs.user_features).filter(pl.col("is_active")), refs.struggle
     )
-    assignments = chosen.select(
-        SelectionInputs(
-            run_date=run_date,
-            users=users,
-            user_categories=pl.read_parquet(refs.user_category_features),
-            previous=pl.read_parquet(refs.previous),
-            settings=challenge_settings,
-            type_outcomes=None
-            if refs.type_outcomes is None
-            else pl.read_parquet(refs.type_outcomes),
-            type_rates=None if refs.type_rates is None else pl.read_parquet(refs.type_rates),
-        )
+    inputs = SelectionInputs(
+        run_date=run_date,
+        users=users,
+        user_categories=pl.read_parquet(refs.user_category_features),
+        previous=pl.read_parquet(refs.previous),
+        settings=challenge_settings,
+        type_outcomes=None if refs.type_outcomes is None else pl.read_parquet(refs.type_outcomes),
+        type_rates=None if refs.type_rates is None else pl.read_parquet(refs.type_rates),
     )
+    plans = None
+    if isinstance(chosen, MLSelector):  # the week's path to the exam: the plans made tonight
+        assignments, planned = chosen.select_and_plan(inputs)
+        if chosen.exam_paths is not None:
+            plans = save(planned, refs.folder, RunFile.EXAM_PATHS_PLANNED)
+    else:
+        assignments = chosen.select(inputs)
     assignments = with_language(assignments, users)
     out = SelectedRefs(
         refs.shard,
@@ -76,6 +80,7 @@ def select_shard(
         users.height,
         assignments.height,
         worker_name(),
+        exam_paths=plans,
     )
     count_rows(users.height, out.rows, label=f"shard {refs.shard}")
     return out
@@ -132,7 +137,18 @@ def choose_selector(
         loaded.version,
         holdout_share=settings.ml_holdout_share,
         completion=choose_completion(summary, settings, day, refs, assessment),
+        exam_paths=exam_paths_of(refs),
+        path_holdout_share=settings.path_holdout_share,
     )
+
+
+def exam_paths_of(refs: FeatureRefs) -> dict[int, Path] | None:
+    """Each shard's exam paths in force, as the read step kept them; None (no paths
+    followed tonight) when a shard has none kept."""
+    found = {s.shard: s.exam_paths for s in refs.shards}
+    if not found or any(p is None for p in found.values()):
+        return None
+    return {k: p for k, p in found.items() if p is not None}
 
 
 def choose_completion(

@@ -3,8 +3,10 @@ PostgreSQL, a date with no rows yet) COPY straight into the tables."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import polars as pl
 from prefect.logging import get_run_logger
@@ -27,10 +29,12 @@ def upsert_challenges(
     force: bool,
     challenges_per_user: int,
     run_row: int | None = None,
+    exam_paths: tuple[Path, ...] = (),
 ) -> WriteCounts:
     """Write the day in one transaction. Its commit passes the interrupt gate
     (``daglig.interrupt``: after Ctrl-C no write starts committing) and takes the run's
-    ``pipeline_runs`` row (``run_row``) to ``written`` in the same transaction."""
+    ``pipeline_runs`` row (``run_row``) to ``written`` in the same transaction, with the
+    learners' exam paths planned tonight (``exam_paths``: one file per shard)."""
     challenges = pl.read_parquet(refs.challenges)
     # one shard's assignments in memory at a time, staged one after the other
     assignments = (
@@ -55,7 +59,14 @@ def upsert_challenges(
             written_at=datetime.now(UTC).replace(tzinfo=None),
             limits=limits,
             log=get_run_logger(),
+            exam_paths=_frames(exam_paths),
         )
         committed(asdict(counts))
     count_rows(counts.assignments_staged, counts.assignments_inserted)
     return counts
+
+
+def _frames(paths: tuple[Path, ...]) -> Iterator[pl.DataFrame]:
+    """One shard's file at a time."""
+    for p in paths:
+        yield pl.read_parquet(p)

@@ -124,3 +124,37 @@ def test_language_is_the_last_part_and_separates_written_forms() -> None:
     # a users frame without the column (a database without it): everyone Bokmål
     none = with_language(assignments(rows), users.drop("preferred_language"))
     assert set(none["language"]) == {"nb"}
+
+
+def test_a_day_on_the_exam_path_gets_the_last_key_part() -> None:
+    base = {
+        "challenge_type": "category_focus",
+        "category": "dangerous_situations",
+        "target_value": 10,
+        "difficulty": 0.7,
+        "source": "ml",
+    }
+    frame = assignments(
+        [
+            base,
+            {**base, "user_id": 2, "path_day": 2, "path_days": 7},
+            {
+                **base,
+                "user_id": 3,
+                "path_day": 7,
+                "path_days": 7,
+                "reason": '{"readiness_band":"40-60","readiness_focus":"traffic_rules"}',
+            },
+        ]
+    )
+    keyed = with_content_key(frame)
+    assert keyed["content_key"].to_list() == [
+        "category_focus|dangerous_situations|t10|n-|s-|d0.70|ml|nb",  # as before
+        "category_focus|dangerous_situations|t10|n-|s-|d0.70|ml|nb|p2of7",
+        "category_focus|dangerous_situations|t10|n-|s-|d0.70|ml|nb|r40-60:traffic_rules|p7of7",
+    ]
+    distinct = distinct_challenges(keyed)
+    assert distinct.select("path_day", "path_days").rows() == [(None, None), (2, 7), (7, 7)]
+    # frames without the path columns (older run folders): no row on a path, same keys
+    older = with_content_key(frame.drop("path_day", "path_days"))
+    assert older["content_key"][1] == keyed["content_key"][0]

@@ -282,6 +282,34 @@ def test_exam_readiness_from_a_mastery_matrix() -> None:
     assert exam_readiness(mastery, allocation) == pytest.approx([1.0, 1.0, half])
 
 
+@pytest.mark.pure
+def test_the_path_comparison_takes_its_arms_from_the_first_night_s_reasons() -> None:
+    from daglig.catalogue import CATEGORY_KEYS
+    from simulator.days import compare_paths, exam_readiness
+
+    allocation = {"traffic_signs": 45}
+    signs = CATEGORY_KEYS.index("traffic_signs")
+    n = 8
+    m0 = np.full((n, len(CATEGORY_KEYS)), 0.7)
+    m1 = m0.copy()
+    m1[:, signs] = [0.9, 0.95, 0.8, 0.85, 0.7, 0.75, 0.7, 0.99]
+    path = '{"selector":"ml","exam_path":{"day":1,"days":7,"plan_start":"2026-11-10"}}'
+    held = '{"selector":"ml","path_holdout":true}'
+    first = pl.DataFrame(
+        {
+            # users 1-3 on a path, 4-6 held off it, 7 neither (fallback), 8 on a path with
+            # the marker in slot 2 (slot 1 says nothing)
+            "user_id": [1, 1, 2, 3, 4, 4, 5, 6, 7, 8, 8],
+            "reason": [path, "{}", path, path, held, "{}", held, held, "{}", "{}", path],
+        }
+    )
+    out = compare_paths(first, (m0, m1), allocation)
+    assert (out["path_users"], out["holdout_users"]) == (4, 3)
+    gain = exam_readiness(m1, allocation) - exam_readiness(m0, allocation)
+    assert out["exam_readiness_gain"] == welch(gain[[0, 1, 2, 7]], gain[[3, 4, 5]])
+    assert out["exam_readiness_gain"]["diff"] > 0
+
+
 def test_simulate_days_as_the_docs_show(tmp_path: Path, prefect_api: str) -> None:
     env = cli_env(
         f"sqlite:///{tmp_path / 'app.db'}",

@@ -240,7 +240,7 @@ def test_an_error_inside_ml_selection_falls_back_and_says_so(
 ) -> None:
     from daglig.learner.selection import MLSelector
 
-    def broken(self: MLSelector, inputs: object) -> None:
+    def broken(self: MLSelector, inputs: object, followed: object = None) -> None:
         raise ZeroDivisionError("injected fault in ML selection")
 
     monkeypatch.setattr(MLSelector, "_select_ml", broken)

@@ -155,7 +155,31 @@ def test_every_phrasing_renders_clean(challenge_type: str, source: str, language
                     titles.add(title)
                     welcomes = any(w in description for w in WELCOMES[language])
                     assert welcomes == (source == "onboarding"), description
+                    if source != "onboarding":  # a struggling learner's: kindly phrased
+                        gentle = {**r, "content_key": f"{r['content_key']}|kind", "gentle": True}
+                        kt, kd = render_challenge(gentle, env)
+                        assert_clean(kt, kd, source, sentences=3)
+                        assert kd.startswith(KIND_OPENINGS[language]), kd
+                    if source != "ml":
+                        continue
+                    # a day of the week's path to the exam (an ML slot): where the
+                    # learner is, first, then the text its key phrases without the path
+                    for day in (1, 2, 7):
+                        keyed = {**r, "content_key": f"{r['content_key']}|p{day}of7"}
+                        plain_title, plain = render_challenge(keyed, env)
+                        t2, d2 = render_challenge({**keyed, "path_day": day, "path_days": 7}, env)
+                        assert_clean(t2, d2, source)
+                        assert t2 == plain_title
+                        where = f"Dag {day} av 7 mot {EXAM_WORD[language]}"
+                        if ":" in plain:  # a colon of its own: after a dash, not a second one
+                            assert d2 == f"{where} – {plain[:1].lower()}{plain[1:]}"
+                        else:
+                            assert d2 == f"{where}: {plain}"
     assert len(titles) >= VARIANTS[challenge_type]
+
+
+# the theory test, definite form: Bokmål "teoriprøven", nynorsk "teoriprøva" (ei prøve)
+EXAM_WORD = {"nb": "teoriprøven", "nn": "teoriprøva"}
 
 
 # ------------------------------------------------------- number agreement, both forms
@@ -451,3 +475,90 @@ def test_golden_rendering_nynorsk() -> None:
         GOLDEN_NN.write_text(text, encoding="utf-8")
     assert GOLDEN_NN.exists(), "no golden file: run with UPDATE_GOLDEN=1 once and review it"
     assert text == GOLDEN_NN.read_text(encoding="utf-8")
+
+
+def test_the_phrasing_leaves_out_only_the_language_part() -> None:
+    """The 8th part (nb/nn) is left out of the crc: a key as the pipeline makes it is
+    phrased as before the path part existed (the rule that was: strip ``|<language>`` at
+    the end or before a readiness part), and a day on the path reads the same variant in
+    both forms."""
+    import zlib
+
+    def before(key: str, language: str) -> int:
+        head, carries, readiness = key.partition(f"|{language}|r")
+        hashed = f"{head}|r{readiness}" if carries else key.removesuffix(f"|{language}")
+        return zlib.crc32(hashed.encode())
+
+    env = make_environment()
+    for cat in ("traffic_signs", "winter_driving", "right_of_way"):
+        for target in range(5, 30, 5):
+            for language in LANGUAGES:
+                base = f"category_focus|{cat}|t{target}|n-|s-|d0.70|ml|{language}"
+                for key in (base, f"{base}|r40-60:traffic_rules"):
+                    r = in_form(row("category_focus", "ml", cat, target, key="x"), language)
+                    r["content_key"] = key
+                    n = VARIANTS["category_focus"]
+                    crc = before(key, language)
+                    title, _ = render_challenge(r, env)
+                    # the title is picked by the variant alone: the old crc's variant
+                    r_old = {
+                        **r,
+                        "content_key": key_for("category_focus", crc % n) + f"|{language}",
+                    }
+                    assert title == render_challenge(r_old, env)[0]
+            # on the path: one variant for both forms (each variant's title, per form)
+            n = VARIANTS["category_focus"]
+            variant_of = {
+                language: {
+                    render_challenge(
+                        in_form(
+                            row("category_focus", "ml", cat, target,
+                                key=key_for("category_focus", v)),
+                            language,
+                        ),
+                        env,
+                    )[0]: v
+                    for v in range(n)
+                }
+                for language in LANGUAGES
+            }  # fmt: skip
+            assert all(len(m) == n for m in variant_of.values())
+            texts = []
+            for language in LANGUAGES:
+                key = f"category_focus|{cat}|t{target}|n-|s-|d0.70|ml|{language}|p3of7"
+                r = in_form(row("category_focus", "ml", cat, target, key="x"), language)
+                r.update(content_key=key, path_day=3, path_days=7)
+                texts.append(render_challenge(r, env))
+            nb_text, nn_text = texts
+            assert nb_text[1].startswith(
+                ("Dag 3 av 7 mot teoriprøven: ", "Dag 3 av 7 mot teoriprøven – ")
+            )
+            assert nn_text[1].startswith(
+                ("Dag 3 av 7 mot teoriprøva: ", "Dag 3 av 7 mot teoriprøva – ")
+            )
+            assert variant_of["nb"][nb_text[0]] == variant_of["nn"][nn_text[0]]
+
+
+KIND_OPENINGS = {
+    "nb": ("Ta det i ditt eget tempo.", "I dag tar vi det litt roligere.",
+           "Litt om gangen er helt fint."),
+    "nn": ("Ta det i ditt eige tempo.", "I dag tek vi det litt roligare.",
+           "Litt om gongen er heilt fint."),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_gentle_day_on_the_path_says_both(language: str) -> None:
+    # a struggling learner's path slot: the calm opening, then where they are on the path,
+    # the main sentence after it, an encouraging close, and no "weak area" framing
+    env = make_environment()
+    for v in range(VARIANTS["category_focus"]):
+        for alt in range(6):
+            r = in_form(row("category_focus", "ml", "traffic_rules", 10,
+                            key=key_for("category_focus", v, alt)), language)  # fmt: skip
+            r.update(path_day=2, path_days=7, gentle=True)
+            title, description = render_challenge(r, env)
+            assert_clean(title, description, "ml", sentences=3)
+            assert description.startswith(KIND_OPENINGS[language]), description
+            assert f" Dag 2 av 7 mot {EXAM_WORD[language]}" in description, description
+            assert not re.search(r"svakere|svakare|mest å hente", description), description

@@ -140,6 +140,7 @@ def test_first_write_of_an_empty_date_and_a_rerun_give_identical_rows(db_url: st
             "surplus_slots_deleted": 0,
             "orphan_challenges_deleted": 0,
             "assignments_staged": USERS * SLOTS,
+            "exam_paths_written": 0,
         }
         written = day_rows(engine, ids=True)
         assert len(written) == USERS * SLOTS

@@ -22,6 +22,8 @@ class RunFile(StrEnum):
     EXAMS = "exams"  # completed exam sessions (the learner model's features)
     RECENT_SESSIONS = "recent_sessions"  # quiz sessions of the struggle signals' window
     STRUGGLE = "struggle"  # a shard's struggling learners: their signals, holdout or not
+    EXAM_PATHS = "exam_paths"  # the learners' exam paths in force on the run date
+    EXAM_PATHS_PLANNED = "exam_paths_planned"  # a shard's paths planned tonight (to write)
     INPUT_USERS = "input_users"  # the users the input gate checked
     LAST_DAY_ANSWERS = "last_day_answers"  # a shard's last day of answers (the input gate)
     INPUT_LAST_DAY_ANSWERS = "input_last_day_answers"  # every shard's, for the input gate

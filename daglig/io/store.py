@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -61,6 +61,7 @@ class WriteCounts:
     # "upsert": staging + INSERT … ON CONFLICT; "copy": COPY straight into the tables
     # (PostgreSQL, a date with no rows yet, no force)
     path: str = "upsert"
+    exam_paths_written: int = 0  # rows of learner_exam_paths: the plans made tonight
 
 
 def check_health(
@@ -238,6 +239,7 @@ def write_day(
     limits: SessionLimits | None = None,
     log: logging.Logger | logging.LoggerAdapter[Any] | None = None,
     copy_when_empty: bool = True,
+    exam_paths: Iterable[pl.DataFrame] = (),
 ) -> WriteCounts:
     """Write one day's challenges and assignments in one transaction.
 
@@ -267,6 +269,10 @@ def write_day(
     writer waits on the day's lock, then finds the date written). The counts are the same
     as the upsert's. ``copy_when_empty=False`` keeps the upsert (the bench
     compares the two).
+
+    ``exam_paths``: the learners' exam paths planned tonight (rows of
+    ``learner_exam_paths``, one frame per shard), written in the same transaction: a
+    plan of the same learner and start is replaced, so a rerun writes the same rows.
     """
     limits = limits or SessionLimits()
     params: dict[str, Any] = {
@@ -283,6 +289,7 @@ def write_day(
                 counts = _write(
                     conn, watch, params, challenges, assignments, force, copy_when_empty
                 )
+                counts = replace(counts, exam_paths_written=_write_exam_paths(conn, exam_paths))
             except OperationalError as exc:
                 if _lock_timed_out(exc):
                     raise LockWaitTimeout(
@@ -290,6 +297,37 @@ def write_day(
                     ) from exc
                 raise
     return counts
+
+
+def _write_exam_paths(conn: Connection, plans: Iterable[pl.DataFrame]) -> int:
+    """The exam paths planned tonight, replacing a plan of the same (learner, start). The
+    table is made here when missing (a database from before it: the health check creates
+    only the contract's tables when they are missing)."""
+    from models import Base
+
+    written = 0
+    cleared = pl.DataFrame(schema={"user_id": pl.Int64, "plan_start": pl.Date})
+    for frame in plans:
+        if frame.is_empty():
+            continue
+        if not written:
+            Base.metadata.tables["learner_exam_paths"].create(conn, checkfirst=True)
+        # each (learner, start) cleared once per write, whichever frame holds its rows
+        starts = (
+            frame.select(pl.col("user_id").cast(pl.Int64), pl.col("plan_start").cast(pl.Date))
+            .unique()
+            .join(cleared, on=["user_id", "plan_start"], how="anti")
+            .sort("user_id")
+        )
+        if not starts.is_empty():
+            conn.execute(sql_statement("write/delete_exam_paths"), starts.to_dicts())
+            cleared = pl.concat([cleared, starts])
+        rows = frame.select(
+            "user_id", "plan_start", pl.col("day_no").cast(pl.Int32), "category", "planned_mastery"
+        ).to_dicts()
+        conn.execute(sql_statement("write/insert_exam_paths"), rows)
+        written += frame.height
+    return written
 
 
 def _lock_timed_out(exc: OperationalError) -> bool:

@@ -33,6 +33,17 @@ For an ML user, all in Polars expressions over every user at once:
   points the same way whenever a category's share and weakness dominate. The fallback path
   (no assessment, the holdout, too few answers for ML) carries no readiness.
 
+**A week's path to the exam** (:mod:`daglig.learner.exam_path`, docs/exam-path.md): with
+the plans in force given (``exam_paths``), every ML learner outside the *path holdout*
+follows a seven-day plan of focus categories, kept or re-planned tonight
+(:func:`~daglig.learner.exam_path.follow_exam_paths`); the path's category goes first in
+the learner's rotation, so slot 1 (``category_focus``) takes it, with ``path_day`` and
+``path_days`` set and ``"exam_path":{"day":…,"days":7,"plan_start":"…"}`` in its reason.
+The path holdout (``path_holdout_share``, its own salt, membership as stable as the ML
+holdout's) keeps today's day-by-day choice, with ``"path_holdout":true`` in the reason of
+its first slot. :meth:`MLSelector.select_and_plan` also returns the plans made tonight,
+for the night's write.
+
 **Holdout.** A stable random share of the ML-eligible users (``holdout_share``, default
 5 %; membership hashed from the user id alone, so it holds day after day) gets fallback
 challenges instead, with ``"ml_holdout": true`` in the reason, so ML and fallback can be
@@ -54,6 +65,7 @@ from daglig.catalogue import CHALLENGE_TYPES
 from daglig.challenge_settings import ChallengeSettings
 from daglig.hashing import salt_of, uniform
 from daglig.learner.assessment import Assessment
+from daglig.learner.exam_path import PLAN_SCHEMA, TODAY_SCHEMA, FollowedPaths, follow_exam_paths
 from daglig.learner.outcomes import OUTCOMES_SCHEMA, RATES_SCHEMA
 from daglig.learner.targets import CompletionInputs, choose_targets
 from daglig.selection import (
@@ -74,6 +86,7 @@ from daglig.selection import (
 
 HOLDOUT_SALT = salt_of("ml-holdout")
 HOLDOUT_EPOCH = date(2026, 1, 1)  # a fixed "date" for the hash: membership never changes
+PATH_HOLDOUT_SALT = salt_of("path-holdout")  # its own salt: independent of the ML holdout
 PRIOR_STRENGTH = 4.0  # the prior counts as this many offered challenges
 PRIOR_RATE_BOUNDS = (0.05, 0.95)  # a type's prior completion rate stays inside these
 NO_HISTORY_RATE = 0.5  # a type nobody has been offered yet
@@ -193,12 +206,17 @@ class MLSelector:
         fallback: Selector | None = None,
         holdout_share: float = 0.0,
         completion: CompletionInputs | None = None,
+        exam_paths: pl.DataFrame | None = None,
+        path_holdout_share: float = 0.0,
     ) -> None:
         self.assessment = assessment
         self.model_version = model_version
         self.fallback = fallback or FallbackSelector()
         self.holdout_share = holdout_share
         self.completion = completion
+        # the plans in force (PLAN_SCHEMA); None: no paths this run (nothing followed)
+        self.exam_paths = exam_paths
+        self.path_holdout_share = path_holdout_share
 
     def eligible(self, users: pl.DataFrame, settings: ChallengeSettings) -> pl.Series:
         """Whether each of ``users`` goes down the ML path."""
@@ -213,7 +231,39 @@ class MLSelector:
             uniform("user_id", HOLDOUT_EPOCH, HOLDOUT_SALT) < self.holdout_share
         ).to_series()
 
+    def in_path_holdout(self, users: pl.DataFrame) -> pl.Series:
+        """Whether each of ``users`` is in the (stable) path holdout."""
+        return users.select(
+            uniform("user_id", HOLDOUT_EPOCH, PATH_HOLDOUT_SALT) < self.path_holdout_share
+        ).to_series()
+
+    def follow_paths(self, inputs: SelectionInputs) -> FollowedPaths | None:
+        """Tonight's paths of ``inputs.users`` (the ML learners) outside the path holdout,
+        kept or re-planned; None when this run follows no paths (no plans given, or an
+        assessment without the exam's allocation)."""
+        cats = self.assessment.categories
+        if self.exam_paths is None or "exam_questions" not in cats.columns:
+            return None
+        on_path = inputs.users.filter(~self.in_path_holdout(inputs.users)).select("user_id")
+        return follow_exam_paths(
+            self.exam_paths,
+            cats.lazy()
+            .filter(pl.col("category").is_in(list(inputs.settings.enabled_categories)))
+            .join(on_path.lazy(), on="user_id", how="semi")
+            .select("user_id", "category", "mastery", "exam_questions"),
+            inputs.run_date,
+            # a plan made tonight does not start where yesterday's focus was (no repeat)
+            yesterday=inputs.previous.filter(pl.col("challenge_type") == "category_focus")
+            .filter(pl.col("category").is_not_null())
+            .select("user_id", "category"),
+        )
+
     def select(self, inputs: SelectionInputs) -> pl.DataFrame:
+        return self.select_and_plan(inputs)[0]
+
+    def select_and_plan(self, inputs: SelectionInputs) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The assignments (as :meth:`select`) and the exam paths planned tonight
+        (:data:`~daglig.learner.exam_path.PLAN_SCHEMA`; none when no paths are followed)."""
         eligible = self.eligible(inputs.users, inputs.settings)
         held = eligible & self.in_holdout(inputs.users)
         ml_users = eligible & ~held
@@ -224,17 +274,27 @@ class MLSelector:
                 pl.lit('{"ml_holdout":true,'), pl.col("reason").str.strip_prefix("{")
             )
         )
-        ml = self._select_ml(replace(inputs, users=inputs.users.filter(ml_users)))
-        return pl.concat([ml, holdout, rest]).sort("user_id", "slot")
+        ml_inputs = replace(inputs, users=inputs.users.filter(ml_users))
+        followed = self.follow_paths(ml_inputs)
+        ml = self._select_ml(ml_inputs, followed)
+        plans = pl.DataFrame(schema=PLAN_SCHEMA) if followed is None else followed.plans
+        return pl.concat([ml, holdout, rest]).sort("user_id", "slot"), plans
 
-    def _rotation(self, inputs: SelectionInputs) -> pl.LazyFrame:
+    def _rotation(self, inputs: SelectionInputs, today: pl.DataFrame) -> pl.LazyFrame:
         enabled = list(inputs.settings.enabled_categories)
+        # the weak-area order, with today's category of the learner's path first
+        order = (
+            pl.when(pl.col("category") == pl.col("path_category"))
+            .then(-1)
+            .otherwise(pl.col("weak_rank"))
+        )
         return (
             self.assessment.categories.lazy()
             .filter(pl.col("category").is_in(enabled))
             .join(inputs.users.lazy().select("user_id"), on="user_id", how="semi")
+            .join(today.lazy().select("user_id", "path_category"), on="user_id", how="left")
             .with_columns(
-                cat_rank=pl.col("weak_rank").rank("ordinal").over("user_id").cast(pl.Int32) - 1,
+                cat_rank=order.rank("ordinal").over("user_id").cast(pl.Int32) - 1,
                 n_cats=pl.len().over("user_id").cast(pl.Int32),
                 last_practised_at=pl.lit(None, pl.Datetime("us")),
             )
@@ -256,8 +316,11 @@ class MLSelector:
             )
         )
 
-    def _select_ml(self, inputs: SelectionInputs) -> pl.DataFrame:
+    def _select_ml(
+        self, inputs: SelectionInputs, followed: FollowedPaths | None = None
+    ) -> pl.DataFrame:
         s = inputs.settings
+        today = pl.DataFrame(schema=TODAY_SCHEMA) if followed is None else followed.today
         if inputs.users.is_empty() or not s.enabled_types:
             return pl.DataFrame(schema=ASSIGNMENT_SCHEMA)
         has_categories = len(s.enabled_categories) > 0
@@ -308,7 +371,7 @@ class MLSelector:
             )
             .filter(pl.col("slot") <= s.challenges_per_user)
         )
-        with_category = assign_categories(chosen, inputs, self._rotation(inputs)).join(
+        with_category = assign_categories(chosen, inputs, self._rotation(inputs, today)).join(
             self.assessment.categories.lazy().select(
                 "user_id", "category", category_mastery="mastery"
             ),
@@ -335,7 +398,26 @@ class MLSelector:
                 "completion_model_version": pl.lit(self.completion.version),
                 "predicted_completion": pl.col("predicted_completion").round(3),
             }
-        out = ease_struggling(out, inputs).join(self._weak_areas(inputs), on="user_id", how="left")
+        out = (
+            ease_struggling(out, inputs)
+            .join(self._weak_areas(inputs), on="user_id", how="left")
+            .join(today.lazy(), on="user_id", how="left")
+        )
+        on_path = (pl.col("challenge_type") == "category_focus") & (
+            pl.col("category") == pl.col("path_category")
+        )
+        path_columns = {
+            "path_day": pl.when(on_path).then(pl.col("path_day")),
+            "path_days": pl.when(on_path).then(pl.col("path_days")),
+        }
+        first_slot = pl.col("slot") == pl.col("slot").min().over("user_id")
+        held_off_path = (
+            pl.lit(followed is not None)
+            & first_slot
+            & pl.col("user_id").is_in(
+                inputs.users.filter(self.in_path_holdout(inputs.users))["user_id"].implode()
+            )
+        )
         has_allocation = "exam_questions" in self.assessment.categories.columns
         if has_allocation:
             out = out.join(
@@ -358,6 +440,8 @@ class MLSelector:
             model_version=pl.lit(self.model_version),
             rule=pl.when(pl.col("category").is_null())
             .then(pl.lit("type_fit"))
+            .when(on_path.fill_null(False))
+            .then(pl.lit("exam_path"))
             .when(weak.list.first() == pl.col("category"))
             .then(pl.lit("top_weak_area"))
             .when(weak.list.contains(pl.col("category")))
@@ -391,8 +475,27 @@ class MLSelector:
             )
             .otherwise(reason)
         )
+        # the path's slot names where the learner is on it; the path holdout says so
+        reason = (
+            pl.when(on_path.fill_null(False))
+            .then(
+                pl.concat_str(
+                    reason.str.strip_suffix("}"),
+                    pl.lit(',"exam_path":{"day":'),
+                    pl.col("path_day").cast(pl.String),
+                    pl.lit(',"days":'),
+                    pl.col("path_days").cast(pl.String),
+                    pl.lit(',"plan_start":"'),
+                    pl.col("plan_start").dt.strftime("%Y-%m-%d"),
+                    pl.lit('"}}'),
+                )
+            )
+            .when(held_off_path)
+            .then(pl.concat_str(reason.str.strip_suffix("}"), pl.lit(',"path_holdout":true}')))
+            .otherwise(reason)
+        )
         return (
-            out.with_columns(reason=with_struggle_reason(reason))
+            out.with_columns(reason=with_struggle_reason(reason), **path_columns)
             .select(list(ASSIGNMENT_SCHEMA))
             .cast(ASSIGNMENT_SCHEMA)  # type: ignore[arg-type]
             .sort("user_id", "slot")
@@ -427,11 +530,16 @@ class ShardedMLSelector:
         model_version: str,
         holdout_share: float = 0.0,
         completion: ShardedCompletion | None = None,
+        exam_paths: dict[int, Path] | None = None,
+        path_holdout_share: float = 0.0,
     ) -> None:
         self.assessments = assessments
         self.model_version = model_version
         self.holdout_share = holdout_share
         self.completion = completion
+        # each shard's plans in force (Parquet, PLAN_SCHEMA); None: no paths this run
+        self.exam_paths = exam_paths
+        self.path_holdout_share = path_holdout_share
 
     def _selector(self, shards: list[int]) -> MLSelector:
         paths = [self.assessments[k] for k in shards]
@@ -451,8 +559,22 @@ class ShardedMLSelector:
                 c.rates,
             )
         )
+        plans = (
+            None
+            if self.exam_paths is None
+            else pl.concat(
+                [pl.read_parquet(self.exam_paths[k]) for k in shards if k in self.exam_paths]
+                or [pl.DataFrame(schema=PLAN_SCHEMA)],
+                how="vertical_relaxed",
+            ).cast(PLAN_SCHEMA)  # type: ignore[arg-type]
+        )
         return MLSelector(
-            assessment, self.model_version, holdout_share=self.holdout_share, completion=completion
+            assessment,
+            self.model_version,
+            holdout_share=self.holdout_share,
+            completion=completion,
+            exam_paths=plans,
+            path_holdout_share=self.path_holdout_share,
         )
 
     def for_shard(self, shard: int) -> MLSelector:
