@@ -22,6 +22,7 @@ class CleanupCounts:
     assignments_deleted: int
     challenges_deleted: int
     run_folders_deleted: int = 0
+    exam_path_rows_deleted: int = 0  # learner_exam_paths rows of plans older than ``before``
 
     def as_dict(self) -> dict[str, int]:
         """The counts, for the run summary (the cutoff date is reported in a note)."""
@@ -29,6 +30,7 @@ class CleanupCounts:
             "assignments_deleted": self.assignments_deleted,
             "challenges_deleted": self.challenges_deleted,
             "run_folders_deleted": self.run_folders_deleted,
+            "exam_path_rows_deleted": self.exam_path_rows_deleted,
         }
 
 

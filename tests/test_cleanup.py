@@ -14,6 +14,7 @@ from daglig.cleanup import expired_run_folders, retention_cutoff
 from daglig.io.db import make_engine
 from daglig.io.deletions import delete_run_folders_before, delete_unstarted_before
 from models import DailyChallenge, UserDailyChallenge, create_pipeline_tables
+from models.tables import LearnerExamPath
 from tests.builders import AppDataBuilder
 from tests.dq_helpers import query
 from tests.test_flow import build_app
@@ -96,6 +97,15 @@ def seed(url: str) -> None:
                 _assignment(u1, RECENT, 1, 6),
             ],
         )
+        conn.execute(  # an old plan of u1 (goes) and a recent one (stays)
+            insert(LearnerExamPath),
+            [
+                {"user_id": u1, "plan_start": start, "day_no": d, "category": "traffic_rules",
+                 "planned_mastery": 0.5}
+                for start in (OLD, RECENT)
+                for d in range(1, 8)
+            ],
+        )  # fmt: skip
     engine.dispose()
 
 
@@ -107,6 +117,10 @@ def _cleanup_keeps_what_matters(url: str) -> None:
     finally:
         engine.dispose()
     assert (counts.assignments_deleted, counts.challenges_deleted) == (2, 2)
+    assert counts.exam_path_rows_deleted == 7
+    assert query(url, "SELECT DISTINCT CAST(plan_start AS TEXT) FROM learner_exam_paths") == [
+        (str(RECENT),)
+    ]
     assert query(url, "SELECT id FROM daily_challenges ORDER BY id") == [(2,), (3,), (5,), (6,)]
     assert query(
         url,
