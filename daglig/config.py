@@ -10,7 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -94,6 +94,11 @@ class SessionLimits:
 _LIMITS = SessionLimits()
 
 
+def holdout_share(description: str) -> Any:
+    """A holdout's share setting: 5 % by default, at most half (a holdout compares)."""
+    return Field(default=0.05, ge=0.0, le=0.5, description=description)
+
+
 class Settings(BaseSettings):
     """Where the pipeline reads and writes, and how it reports."""
 
@@ -131,24 +136,15 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         default=None, description="Bearer token of the admin HTTP API; unset: the API refuses."
     )
-    ml_holdout_share: float = Field(
-        default=0.05,
-        ge=0.0,
-        le=0.5,
-        description="Share of ML-eligible users kept on fallback challenges, to compare.",
+    ml_holdout_share: float = holdout_share(
+        "Share of ML-eligible users kept on fallback challenges, to compare."
     )
-    struggle_holdout_share: float = Field(
-        default=0.05,
-        ge=0.0,
-        le=0.5,
-        description="Share of struggling learners whose day is not adapted, to compare.",
+    struggle_holdout_share: float = holdout_share(
+        "Share of struggling learners whose day is not adapted, to compare."
     )
-    path_holdout_share: float = Field(
-        default=0.05,
-        ge=0.0,
-        le=0.5,
-        description="Share of ML learners kept off the week's path to the exam "
-        "(today's day-by-day choice), to compare.",
+    path_holdout_share: float = holdout_share(
+        "Share of ML learners kept off the week's path to the exam "
+        "(today's day-by-day choice), to compare."
     )
     model_max_age_days: int = Field(
         default=14,

@@ -151,29 +151,9 @@ def test_the_newest_plan_counts_and_learners_are_independent() -> None:
 
 
 def _ml_inputs(run_date: date, previous: pl.DataFrame | None = None) -> tuple[Any, Any]:
-    import numpy as np
+    from tests.test_learner import ml_inputs, ml_population
 
-    from daglig.challenge_settings import ChallengeSettings
-    from daglig.learner.assessment import assess, exam_allocation
-    from daglig.learner.estimators import LaplaceBaseline
-    from daglig.learner.examples import learner_rows
-    from daglig.selection import PREVIOUS_SCHEMA, SelectionInputs
-    from daglig.user_features import extract_features
-    from tests.test_learner import CUTOFF, NO_EXAMS, RUN, ml_population
-    from tests.test_selection import frames
-
-    users, questions, attempts = frames(ml_population())
-    fs = extract_features(users, questions, attempts, RUN)
-    rows = learner_rows(users, questions, attempts, NO_EXAMS, CUTOFF)
-    mastery = LaplaceBaseline().fit(None, np.array([0, 1])).predict_proba(rows)[:, 1]
-    inputs = SelectionInputs(
-        run_date=run_date,
-        users=fs.user_features.filter(pl.col("is_active")),
-        user_categories=fs.user_category_features,
-        previous=pl.DataFrame(schema=PREVIOUS_SCHEMA) if previous is None else previous,
-        settings=ChallengeSettings(),
-    )
-    return inputs, assess(rows, mastery, exam_allocation(questions))
+    return ml_inputs(ml_population(), previous=previous, run_date=run_date)
 
 
 def _exam_path(reason: str) -> dict[str, Any] | None:

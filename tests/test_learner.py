@@ -547,24 +547,35 @@ def ml_population(n: int = 40) -> AppDataBuilder:
     return b
 
 
-def ml_select(
+def ml_inputs(
     b: AppDataBuilder,
     settings: ChallengeSettings | None = None,
     previous: pl.DataFrame | None = None,
-) -> tuple[pl.DataFrame, Assessment]:
+    run_date: date = RUN,
+) -> tuple[SelectionInputs, Assessment]:
+    """The selection inputs of ``b``'s learners (features as of RUN) and their assessment
+    by the Laplace baseline: any estimator with the API can drive the selector, and this
+    one keeps the tests exact."""
     users, questions, attempts = frames(b)
     fs = extract_features(users, questions, attempts, RUN)
     rows = learner_rows(users, questions, attempts, NO_EXAMS, CUTOFF)
-    # any estimator with the API can drive the selector; Laplace keeps the test exact
     mastery = LaplaceBaseline().fit(None, np.array([0, 1])).predict_proba(rows)[:, 1]
-    assessment = assess(rows, mastery, exam_allocation(questions))
     inputs = SelectionInputs(
-        run_date=RUN,
+        run_date=run_date,
         users=fs.user_features.filter(pl.col("is_active")),
         user_categories=fs.user_category_features,
         previous=previous if previous is not None else pl.DataFrame(schema=PREVIOUS_SCHEMA),
         settings=settings or ChallengeSettings(),
     )
+    return inputs, assess(rows, mastery, exam_allocation(questions))
+
+
+def ml_select(
+    b: AppDataBuilder,
+    settings: ChallengeSettings | None = None,
+    previous: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, Assessment]:
+    inputs, assessment = ml_inputs(b, settings, previous)
     out = MLSelector(assessment, "lm-test").select(inputs)
     assert out.schema == pl.Schema(ASSIGNMENT_SCHEMA)
     return out, assessment

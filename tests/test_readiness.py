@@ -14,16 +14,11 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 
-import numpy as np
 import polars as pl
 import pytest
 
 from daglig.catalogue import CATEGORIES, CATEGORY_KEYS
-from daglig.challenge_settings import ChallengeSettings
 from daglig.challenges import distinct_challenges, with_content_key, with_language
-from daglig.learner.assessment import assess, exam_allocation
-from daglig.learner.estimators import LaplaceBaseline
-from daglig.learner.examples import learner_rows
 from daglig.learner.selection import (
     READINESS_MIN_ANSWERS,
     MLSelector,
@@ -31,13 +26,11 @@ from daglig.learner.selection import (
     readiness_focus,
 )
 from daglig.rendering import NBSP, RenderError, render_challenge, render_challenges
-from daglig.selection import ASSIGNMENT_SCHEMA, PREVIOUS_SCHEMA, SelectionInputs
-from daglig.user_features import extract_features
+from daglig.selection import ASSIGNMENT_SCHEMA
 from tests.builders import AppDataBuilder
-from tests.test_learner import CUTOFF, NO_EXAMS, RUN, ml_population, ml_select
+from tests.test_learner import RUN, ml_inputs, ml_population, ml_select
 from tests.test_rendering import row
 from tests.test_rendering_nn import BOKMAL_ONLY, NYNORSK_ONLY, in_form
-from tests.test_selection import frames
 
 pytestmark = pytest.mark.pure
 
@@ -182,20 +175,8 @@ def test_no_readiness_on_the_fallback_path() -> None:
     assert fallback.height > 0
     assert not fallback["reason"].str.contains("readiness_band").any()
     # the holdout: practised learners, fallback challenges, no readiness
-    users, questions, attempts = frames(b)
-    fs = extract_features(users, questions, attempts, RUN)
-    rows = learner_rows(users, questions, attempts, NO_EXAMS, CUTOFF)
-    mastery = LaplaceBaseline().fit(None, np.array([0, 1])).predict_proba(rows)[:, 1]
-    inputs = SelectionInputs(
-        run_date=RUN,
-        users=fs.user_features.filter(pl.col("is_active")),
-        user_categories=fs.user_category_features,
-        previous=pl.DataFrame(schema=PREVIOUS_SCHEMA),
-        settings=ChallengeSettings(),
-    )
-    selector = MLSelector(
-        assess(rows, mastery, exam_allocation(questions)), "lm-test", holdout_share=1.0
-    )
+    inputs, assessment = ml_inputs(b)
+    selector = MLSelector(assessment, "lm-test", holdout_share=1.0)
     held = selector.select(inputs)
     assert held.schema == pl.Schema(ASSIGNMENT_SCHEMA)
     assert (held["source"] != "ml").all()
