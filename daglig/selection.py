@@ -387,6 +387,14 @@ def ease_struggling(out: pl.LazyFrame, inputs: SelectionInputs) -> pl.LazyFrame:
     )
 
 
+def extend_reason(reason: pl.Expr, *fields: pl.Expr | str) -> pl.Expr:
+    """The reason JSON object with more fields: ``fields`` (text such as ``',"key":'`` and
+    expressions, together ``,"key":value…``) put before its closing brace. Every part the
+    selectors add is plain ASCII (codes, keys, numbers), so nothing needs escaping."""
+    parts = [pl.lit(f) if isinstance(f, str) else f for f in fields]
+    return pl.concat_str(reason.str.strip_suffix("}"), *parts, pl.lit("}"))
+
+
 def with_struggle_reason(reason: pl.Expr) -> pl.Expr:
     """The reason JSON (an object) with ``"struggle":{"signals":[…]}`` for a struggling
     learner (``"holdout":true`` added when the day was left as it is); others unchanged.
@@ -396,16 +404,10 @@ def with_struggle_reason(reason: pl.Expr) -> pl.Expr:
         .list.eval(pl.concat_str(pl.lit('"'), pl.element(), pl.lit('"')))
         .list.join(",")
     )
-    part = pl.concat_str(
-        pl.lit(',"struggle":{"signals":['),
-        signals,
-        pl.lit("]"),
-        pl.when(pl.col("gentle")).then(pl.lit("")).otherwise(pl.lit(',"holdout":true')),
-        pl.lit("}}"),
-    )
+    held = pl.when(pl.col("gentle")).then(pl.lit("")).otherwise(pl.lit(',"holdout":true'))
     return (
         pl.when(pl.col("struggle_signals").list.len() > 0)
-        .then(pl.concat_str(reason.str.strip_suffix("}"), part))
+        .then(extend_reason(reason, ',"struggle":{"signals":[', signals, "]", held, "}"))
         .otherwise(reason)
     )
 

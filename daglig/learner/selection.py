@@ -77,6 +77,7 @@ from daglig.selection import (
     assign_categories,
     ease_struggling,
     excluded_types,
+    extend_reason,
     level_expr,
     snap_difficulty,
     targets_expr,
@@ -464,13 +465,13 @@ class MLSelector:
         reason = (
             pl.when(carries)
             .then(
-                pl.concat_str(
-                    reason.str.strip_suffix("}"),
-                    pl.lit(',"readiness_band":"'),
+                extend_reason(
+                    reason,
+                    ',"readiness_band":"',
                     readiness_band(pl.col("exam_readiness")),
-                    pl.lit('","readiness_focus":"'),
+                    '","readiness_focus":"',
                     pl.col("readiness_focus"),
-                    pl.lit('"}'),
+                    '"',
                 )
             )
             .otherwise(reason)
@@ -479,19 +480,19 @@ class MLSelector:
         reason = (
             pl.when(on_path.fill_null(False))
             .then(
-                pl.concat_str(
-                    reason.str.strip_suffix("}"),
-                    pl.lit(',"exam_path":{"day":'),
+                extend_reason(
+                    reason,
+                    ',"exam_path":{"day":',
                     pl.col("path_day").cast(pl.String),
-                    pl.lit(',"days":'),
+                    ',"days":',
                     pl.col("path_days").cast(pl.String),
-                    pl.lit(',"plan_start":"'),
+                    ',"plan_start":"',
                     pl.col("plan_start").dt.strftime("%Y-%m-%d"),
-                    pl.lit('"}}'),
+                    '"}',
                 )
             )
             .when(held_off_path)
-            .then(pl.concat_str(reason.str.strip_suffix("}"), pl.lit(',"path_holdout":true}')))
+            .then(extend_reason(reason, ',"path_holdout":true'))
             .otherwise(reason)
         )
         return (
